@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Seed the lab domain with the named scenarios of scenarios.yml.
+
+Re-running restores the scenarios exactly: every scenario object is deleted
+and created again (new SIDs, new random passwords). Accounts are created over
+LDAPS with ldap3; the pieces a real DC would refuse or that LDAP cannot express
+simply use Samba's own tools: gMSAs and ACEs through samba-tool, legacy
+duplicate values written straight into the partition file with ldbmodify.
+"""
+
+import argparse
+import json
+import os
+import re
+import secrets
+import ssl
+import string
+import subprocess
+import sys
+
+import ldap3
+import yaml
+from ldap3.core.exceptions import LDAPNoSuchObjectResult
+
+TREE_DELETE_CONTROL = ("1.2.840.113556.1.4.805", True, None)
+UF_NORMAL_ACCOUNT = 0x0200
+UF_WORKSTATION_TRUST_ACCOUNT = 0x1000
+UF_DONT_EXPIRE_PASSWD = 0x10000
+# Read/write servicePrincipalName and the validated SPN write, for SELF: what
+# lets SQL Server register its own SPNs at start-up.
+SPN_WRITE_ACES = ("(OA;;RPWP;f3a64788-5306-11d1-a9c5-0000f80367c1;;PS)"
+                  "(OA;;SW;f3a64788-5306-11d1-a9c5-0000f80367c1;;PS)")
+
+
+def read_env(path):
+    values = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            key, sep, value = line.rstrip("\n").partition("=")
+            if sep:
+                values[key] = value
+    return values
+
+
+def new_password():
+    alphabet = string.ascii_letters + string.digits
+    return "Svc-" + "".join(secrets.choice(alphabet) for _ in range(16)) + "-7x!"
+
+
+class Seeder:
+    def __init__(self, lab, scenarios):
+        self.lab = lab
+        self.scenarios = scenarios
+        self.env = read_env(os.path.join(lab, "connection.env"))
+        self.base_dn = self.env["SQLAUTH_LAB_BASE_DN"]
+        self.dns_domain = self.env["SQLAUTH_LAB_REALM"].lower()
+        self.sam_ldb = os.path.join(lab, "private", "sam.ldb")
+        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=self.env["SQLAUTH_LDAP_CA_CERT"])
+        server = ldap3.Server(self.env["SQLAUTH_LDAP_SERVER"], port=636, use_ssl=True, tls=tls)
+        self.conn = ldap3.Connection(server, user=self.env["SQLAUTH_LDAP_USERNAME"],
+                                     password=self.env["SQLAUTH_LDAP_PASSWORD"],
+                                     auto_bind=True, raise_exceptions=True)
+        self.accounts = {}
+
+    def dn(self, relative):
+        return "%s,%s" % (relative, self.base_dn) if relative else self.base_dn
+
+    def find_dn(self, sam_account_name):
+        self.conn.search(self.base_dn, "(sAMAccountName=%s)" % ldap3.utils.conv.escape_filter_chars(sam_account_name),
+                         attributes=["distinguishedName"])
+        return self.conn.entries[0].entry_dn if self.conn.entries else None
+
+    def remove_previous(self):
+        names = [u["name"] for u in self.scenarios.get("users", [])]
+        names += [c["name"] + "$" for c in self.scenarios.get("computers", [])]
+        names += [g["name"] + "$" for g in self.scenarios.get("group_managed_service_accounts", [])]
+        for name in names:
+            dn = self.find_dn(name)
+            if dn:
+                self.conn.delete(dn)
+        for ou in sorted(self.scenarios.get("organizational_units", []), key=len):
+            try:
+                self.conn.delete(self.dn(ou), controls=[TREE_DELETE_CONTROL])
+            except LDAPNoSuchObjectResult:
+                pass
+
+    def add_account(self, name, dn, object_class, attributes, kind):
+        password = new_password()
+        attributes = dict(attributes)
+        attributes["unicodePwd"] = ('"%s"' % password).encode("utf-16-le")
+        self.conn.add(dn, object_class, attributes)
+        self.record(name, dn, kind, password)
+
+    def record(self, sam_account_name, dn, kind, password=None):
+        self.conn.search(dn, "(objectClass=*)", search_scope=ldap3.BASE, attributes=["objectSid"])
+        self.accounts[sam_account_name] = {
+            "dn": dn,
+            "kind": kind,
+            "sid": str(self.conn.entries[0].objectSid.value),
+            "password": password,
+        }
+
+    def create(self):
+        for ou in sorted(self.scenarios.get("organizational_units", []), key=len):
+            self.conn.add(self.dn(ou), "organizationalUnit")
+
+        for user in self.scenarios.get("users", []):
+            name = user["name"]
+            dn = "CN=%s,%s" % (name, self.dn(user.get("ou", "CN=Users")))
+            attributes = {
+                "sAMAccountName": name,
+                "userPrincipalName": user.get("upn", "%s@%s" % (name, self.dns_domain)),
+                "userAccountControl": UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD,
+            }
+            if user.get("spns"):
+                attributes["servicePrincipalName"] = user["spns"]
+            self.add_account(name, dn, ["top", "person", "organizationalPerson", "user"], attributes, "user")
+
+        for computer in self.scenarios.get("computers", []):
+            name = computer["name"]
+            fqdn = "%s.%s" % (name.lower(), self.dns_domain)
+            dn = "CN=%s,%s" % (name, self.dn(computer.get("ou", "CN=Computers")))
+            attributes = {
+                "sAMAccountName": name + "$",
+                "dNSHostName": fqdn,
+                "userAccountControl": UF_WORKSTATION_TRUST_ACCOUNT,
+                "servicePrincipalName": ["HOST/%s" % fqdn, "HOST/%s" % name] + computer.get("spns", []),
+            }
+            self.add_account(name + "$", dn, ["top", "person", "organizationalPerson", "user", "computer"],
+                             attributes, "computer")
+
+        for gmsa in self.scenarios.get("group_managed_service_accounts", []):
+            self.ensure_kds_root_key()
+            samba_tool("service-account", "create", "-H", self.sam_ldb, "--name=" + gmsa["name"],
+                       "--dns-host-name=" + gmsa["dns_host_name"])
+            dn = self.find_dn(gmsa["name"] + "$")
+            if gmsa.get("spns"):
+                self.conn.modify(dn, {"servicePrincipalName": [(ldap3.MODIFY_ADD, gmsa["spns"])]})
+            self.record(gmsa["name"] + "$", dn, "gmsa")
+
+        for user in self.scenarios.get("users", []):
+            if user.get("spn_write_acl"):
+                samba_tool("dsacl", "set", "-H", self.sam_ldb, "--objectdn=" + self.accounts[user["name"]]["dn"],
+                           "--sddl=" + SPN_WRITE_ACES)
+
+    def ensure_kds_root_key(self):
+        # A gMSA's password derives from a KDS root key; 2016-level
+        # provisioning normally creates one, older labs may lack it.
+        listing = samba_tool("domain", "kds", "root-key", "list", "-H", self.sam_ldb)
+        found = re.match(r"\s*(\d+) root keys? found", listing)
+        if not found or found.group(1) == "0":
+            samba_tool("domain", "kds", "root-key", "create", "-H", self.sam_ldb)
+
+    def seed_legacy_duplicates(self):
+        """Write values the DC's uniqueness checks would refuse, straight into
+        the domain partition file; the running DC sees them at once."""
+        partition = os.path.join(self.lab, "private", "sam.ldb.d", "%s.ldb" % self.base_dn.upper())
+        ldif = []
+        for entry in self.scenarios.get("legacy_duplicates", []):
+            dn = self.accounts[entry["account"]]["dn"]
+            if "spn" in entry:
+                ldif.append("dn: %s\nchangetype: modify\nadd: servicePrincipalName\nservicePrincipalName: %s\n"
+                            % (dn, entry["spn"]))
+            if "upn" in entry:
+                ldif.append("dn: %s\nchangetype: modify\nreplace: userPrincipalName\nuserPrincipalName: %s\n"
+                            % (dn, entry["upn"]))
+        if ldif:
+            subprocess.run(["ldbmodify", "-H", partition], input="\n".join(ldif), text=True, check=True,
+                           stdout=subprocess.DEVNULL)
+
+    def write_accounts(self):
+        path = os.path.join(self.lab, "accounts.json")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(self.accounts, handle, indent=2, sort_keys=True)
+
+
+def samba_tool(*args):
+    result = subprocess.run(["samba-tool"] + list(args), capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit("samba-tool %s failed: %s" % (" ".join(args[:2]), result.stderr.strip()))
+    return result.stdout
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lab", required=True)
+    parser.add_argument("--scenarios", required=True)
+    options = parser.parse_args()
+    with open(options.scenarios, encoding="utf-8") as handle:
+        scenarios = yaml.safe_load(handle)
+    seeder = Seeder(options.lab, scenarios)
+    seeder.remove_previous()
+    seeder.create()
+    seeder.seed_legacy_duplicates()
+    seeder.write_accounts()
+    print("lab: seeded %d accounts" % len(seeder.accounts))
+
+
+if __name__ == "__main__":
+    main()
