@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# The argument spec these options document is SQL_INSTANCE_OPTIONS in
+# plugins/module_utils/_sql_instances.py; change both together.
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  instances:
+    description:
+      - The SQL Server instances to check, as many as the inventory has, in one call.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      host:
+        description:
+          - Fully qualified DNS name of the host running the instance (for a failover cluster instance, its
+            virtual network name).
+        type: str
+        required: true
+      instance:
+        description:
+          - Instance name; V(MSSQLSERVER) is the default instance.
+        type: str
+        default: MSSQLSERVER
+      port:
+        description:
+          - The static TCP port, or V(dynamic).
+          - Defaults to V(1433) for the default instance and to V(dynamic) for a named instance, as SQL Server
+            installs them.
+        type: raw
+      tcp_enabled:
+        description:
+          - Whether the TCP/IP protocol is enabled. Without it clients use named pipes and only the instance
+            (or portless) SPNs apply.
+        type: bool
+        default: true
+      service_account:
+        description:
+          - The account the SQL Server service runs as, in any of these forms, V(CORP\\sqlsvc),
+            V(sqlsvc), V(sqlsvc@corp.example.com), a distinguished name, a SID, a gMSA V(CORP\\gmsa-sql$),
+            or V(LocalSystem), V(NT AUTHORITY\\NETWORK SERVICE), V(NT SERVICE\\MSSQLSERVER),
+            V(NT SERVICE\\MSSQL$NAME), which act on the network as the host's computer account.
+        type: str
+        required: true
+      listeners:
+        description:
+          - Availability group listeners whose SPNs belong to this instance's service account.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          name:
+            description: Fully qualified DNS name of the listener.
+            type: str
+            required: true
+          port:
+            description: The listener's TCP port; defaults to the instance's port.
+            type: int
+      extra_spns:
+        description:
+          - Further SPNs this instance's account must hold, for example for a DNS alias clients use.
+        type: list
+        elements: str
+        default: []
+"""

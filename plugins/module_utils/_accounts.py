@@ -1,0 +1,243 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Account resolution: from the names DBAs write to AD objects.
+
+Parsing a name and matching it against directory entries is pure;
+``resolve_accounts`` does the I/O, one batched search for any number of names.
+
+Accepted forms: ``sAMAccountName``, ``DOMAIN\\name``, ``name@dns.domain``
+(explicit or implicit UPN), a distinguished name, a SID, gMSA/computer
+``name$``, and the service identities that authenticate on the network as the
+host's computer account: LocalSystem, NT AUTHORITY\\NETWORK SERVICE and the
+virtual accounts NT SERVICE\\MSSQLSERVER, NT SERVICE\\MSSQL$NAME, ...
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
+    batched_or_filters,
+    escape_filter_value,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import (
+    SecurityDescriptorError,
+    sid_from_bytes,
+    sid_to_bytes,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import SpnError, short_host_name, validate_hostname
+
+# Identities that use the computer account (HOST$) on the network.
+_COMPUTER_IDENTITIES = {
+    "localsystem", ".\\localsystem", "system", "nt authority\\system", "s-1-5-18",
+    "networkservice", "network service", "nt authority\\network service", "nt authority\\networkservice",
+    "s-1-5-20",
+}
+# LocalService presents anonymous credentials on the network: no Kerberos.
+_ANONYMOUS_IDENTITIES = {
+    "localservice", "local service", "nt authority\\local service", "nt authority\\localservice", "s-1-5-19",
+}
+_SID = re.compile(r"^S-1-\d+(-\d+)+$", re.IGNORECASE)
+_DN = re.compile(r"^[A-Za-z][\w-]*=.+", re.IGNORECASE)
+# Object classes from most to least specific; the first present names the kind.
+_KINDS = (("msds-groupmanagedserviceaccount", "gmsa"), ("msds-managedserviceaccount", "msa"),
+          ("computer", "computer"), ("user", "user"))
+ACCOUNT_ATTRIBUTES = ["sAMAccountName", "userPrincipalName", "objectSid", "objectClass", "dNSHostName",
+                      "servicePrincipalName", "userAccountControl"]
+
+
+class AccountError(ValueError):
+    """One or more names that match no account, or more than one."""
+
+
+@dataclass(frozen=True)
+class AccountReference:
+    """A parsed account name: ``kind`` is sam, upn, dn, sid or host_computer."""
+
+    text: str
+    kind: str
+    value: str
+    domain: str | None = None
+
+    def filter_terms(self):
+        if self.kind == "sam":
+            terms = ["(sAMAccountName=%s)" % escape_filter_value(self.value)]
+            if not self.value.endswith("$"):
+                terms.append("(sAMAccountName=%s$)" % escape_filter_value(self.value))
+            return terms
+        if self.kind == "upn":
+            prefix = self.value.split("@", 1)[0]
+            return ["(userPrincipalName=%s)" % escape_filter_value(self.value),
+                    "(sAMAccountName=%s)" % escape_filter_value(prefix)]
+        if self.kind == "dn":
+            return ["(distinguishedName=%s)" % escape_filter_value(self.value)]
+        if self.kind == "sid":
+            return ["(objectSid=%s)" % escape_filter_value(sid_to_bytes(self.value))]
+        return ["(dNSHostName=%s)" % escape_filter_value(self.value),
+                "(sAMAccountName=%s$)" % escape_filter_value(short_host_name(self.value))]
+
+    def pick(self, candidates, dns_domain):
+        """The candidates this reference names, best match first: a list of
+        one is resolved, none is unknown, several are ambiguous."""
+        def sam(account):
+            return account.sam_account_name.lower()
+
+        value = self.value.lower()
+        if self.kind == "sam":
+            return ([a for a in candidates if sam(a) == value]
+                    or [a for a in candidates if sam(a) == value + "$"])
+        if self.kind == "upn":
+            prefix, _, suffix = value.partition("@")
+            explicit = [a for a in candidates if (a.upn or "").lower() == value]
+            # Every account also answers to the implicit UPN sAMAccountName@domain.
+            return explicit or [a for a in candidates if suffix == dns_domain and sam(a) == prefix]
+        if self.kind == "dn":
+            return [a for a in candidates if normalize_dn(a.dn) == normalize_dn(self.value)]
+        if self.kind == "sid":
+            return [a for a in candidates if a.sid.upper() == self.value.upper()]
+        computers = [a for a in candidates if a.is_computer]
+        return ([a for a in computers if (a.dns_host_name or "").lower() == value]
+                or [a for a in computers if sam(a) == short_host_name(value) + "$"])
+
+
+@dataclass
+class Account:
+    """An AD account as the modules need it."""
+
+    dn: str
+    sid: str
+    sam_account_name: str
+    domain_netbios: str | None
+    upn: str | None = None
+    object_classes: list = field(default_factory=list)
+    dns_host_name: str | None = None
+    spns: list = field(default_factory=list)
+    user_account_control: int = 0
+    security_descriptor: bytes | None = None
+
+    @property
+    def name(self):
+        """DOMAIN\\sAMAccountName, the way Windows shows it."""
+        return "%s\\%s" % (self.domain_netbios, self.sam_account_name) if self.domain_netbios else self.sam_account_name
+
+    @property
+    def kind(self):
+        classes = {c.lower() for c in self.object_classes}
+        return next((kind for cls, kind in _KINDS if cls in classes), "other")
+
+    @property
+    def is_computer(self):
+        return "computer" in {c.lower() for c in self.object_classes}
+
+    @property
+    def structural_class(self):
+        return self.object_classes[-1] if self.object_classes else None
+
+    def summary(self):
+        return dict(name=self.name, dn=self.dn, sid=self.sid, kind=self.kind)
+
+
+def normalize_dn(dn):
+    """Fold case and the spaces tools put around separators."""
+    return re.sub(r"\s*([,=+])\s*", r"\1", dn.strip()).lower()
+
+
+def parse_account_reference(text, host=None):
+    """Parse an account name; ``host`` (the SQL host's FQDN) is needed for the
+    service identities that map to the host's computer account."""
+    if not isinstance(text, str) or not text.strip():
+        raise AccountError("service account name is empty")
+    name = text.strip()
+    folded = name.lower()
+    if folded in _ANONYMOUS_IDENTITIES:
+        raise AccountError(
+            "%r presents anonymous credentials on the network, so clients cannot use Kerberos with it: run "
+            "SQL Server as a domain account, a gMSA, or a virtual account (NT SERVICE\\...)" % text)
+    if folded in _COMPUTER_IDENTITIES or folded.startswith("nt service\\") or folded.startswith("s-1-5-80-"):
+        if not host:
+            raise AccountError("%r is the host's computer account; the host's FQDN is needed to find it" % text)
+        try:
+            return AccountReference(text, "host_computer", validate_hostname(host))
+        except SpnError as error:
+            raise AccountError(str(error)) from None
+    if _SID.match(name):
+        try:
+            sid_to_bytes(name)
+        except SecurityDescriptorError as error:
+            raise AccountError("%r is not a valid SID: %s" % (text, error)) from None
+        return AccountReference(text, "sid", name.upper())
+    if "\\" in name:
+        domain, _, account = name.partition("\\")
+        if not domain or not account or "\\" in account:
+            raise AccountError("%r is not of the form DOMAIN\\name" % text)
+        if domain == "." or (host and domain.lower() == short_host_name(host.lower())):
+            raise AccountError(
+                "%r is a local account of the host; it has no Kerberos identity in AD, run SQL Server as a "
+                "domain account, a gMSA or a virtual account" % text)
+        return AccountReference(text, "sam", account, domain)
+    if "@" in name:
+        prefix, _, suffix = name.partition("@")
+        if not prefix or not suffix or "@" in suffix:
+            raise AccountError("%r is not a valid user principal name" % text)
+        return AccountReference(text, "upn", name)
+    if "=" in name:
+        if not _DN.match(name):
+            raise AccountError("%r is not a valid distinguished name" % text)
+        return AccountReference(text, "dn", name)
+    if any(c in name for c in '"/[]:;|+*?<>,'):
+        raise AccountError("%r contains characters a sAMAccountName cannot have" % text)
+    return AccountReference(text, "sam", name)
+
+
+def account_from_entry(entry, domain_netbios):
+    sid, _ = sid_from_bytes(entry.binary("objectSid"))
+    return Account(
+        dn=entry.dn,
+        sid=sid,
+        sam_account_name=entry.value("sAMAccountName"),
+        domain_netbios=domain_netbios,
+        upn=entry.value("userPrincipalName"),
+        object_classes=entry.values("objectClass"),
+        dns_host_name=entry.value("dNSHostName"),
+        spns=entry.values("servicePrincipalName"),
+        user_account_control=int(entry.value("userAccountControl") or 0),
+        security_descriptor=entry.binary("nTSecurityDescriptor"),
+    )
+
+
+def resolve_accounts(client, references, with_security_descriptor=False):
+    """Resolve AccountReferences in the connection's domain with as few
+    searches as the filter size allows. Returns {reference: Account}; raises
+    AccountError naming every unknown or ambiguous name at once."""
+    domain = client.own_domain()
+    problems = []
+    for reference in references:
+        if reference.domain and reference.domain.lower() not in (
+                (domain["netbios"] or "").lower(), (domain["dns"] or "").lower()):
+            problems.append("%r is in domain %s, but this connection is to %s (%s): connect to a DC of that "
+                            "domain" % (reference.text, reference.domain, domain["netbios"], domain["dn"]))
+    if problems:
+        raise AccountError("; ".join(problems))
+
+    terms = sorted({term for reference in references for term in reference.filter_terms()})
+    attributes = ACCOUNT_ATTRIBUTES + (["nTSecurityDescriptor"] if with_security_descriptor else [])
+    controls = client.dacl_controls() if with_security_descriptor else None
+    candidates = {}
+    for ldap_filter in batched_or_filters(terms, "(&(objectClass=user)%s)"):
+        for entry in client.search(client.default_naming_context, ldap_filter, attributes, controls=controls):
+            candidates[entry.dn.lower()] = account_from_entry(entry, domain["netbios"])
+
+    resolved = {}
+    for reference in references:
+        matches = reference.pick(list(candidates.values()), domain["dns"])
+        if len(matches) == 1:
+            resolved[reference] = matches[0]
+        elif not matches:
+            problems.append("account %r was not found in %s" % (reference.text, domain["dn"]))
+        else:
+            problems.append("account %r is ambiguous: it matches %s"
+                            % (reference.text, ", ".join(sorted(a.dn for a in matches))))
+    if problems:
+        raise AccountError("; ".join(problems))
+    return resolved

@@ -1,0 +1,292 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The LDAP connection to Active Directory shared by every LDAP module.
+
+Options follow microsoft.ad's names; their documentation is the
+``sqlauth.kerberos.ldap_connection`` doc fragment. Binds always run over TLS
+(LDAPS or StartTLS): simple binds must not send a password in clear, and
+ldap3 cannot sign or seal a Kerberos bind on plain LDAP.
+"""
+from __future__ import annotations
+
+import ssl
+import traceback
+
+from ansible.module_utils.basic import env_fallback
+
+try:
+    import ldap3
+    from ldap3.core import exceptions as ldap3_exceptions
+    from ldap3.protocol.microsoft import security_descriptor_control
+except ImportError:
+    LDAP3_IMPORT_ERROR = traceback.format_exc()
+    ldap3 = ldap3_exceptions = security_descriptor_control = None
+else:
+    LDAP3_IMPORT_ERROR = None
+
+LDAP_CONNECTION_ARGUMENT_SPEC = dict(
+    server=dict(type="str", fallback=(env_fallback, ["SQLAUTH_LDAP_SERVER"])),
+    port=dict(type="int", fallback=(env_fallback, ["SQLAUTH_LDAP_PORT"])),
+    tls_mode=dict(type="str", choices=["ldaps", "start_tls"], default="ldaps",
+                  fallback=(env_fallback, ["SQLAUTH_LDAP_TLS_MODE"])),
+    auth_protocol=dict(type="str", choices=["simple", "kerberos"],
+                       fallback=(env_fallback, ["SQLAUTH_LDAP_AUTH_PROTOCOL"])),
+    username=dict(type="str", fallback=(env_fallback, ["SQLAUTH_LDAP_USERNAME"])),
+    password=dict(type="str", no_log=True, fallback=(env_fallback, ["SQLAUTH_LDAP_PASSWORD"])),
+    cert_validation=dict(type="str", choices=["always", "ignore", "ignore_hostname"], default="always",
+                         fallback=(env_fallback, ["SQLAUTH_LDAP_CERT_VALIDATION"])),
+    ca_cert=dict(type="path", fallback=(env_fallback, ["SQLAUTH_LDAP_CA_CERT"])),
+    connection_timeout=dict(type="int", default=10, fallback=(env_fallback, ["SQLAUTH_LDAP_CONNECTION_TIMEOUT"])),
+)
+
+PAGE_SIZE = 1000  # AD's default MaxPageSize
+_DEFAULT_PORTS = {"ldaps": 636, "start_tls": 389}
+_GLOBAL_CATALOG_PORTS = {"ldaps": 3269, "start_tls": 3268}
+_PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+_DACL_SECURITY_INFORMATION = 0x4
+
+
+class LdapError(Exception):
+    """A connection, bind or directory operation that failed; the message
+    says what went wrong in terms an AD administrator can act on."""
+
+
+class DirectoryEntry:
+    """One search result with its raw attribute values (lower-case names)."""
+
+    def __init__(self, dn, raw_attributes):
+        self.dn = dn
+        self.raw = {name.lower(): values for name, values in raw_attributes.items()}
+
+    def values(self, name):
+        return [value.decode("utf-8") for value in self.raw.get(name.lower(), [])]
+
+    def value(self, name):
+        values = self.values(name)
+        return values[0] if values else None
+
+    def binary(self, name):
+        values = self.raw.get(name.lower(), [])
+        return bytes(values[0]) if values else None
+
+
+class DirectoryClient:
+    """An authenticated connection to one domain controller, and on demand to
+    the Global Catalog on the same host for forest-wide searches."""
+
+    def __init__(self, options):
+        if LDAP3_IMPORT_ERROR:
+            raise LdapError("the ldap3 Python package is required on the controller")
+        self.options = dict(options)
+        if not self.options.get("server"):
+            raise LdapError("no LDAP server given: set 'server' (or SQLAUTH_LDAP_SERVER) to a domain controller's DNS name")
+        self.tls_mode = self.options["tls_mode"]
+        self.auth_protocol = self.options.get("auth_protocol") or (
+            "simple" if self.options.get("password") else "kerberos")
+        if self.auth_protocol == "simple" and not (self.options.get("username") and self.options.get("password")):
+            raise LdapError("auth_protocol=simple needs both username and password")
+        self.round_trips = 0
+        self._gssapi_credentials = None
+        self._connection = self._open(self.options["server"], self.options.get("port") or _DEFAULT_PORTS[self.tls_mode])
+        self._global_catalog = None
+        root = self.search("", "(objectClass=*)", ["defaultNamingContext", "rootDomainNamingContext",
+                                                   "configurationNamingContext", "dnsHostName",
+                                                   "isGlobalCatalogReady", "highestCommittedUSN"],
+                           scope="base", paged=False)[0]
+        self.default_naming_context = root.value("defaultNamingContext")
+        self.root_domain_naming_context = root.value("rootDomainNamingContext")
+        self.configuration_naming_context = root.value("configurationNamingContext")
+        self.dns_host_name = root.value("dnsHostName") or self.options["server"]
+        self.is_global_catalog = (root.value("isGlobalCatalogReady") or "").upper() == "TRUE"
+        self._domains = None
+
+    # -- connection ---------------------------------------------------------
+
+    def _open(self, host, port):
+        options = self.options
+        where = "%s:%d" % (host, port)
+        tls = ldap3.Tls(
+            validate=ssl.CERT_NONE if options["cert_validation"] == "ignore" else ssl.CERT_REQUIRED,
+            ca_certs_file=options.get("ca_cert"),
+            # ldap3 checks the name itself; '*' is its way to skip only that check.
+            valid_names=["*"] if options["cert_validation"] == "ignore_hostname" else None,
+        )
+        server = ldap3.Server(host, port=port, use_ssl=self.tls_mode == "ldaps", tls=tls,
+                              get_info=ldap3.NONE, connect_timeout=options["connection_timeout"])
+        kwargs = dict(receive_timeout=options["connection_timeout"] * 6, raise_exceptions=True,
+                      auto_referrals=False, read_only=False)
+        if self.auth_protocol == "simple":
+            kwargs.update(user=options["username"], password=options["password"], authentication=ldap3.SIMPLE)
+        else:
+            kwargs.update(authentication=ldap3.SASL, sasl_mechanism=ldap3.KERBEROS,
+                          sasl_credentials=(None, None, self._kerberos_credentials()))
+        connection = ldap3.Connection(server, **kwargs)
+        try:
+            connection.open()
+            if self.tls_mode == "start_tls":
+                connection.start_tls()
+            connection.bind()
+        except ldap3_exceptions.LDAPInvalidCredentialsResult:
+            raise LdapError("bind to %s as %r failed: invalid credentials (wrong user name or password)"
+                            % (where, options.get("username"))) from None
+        except ldap3_exceptions.LDAPStrongerAuthRequiredResult as error:
+            raise LdapError("bind to %s refused: %s (the DC requires TLS or signing)" % (where, error)) from None
+        except ldap3_exceptions.LDAPCertificateError as error:
+            raise LdapError(
+                "the TLS certificate of %s does not name %r (%s); connect by the name in the certificate, or "
+                "set cert_validation=ignore_hostname" % (where, host, _first_line(error))) from None
+        except ldap3_exceptions.LDAPException as error:
+            raise LdapError(_explain_connection_error(where, error, options)) from None
+        except Exception as error:  # gssapi raises its own error types
+            raise LdapError("Kerberos bind to %s failed: %s" % (where, _first_line(error))) from None
+        return connection
+
+    def _kerberos_credentials(self):
+        """Kerberos credentials: from the ticket cache, or obtained with the
+        given password into memory (the cache is never touched)."""
+        if self._gssapi_credentials is not None or not self.options.get("password"):
+            return self._gssapi_credentials
+        try:
+            import gssapi
+            name = gssapi.Name(self.options["username"], gssapi.NameType.user)
+            self._gssapi_credentials = gssapi.raw.acquire_cred_with_password(
+                name, self.options["password"].encode("utf-8"), usage="initiate").creds
+        except ImportError:
+            raise LdapError("auth_protocol=kerberos needs the gssapi Python package on the controller") from None
+        except Exception as error:
+            raise LdapError("Kerberos login as %r failed: %s" % (self.options["username"], _first_line(error))) from None
+        return self._gssapi_credentials
+
+    def global_catalog(self):
+        """A connection to the Global Catalog on the same DC, or None when
+        that DC is not a Global Catalog."""
+        if not self.is_global_catalog:
+            return None
+        if self._global_catalog is None:
+            self._global_catalog = self._open(self.dns_host_name, _GLOBAL_CATALOG_PORTS[self.tls_mode])
+        return self._global_catalog
+
+    def close(self):
+        for connection in (self._connection, self._global_catalog):
+            if connection is not None:
+                try:
+                    connection.unbind()
+                except Exception:  # closing is best effort
+                    pass
+
+    # -- operations ---------------------------------------------------------
+
+    def search(self, base, ldap_filter, attributes, scope="subtree", controls=None, paged=True,
+               global_catalog=False):
+        """Run one search, following the paged-results cookie; each page is
+        one round trip. Returns DirectoryEntry objects."""
+        connection = self.global_catalog() if global_catalog else self._connection
+        scope = {"base": ldap3.BASE, "one": ldap3.LEVEL, "subtree": ldap3.SUBTREE}[scope]
+        entries = []
+        cookie = None
+        while True:
+            try:
+                connection.search(base, ldap_filter, scope, attributes=attributes, controls=controls,
+                                  paged_size=PAGE_SIZE if paged else None, paged_cookie=cookie)
+            except ldap3_exceptions.LDAPNoSuchObjectResult:
+                return entries
+            except ldap3_exceptions.LDAPException as error:
+                raise LdapError("LDAP search under %r failed: %s" % (base, _first_line(error))) from None
+            self.round_trips += 1
+            entries.extend(DirectoryEntry(item["dn"], item["raw_attributes"])
+                           for item in connection.response if item.get("type") == "searchResEntry")
+            cookie = (connection.result.get("controls") or {}).get(_PAGED_RESULTS_OID, {}).get("value", {}).get("cookie")
+            if not paged or not cookie:
+                return entries
+
+    def modify(self, dn, changes, controls=None):
+        """Apply one modify operation (all changes atomically)."""
+        try:
+            self._connection.modify(dn, changes, controls=controls)
+        except ldap3_exceptions.LDAPException as error:
+            raise LdapError("modifying %s failed: %s" % (dn, _first_line(error))) from None
+        finally:
+            self.round_trips += 1
+
+    @staticmethod
+    def dacl_controls():
+        """Controls to read or write only the DACL of nTSecurityDescriptor;
+        reading the SACL needs privileges an auditor should not need."""
+        return security_descriptor_control(sdflags=_DACL_SECURITY_INFORMATION)
+
+    def domains(self):
+        """Domains of the forest: list of dicts with dn, netbios, dns."""
+        if self._domains is None:
+            entries = self.search("CN=Partitions,%s" % self.configuration_naming_context,
+                                  "(&(objectClass=crossRef)(nETBIOSName=*))", ["nETBIOSName", "nCName", "dnsRoot"],
+                                  scope="one")
+            self._domains = [dict(dn=entry.value("nCName"), netbios=entry.value("nETBIOSName"),
+                                  dns=(entry.value("dnsRoot") or "").lower()) for entry in entries]
+        return self._domains
+
+    def domain_of(self, dn):
+        """The forest domain holding ``dn`` (longest matching suffix)."""
+        folded = dn.lower()
+        matches = [d for d in self.domains() if folded.endswith(d["dn"].lower())]
+        return max(matches, key=lambda d: len(d["dn"])) if matches else None
+
+    def own_domain(self):
+        return self.domain_of(self.default_naming_context) or dict(
+            dn=self.default_naming_context, netbios=None, dns=None)
+
+
+def _first_line(error):
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
+
+
+def _explain_connection_error(where, error, options):
+    text = str(error)
+    lowered = text.lower()
+    if "certificate verify failed" in lowered:
+        return ("the TLS certificate of %s is not trusted (%s); set ca_cert to the CA that issued the DC's "
+                "certificate%s" % (where, _certificate_reason(text),
+                                   "" if options.get("ca_cert") else " (none given: the system CA store was used)"))
+    if "timed out" in lowered or "timeout" in lowered:
+        return "cannot reach the LDAP server %s: connection timed out after %ss" % (where, options["connection_timeout"])
+    if "refused" in lowered:
+        return "cannot reach the LDAP server %s: connection refused (is the DC running and the port right?)" % where
+    if "name or service not known" in lowered or "nodename nor servname" in lowered or "no address" in lowered:
+        return "cannot resolve the LDAP server name in %s" % where
+    return "cannot connect to the LDAP server %s: %s" % (where, _first_line(error))
+
+
+def _certificate_reason(text):
+    marker = "certificate verify failed:"
+    start = text.lower().find(marker)
+    if start < 0:
+        return "certificate verify failed"
+    reason = text[start + len(marker):].split("(")[0].strip().strip("')\"")
+    return reason or "certificate verify failed"
+
+
+# Samba's default "ldap max search request size" is 256000 bytes; Windows
+# accepts far more. Staying under Samba's limit keeps one code path for both.
+MAX_FILTER_BYTES = 200000
+
+
+def escape_filter_value(value):
+    """Escape a value for an LDAP filter (RFC 4515); bytes are escaped whole."""
+    if isinstance(value, (bytes, bytearray)):
+        return "".join("\\%02x" % byte for byte in value)
+    return "".join("\\%02x" % ord(c) if c in "\\*()\x00" else c for c in value)
+
+
+def batched_or_filters(terms, template="%s", max_bytes=MAX_FILTER_BYTES):
+    """Yield filters ``template % (|term...)`` that together cover all terms,
+    each under max_bytes: one search per batch instead of one per term."""
+    batch, size = [], 0
+    for term in terms:
+        if batch and size + len(term) > max_bytes:
+            yield template % ("(|%s)" % "".join(batch))
+            batch, size = [], 0
+        batch.append(term)
+        size += len(term)
+    if batch:
+        yield template % ("(|%s)" % "".join(batch))

@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every LDAP module does around its own work: connect, turn the
+errors users can act on into a clear failure, disconnect."""
+from __future__ import annotations
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import AccountError
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
+    LDAP3_IMPORT_ERROR,
+    LDAP_CONNECTION_ARGUMENT_SPEC,
+    DirectoryClient,
+    LdapError,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import SpnError
+
+
+def ldap_argument_spec(**module_options):
+    """The connection options plus a module's own."""
+    spec = dict(LDAP_CONNECTION_ARGUMENT_SPEC)
+    spec.update(module_options)
+    return spec
+
+
+def run_ldap_module(module, operation):
+    """Run ``operation(client, params) -> result dict`` and exit the module.
+    Input errors fail before anything is written; the operation itself
+    decides what check mode means for it."""
+    if LDAP3_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("ldap3"), exception=LDAP3_IMPORT_ERROR)
+    client = None
+    try:
+        client = DirectoryClient({name: module.params.get(name) for name in LDAP_CONNECTION_ARGUMENT_SPEC})
+        result = operation(client, module.params)
+    except (LdapError, AccountError, SpnError) as error:
+        module.fail_json(msg=str(error))
+    finally:
+        if client is not None:
+            client.close()
+    result.setdefault("changed", False)
+    module.exit_json(**result)

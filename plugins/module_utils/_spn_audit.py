@@ -1,0 +1,206 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The SPN audit behind spn_facts: for a whole inventory, which required SPNs
+are ok, missing, on the wrong account or duplicated, which service accounts
+cannot register their own SPNs, and the plan that fixes each problem.
+
+I/O is three batched searches whatever the inventory size (accounts, SPN
+holders forest-wide, nothing per SPN); classification and planning are pure.
+"""
+from __future__ import annotations
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import (
+    account_from_entry,
+    parse_account_reference,
+    resolve_accounts,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
+    batched_or_filters,
+    escape_filter_value,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import (
+    ADS_RIGHT_DS_SELF,
+    ADS_RIGHT_DS_WRITE_PROP,
+    SELF_SID,
+    SERVICE_PRINCIPAL_NAME_GUID,
+    SecurityDescriptor,
+    is_granted,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import spn_key
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import parse_instance
+
+STATUSES = ("ok", "missing", "wrong_account", "duplicate")
+# schemaIDGUIDs are the same in every forest.
+CLASS_SCHEMA_GUIDS = {
+    "user": "bf967aba-0de6-11d0-a285-00aa003049e2",
+    "computer": "bf967a86-0de6-11d0-a285-00aa003049e2",
+    "msds-groupmanagedserviceaccount": "7b8b558a-93a5-4af7-adca-c017e67f1057",
+    "msds-managedserviceaccount": "ce206244-5827-4a86-ba1c-1c0c386c1b64",
+}
+_EVERYONE_SID = "S-1-1-0"
+_AUTHENTICATED_USERS_SID = "S-1-5-11"
+HOLDER_ATTRIBUTES = ["sAMAccountName", "objectSid", "objectClass", "servicePrincipalName"]
+
+
+def can_register_own_spns(account):
+    """Whether the account, logged on as itself, may write its own SPNs: the
+    servicePrincipalName write-property right, or for computers (and gMSAs)
+    the validated SPN write, which checks the host name against dNSHostName.
+    Only rights granted to SELF, the account itself, Everyone or
+    Authenticated Users are seen; group memberships are not expanded."""
+    if account.security_descriptor is None:
+        return None
+    dacl = SecurityDescriptor.from_bytes(account.security_descriptor).dacl or []
+    trustees = [SELF_SID, account.sid, _EVERYONE_SID, _AUTHENTICATED_USERS_SID]
+    object_class = CLASS_SCHEMA_GUIDS.get((account.structural_class or "").lower())
+    if is_granted(dacl, trustees, ADS_RIGHT_DS_WRITE_PROP, SERVICE_PRINCIPAL_NAME_GUID, object_class):
+        return True
+    return account.is_computer and is_granted(dacl, trustees, ADS_RIGHT_DS_SELF, SERVICE_PRINCIPAL_NAME_GUID,
+                                              object_class)
+
+
+def find_spn_holders(client, spns, forest=True):
+    """Every account holding any of ``spns``: {spn_key: [Account]}. Searches
+    the Global Catalog (the whole forest) unless told not to or the DC is not
+    a Global Catalog, in batched OR filters: one round trip per few thousand
+    SPNs, never one per SPN."""
+    use_global_catalog = forest and client.global_catalog() is not None
+    base = "" if use_global_catalog else client.default_naming_context
+    wanted = {spn_key(spn) for spn in spns}
+    terms = sorted("(servicePrincipalName=%s)" % escape_filter_value(spn) for spn in wanted)
+    holders = {}
+    for ldap_filter in batched_or_filters(terms):
+        for entry in client.search(base, ldap_filter, HOLDER_ATTRIBUTES, global_catalog=use_global_catalog):
+            domain = client.domain_of(entry.dn)
+            account = account_from_entry(entry, domain["netbios"] if domain else None)
+            for spn in account.spns:
+                if spn_key(spn) in wanted:
+                    holders.setdefault(spn_key(spn), {})[account.sid] = account
+    return ({key: sorted(by_sid.values(), key=lambda a: a.name.lower()) for key, by_sid in holders.items()},
+            "forest" if use_global_catalog else "domain")
+
+
+def classify_spn(account, holders):
+    """KCM's status of one required SPN given every account holding it."""
+    if not holders:
+        return "missing"
+    if len(holders) > 1:
+        return "duplicate"
+    return "ok" if holders[0].sid == account.sid else "wrong_account"
+
+
+def audit(client, instances, forms, forest=True):
+    """Audit parsed SqlInstances. Returns dict(instances, plan, summary, search_scope)."""
+    references = [parse_account_reference(i.service_account, i.host) for i in instances]
+    accounts = resolve_accounts(client, set(references), with_security_descriptor=True)
+    required = [(instance, instance.required_spns(forms)) for instance in instances]
+    holders, scope = find_spn_holders(client, [r.spn for _, spns in required for r in spns], forest)
+
+    reports = []
+    for (instance, spns), reference in zip(required, references):
+        account = accounts[reference]
+        reports.append(instance_report(instance, reference.text, account, spns, holders,
+                                       can_register_own_spns(account)))
+    flag_conflicts(reports)
+    return dict(instances=reports, plan=build_plan(reports), summary=summarize(reports), search_scope=scope)
+
+
+def instance_report(instance, account_input, account, required_spns, holders, can_register):
+    spn_rows = []
+    for required in required_spns:
+        spn_holders = holders.get(spn_key(required.spn), [])
+        spn_rows.append(dict(spn=required.spn, form=required.form, status=classify_spn(account, spn_holders),
+                             holders=[dict(name=h.name, dn=h.dn, sid=h.sid) for h in spn_holders]))
+    findings = []
+    if instance.dynamic_port:
+        findings.append("dynamic_port")
+    if not instance.tcp_enabled:
+        findings.append("tcp_disabled")
+    if can_register is False:
+        findings.append("spn_write_acl_missing")
+    report = instance.summary()
+    report.update(service_account=dict(account.summary(), input=account_input), spns=spn_rows,
+                  can_register_own_spns=can_register, findings=findings)
+    report["status"] = "ok" if not findings and all(r["status"] == "ok" for r in spn_rows) else "drift"
+    return report
+
+
+def flag_conflicts(reports):
+    """An SPN can live on one account only: instances that need the same SPN
+    on different accounts (AG replicas running under different accounts)
+    cannot all be satisfied."""
+    wanted_by = {}
+    for report in reports:
+        for row in report["spns"]:
+            wanted_by.setdefault(spn_key(row["spn"]), {}).setdefault(report["service_account"]["sid"], []).append(
+                report["name"])
+    for report in reports:
+        for row in report["spns"]:
+            accounts = wanted_by[spn_key(row["spn"])]
+            if len(accounts) > 1:
+                row["conflict"] = sorted(name for names in accounts.values() for name in names
+                                         if name != report["name"])
+                if "spn_conflict" not in report["findings"]:
+                    report["findings"].append("spn_conflict")
+                report["status"] = "drift"
+
+
+def build_plan(reports):
+    """The changes that fix every finding, each once, in the order to apply
+    them: ports first (SPNs name the port), then ACLs, then SPNs."""
+    steps = {}
+
+    def add(key, step):
+        if key in steps:
+            steps[key]["instances"].append(step["instances"][0])
+        else:
+            steps[key] = step
+
+    for report in reports:
+        name = report["name"]
+        account = report["service_account"]["name"]
+        if "dynamic_port" in report["findings"]:
+            add(("port", name), dict(action="set_static_port", instances=[name], module="sql_static_port",
+                                     description="pin a static TCP port on %s (dynamic ports break port SPNs)" % name))
+        if "tcp_disabled" in report["findings"]:
+            add(("tcp", name), dict(action="enable_tcp", instances=[name], module="sql_static_port",
+                                    description="enable TCP/IP on %s if clients should reach it over TCP" % name))
+        if "spn_write_acl_missing" in report["findings"]:
+            add(("acl", account), dict(action="grant_spn_write_acl", account=account, instances=[name],
+                                       module="spn_acl",
+                                       description="let %s read and write its own servicePrincipalName" % account))
+        for row in report["spns"]:
+            if row["status"] == "ok" or row.get("conflict"):
+                continue
+            others = [h["name"] for h in row["holders"] if h["sid"] != report["service_account"]["sid"]]
+            if row["status"] == "missing":
+                step = dict(action="add_spn", spn=row["spn"], account=account,
+                            description="register %s on %s" % (row["spn"], account))
+            elif others and len(others) == len(row["holders"]):
+                step = dict(action="move_spn", spn=row["spn"], account=account, remove_from=others,
+                            description="move %s from %s to %s" % (row["spn"], ", ".join(others), account))
+            else:
+                step = dict(action="remove_duplicate_spn", spn=row["spn"], account=account, remove_from=others,
+                            description="remove the duplicate %s from %s, keeping it on %s"
+                            % (row["spn"], ", ".join(others), account))
+            step.update(instances=[name], module="spn_register")
+            add(("spn", spn_key(row["spn"])), step)
+    order = {"set_static_port": 0, "enable_tcp": 0, "grant_spn_write_acl": 1}
+    return sorted(steps.values(), key=lambda step: order.get(step["action"], 2))
+
+
+def summarize(reports):
+    counts = {status: 0 for status in STATUSES}
+    for report in reports:
+        for row in report["spns"]:
+            counts[row["status"]] += 1
+    return dict(instances=len(reports), instances_with_drift=sum(r["status"] != "ok" for r in reports),
+                spns=counts)
+
+
+def spn_facts(client, params):
+    """The spn_facts module's operation: read-only in any mode."""
+    instances = [parse_instance(options) for options in params["instances"]]
+    report = audit(client, instances, params["spn_forms"], forest=params["search_scope"] == "forest")
+    return dict(report, changed=False, ansible_facts=dict(sqlauth_spn_facts=report))

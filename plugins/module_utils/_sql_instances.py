@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SQL Server instances as an inventory describes them, and the SPNs their
+clients ask for. Pure code; the option set is documented in the
+``sqlauth.kerberos.sql_instances`` doc fragment."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
+    DEFAULT_INSTANCE,
+    SpnError,
+    mssql_spn,
+    normalize_spn,
+    short_host_name,
+    validate_hostname,
+    validate_instance_name,
+    validate_port,
+)
+
+SQL_INSTANCE_OPTIONS = dict(
+    host=dict(type="str", required=True),
+    instance=dict(type="str", default=DEFAULT_INSTANCE),
+    port=dict(type="raw"),
+    tcp_enabled=dict(type="bool", default=True),
+    service_account=dict(type="str", required=True),
+    listeners=dict(type="list", elements="dict", default=[], options=dict(
+        name=dict(type="str", required=True),
+        port=dict(type="int"),
+    )),
+    extra_spns=dict(type="list", elements="str", default=[]),
+)
+
+# The SPN forms a client may build, in the order reports list them.
+SPN_FORMS = ("fqdn_port", "fqdn_instance", "netbios_port", "netbios_instance", "listener_fqdn", "listener_netbios")
+SPN_FORMS_ARGUMENT_SPEC = dict(type="list", elements="str", choices=list(SPN_FORMS), default=list(SPN_FORMS))
+DYNAMIC_PORT = "dynamic"
+
+
+@dataclass(frozen=True)
+class RequiredSpn:
+    spn: str
+    form: str
+
+
+@dataclass
+class SqlInstance:
+    host: str
+    instance: str
+    port: int | None
+    tcp_enabled: bool
+    service_account: str
+    listeners: list = field(default_factory=list)
+    extra_spns: list = field(default_factory=list)
+
+    @property
+    def is_default(self):
+        return self.instance == DEFAULT_INSTANCE
+
+    @property
+    def name(self):
+        """How SQL Server names it: host for the default instance, host\\NAME otherwise."""
+        return self.host if self.is_default else "%s\\%s" % (self.host, self.instance)
+
+    @property
+    def dynamic_port(self):
+        return self.tcp_enabled and self.port is None
+
+    def required_spns(self, forms=SPN_FORMS):
+        """The SPNs clients build for this instance, in the given forms.
+
+        With TCP the client asks for host:port; without it (named pipes,
+        shared memory) for host:INSTANCE, or the bare host for the default
+        instance. Ports only count once pinned: a dynamic port changes at
+        restart, so an SPN with it would be wrong tomorrow."""
+        wanted = []
+        suffix = {} if self.is_default else {"instance": self.instance}
+        for host, port_form, instance_form in ((self.host, "fqdn_port", "fqdn_instance"),
+                                               (short_host_name(self.host), "netbios_port", "netbios_instance")):
+            if port_form in forms and self.tcp_enabled and self.port is not None:
+                wanted.append(RequiredSpn(mssql_spn(host, port=self.port), port_form))
+            if instance_form in forms:
+                wanted.append(RequiredSpn(mssql_spn(host, **suffix), instance_form))
+        if self.tcp_enabled:
+            for listener in self.listeners:
+                if "listener_fqdn" in forms:
+                    wanted.append(RequiredSpn(mssql_spn(listener["name"], port=listener["port"]), "listener_fqdn"))
+                if "listener_netbios" in forms and "." in listener["name"]:
+                    wanted.append(RequiredSpn(mssql_spn(short_host_name(listener["name"]), port=listener["port"]),
+                                              "listener_netbios"))
+        wanted.extend(RequiredSpn(spn, "extra") for spn in self.extra_spns)
+        unique = {}
+        for required in wanted:
+            unique.setdefault(required.spn.lower(), required)
+        return list(unique.values())
+
+    def summary(self):
+        return dict(name=self.name, host=self.host, instance=self.instance,
+                    port=DYNAMIC_PORT if self.port is None else self.port, tcp_enabled=self.tcp_enabled)
+
+
+def parse_instance(options):
+    """Validate one instance's options (the SQL_INSTANCE_OPTIONS shape) into a
+    SqlInstance; raises SpnError naming the instance and the bad value."""
+    label = "instance %s" % _label(options)
+    try:
+        host = validate_hostname(options["host"], "host")
+        if "." not in host:
+            raise SpnError("host %r must be the fully qualified DNS name" % options["host"])
+        instance = validate_instance_name(options.get("instance") or DEFAULT_INSTANCE)
+        port = options.get("port")
+        if port is None:
+            # The default instance listens on 1433 unless told otherwise; named
+            # instances use dynamic ports unless one was pinned.
+            port = 1433 if instance == DEFAULT_INSTANCE else None
+        elif str(port).strip().lower() == DYNAMIC_PORT:
+            port = None
+        else:
+            port = validate_port(port)
+        listeners = []
+        for listener in options.get("listeners") or []:
+            listener_port = listener.get("port") or port
+            if listener_port is None:
+                raise SpnError("listener %r needs a port (the instance's port is dynamic)" % listener["name"])
+            listeners.append(dict(name=validate_hostname(listener["name"], "listener name"),
+                                  port=validate_port(listener_port, "listener port")))
+        extra_spns = [normalize_spn(spn) for spn in options.get("extra_spns") or []]
+    except SpnError as error:
+        raise SpnError("%s: %s" % (label, error)) from None
+    return SqlInstance(host=host, instance=instance, port=port, tcp_enabled=options.get("tcp_enabled", True),
+                       service_account=options["service_account"], listeners=listeners, extra_spns=extra_spns)
+
+
+def _label(options):
+    host = options.get("host") or "?"
+    instance = options.get("instance") or DEFAULT_INSTANCE
+    return host if instance.upper() == DEFAULT_INSTANCE else "%s\\%s" % (host, instance)

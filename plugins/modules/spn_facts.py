@@ -1,0 +1,178 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: spn_facts
+short_description: Audit the Kerberos SPNs of SQL Server instances in Active Directory
+version_added: 0.1.0
+description:
+  - For every SQL Server instance given, works out the service principal names (SPNs) its clients ask the KDC
+    for, and reports each one in the terms of Microsoft's Kerberos Configuration Manager for SQL Server
+    (KCM), V(ok), V(missing), V(wrong_account) (held by another account) or V(duplicate) (held by more than
+    one account, searched forest-wide through the Global Catalog).
+  - Also reports per instance a dynamic TCP port, TCP/IP disabled, and a service account that cannot register
+    its own SPNs, and returns the plan of changes that would fix every finding.
+  - Read-only. One call handles a whole inventory with a handful of batched LDAP searches.
+  - Results are returned and set as the fact C(sqlauth_spn_facts).
+author:
+  - sqlauth.kerberos contributors
+extends_documentation_fragment:
+  - sqlauth.kerberos.ldap_connection
+  - sqlauth.kerberos.sql_instances
+attributes:
+  check_mode:
+    support: full
+    description: The module never writes; check mode changes nothing about it.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is no diff.
+  facts:
+    support: full
+    description: The report is set as C(ansible_facts.sqlauth_spn_facts).
+options:
+  spn_forms:
+    description:
+      - The SPN forms to require. By default all of them, which is what clients really ask for.
+      - V(fqdn_port) C(MSSQLSvc/host.fqdn:1433) and V(netbios_port) C(MSSQLSvc/host:1433), used over TCP.
+      - V(fqdn_instance) C(MSSQLSvc/host.fqdn:NAME) and V(netbios_instance) C(MSSQLSvc/host:NAME), used over
+        named pipes and shared memory; for the default instance these are the portless C(MSSQLSvc/host.fqdn)
+        and C(MSSQLSvc/host).
+      - V(listener_fqdn) and V(listener_netbios), the same for availability group listeners.
+    type: list
+    elements: str
+    choices: [fqdn_port, fqdn_instance, netbios_port, netbios_instance, listener_fqdn, listener_netbios]
+    default: [fqdn_port, fqdn_instance, netbios_port, netbios_instance, listener_fqdn, listener_netbios]
+  search_scope:
+    description:
+      - Where to look for the accounts that hold each SPN.
+      - V(forest) searches the Global Catalog, which finds duplicates in other domains as the KDC would; if the
+        DC is not a Global Catalog, it falls back to the domain and says so in RV(search_scope).
+      - V(domain) searches only the connected domain.
+    type: str
+    choices: [forest, domain]
+    default: forest
+seealso:
+  - name: Register a Service Principal Name for Kerberos Connections
+    description: Which SPNs SQL Server needs and how it registers them.
+    link: https://learn.microsoft.com/sql/database-engine/configure-windows/register-a-service-principal-name-for-kerberos-connections
+"""
+
+EXAMPLES = r"""
+- name: Audit the SPNs of every SQL Server instance in the inventory
+  sqlauth.kerberos.spn_facts:
+    server: dc1.corp.example.com
+    ca_cert: /etc/pki/corp-root-ca.pem
+    instances:
+      - host: sql1.corp.example.com
+        port: 1433
+        service_account: CORP\sqlsvc1
+        listeners:
+          - name: aglisten1.corp.example.com
+      - host: sql2.corp.example.com
+        instance: SALES
+        port: 1533
+        service_account: NT SERVICE\MSSQL$SALES
+  delegate_to: localhost
+  register: spn_audit
+
+- name: Fail when an SPN is not as clients need it
+  ansible.builtin.assert:
+    that: spn_audit.summary.instances_with_drift == 0
+    fail_msg: "{{ spn_audit.plan | map(attribute='description') | list }}"
+"""
+
+RETURN = r"""
+instances:
+  description: One report per instance, in the order given.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The instance as SQL Server names it, C(host) or C(host\NAME).
+      type: str
+      sample: sql2.corp.example.com\SALES
+    port:
+      description: The TCP port, or C(dynamic).
+      type: raw
+      sample: 1533
+    service_account:
+      description: The resolved service account (C(name) as DOMAIN\sAMAccountName, C(dn), C(sid), C(kind) one of
+        user, computer, gmsa, msa) and the C(input) it was named by.
+      type: dict
+    spns:
+      description: Each required SPN with its C(form), C(status) (ok, missing, wrong_account, duplicate) and the
+        C(holders) (name, dn, sid) that have it; C(conflict) lists other instances that need the same SPN on
+        a different account.
+      type: list
+      elements: dict
+      sample:
+        - spn: MSSQLSvc/sql2.corp.example.com:1533
+          form: fqdn_port
+          status: wrong_account
+          holders: [{name: CORP\SQL2$, dn: "CN=SQL2,CN=Computers,DC=corp,DC=example,DC=com", sid: S-1-5-21-1-2-3-1105}]
+    can_register_own_spns:
+      description: Whether the service account may write its own SPNs, as SQL Server tries at start-up.
+      type: bool
+    findings:
+      description: Instance-level findings, among C(dynamic_port), C(tcp_disabled), C(spn_write_acl_missing),
+        C(spn_conflict).
+      type: list
+      elements: str
+    status:
+      description: C(ok) when every SPN is ok and there is no finding, C(drift) otherwise.
+      type: str
+plan:
+  description: The changes that fix every finding, each once, ports first, then ACLs, then SPNs. Each has
+    C(action) (set_static_port, enable_tcp, grant_spn_write_acl, add_spn, move_spn, remove_duplicate_spn), the
+    C(module) that performs it, the C(spn), C(account) and C(remove_from) it concerns, the C(instances) that
+    need it, and a C(description).
+  returned: success
+  type: list
+  elements: dict
+summary:
+  description: Counts, C(instances), C(instances_with_drift), and C(spns) per status.
+  returned: success
+  type: dict
+  sample: {instances: 2, instances_with_drift: 1, spns: {ok: 6, missing: 2, wrong_account: 0, duplicate: 0}}
+search_scope:
+  description: Where SPN holders were searched, C(forest) (Global Catalog) or C(domain).
+  returned: success
+  type: str
+ansible_facts:
+  description: The same report.
+  returned: success
+  type: complex
+  contains:
+    sqlauth_spn_facts:
+      description: RV(instances), RV(plan), RV(summary) and RV(search_scope) as above.
+      type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_module import ldap_argument_spec, run_ldap_module
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import spn_facts
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import (
+    SPN_FORMS_ARGUMENT_SPEC,
+    SQL_INSTANCE_OPTIONS,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ldap_argument_spec(
+            instances=dict(type="list", elements="dict", required=True, options=SQL_INSTANCE_OPTIONS),
+            spn_forms=SPN_FORMS_ARGUMENT_SPEC,
+            search_scope=dict(type="str", choices=["forest", "domain"], default="forest"),
+        ),
+        supports_check_mode=True,
+    )
+    run_ldap_module(module, spn_facts)
+
+
+if __name__ == "__main__":
+    main()
