@@ -87,7 +87,6 @@ class DirectoryClient:
         if self.auth_protocol == "simple" and not (self.options.get("username") and self.options.get("password")):
             raise LdapError("auth_protocol=simple needs both username and password")
         self.round_trips = 0
-        self._gssapi_credentials = None
         self._connection = self._open(self.options["server"], self.options.get("port") or _DEFAULT_PORTS[self.tls_mode])
         self._global_catalog = None
         root = self.search("", "(objectClass=*)", ["defaultNamingContext", "rootDomainNamingContext",
@@ -143,20 +142,20 @@ class DirectoryClient:
         return connection
 
     def _kerberos_credentials(self):
-        """Kerberos credentials: from the ticket cache, or obtained with the
-        given password into memory (the cache is never touched)."""
-        if self._gssapi_credentials is not None or not self.options.get("password"):
-            return self._gssapi_credentials
+        """None to use the ticket cache; with a password, fresh credentials
+        obtained in memory for each connection (the cache is never touched;
+        ldap3 releases the credentials it was given once it has bound)."""
+        if not self.options.get("password"):
+            return None
         try:
             import gssapi
             name = gssapi.Name(self.options["username"], gssapi.NameType.user)
-            self._gssapi_credentials = gssapi.raw.acquire_cred_with_password(
+            return gssapi.raw.acquire_cred_with_password(
                 name, self.options["password"].encode("utf-8"), usage="initiate").creds
         except ImportError:
             raise LdapError("auth_protocol=kerberos needs the gssapi Python package on the controller") from None
         except Exception as error:
             raise LdapError("Kerberos login as %r failed: %s" % (self.options["username"], _first_line(error))) from None
-        return self._gssapi_credentials
 
     def global_catalog(self):
         """A connection to the Global Catalog on the same DC, or None when

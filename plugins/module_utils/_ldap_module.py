@@ -24,16 +24,17 @@ def ldap_argument_spec(**module_options):
     return spec
 
 
-def run_ldap_module(module, operation):
-    """Run ``operation(client, params) -> result dict`` and exit the module.
-    Input errors fail before anything is written; the operation itself
-    decides what check mode means for it."""
+def run_ldap_module(module, validate, execute):
+    """Validate the input with ``validate(params) -> request`` (pure: bad input
+    fails before any connection), then run ``execute(client, request) ->
+    result`` and exit the module. ``execute`` decides what check mode means."""
     if LDAP3_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("ldap3"), exception=LDAP3_IMPORT_ERROR)
     client = None
     try:
+        request = validate(module.params)
         client = DirectoryClient({name: module.params.get(name) for name in LDAP_CONNECTION_ARGUMENT_SPEC})
-        result = operation(client, module.params)
+        result = execute(client, request)
     except (LdapError, AccountError, SpnError) as error:
         module.fail_json(msg=str(error))
     finally:

@@ -90,15 +90,21 @@ def classify_spn(account, holders):
     return "ok" if holders[0].sid == account.sid else "wrong_account"
 
 
-def audit(client, instances, forms, forest=True):
-    """Audit parsed SqlInstances. Returns dict(instances, plan, summary, search_scope)."""
-    references = [parse_account_reference(i.service_account, i.host) for i in instances]
-    accounts = resolve_accounts(client, set(references), with_security_descriptor=True)
-    required = [(instance, instance.required_spns(forms)) for instance in instances]
-    holders, scope = find_spn_holders(client, [r.spn for _, spns in required for r in spns], forest)
+def prepare_audit(instance_options):
+    """Validate instances and their account names without any I/O:
+    returns [(SqlInstance, AccountReference)]."""
+    instances = [parse_instance(options) for options in instance_options]
+    return [(instance, parse_account_reference(instance.service_account, instance.host)) for instance in instances]
+
+
+def audit(client, prepared, forms, forest=True):
+    """Audit prepared instances. Returns dict(instances, plan, summary, search_scope)."""
+    accounts = resolve_accounts(client, {reference for _, reference in prepared}, with_security_descriptor=True)
+    required = [(instance, reference, instance.required_spns(forms)) for instance, reference in prepared]
+    holders, scope = find_spn_holders(client, [r.spn for _, _, spns in required for r in spns], forest)
 
     reports = []
-    for (instance, spns), reference in zip(required, references):
+    for instance, reference, spns in required:
         account = accounts[reference]
         reports.append(instance_report(instance, reference.text, account, spns, holders,
                                        can_register_own_spns(account)))
@@ -199,8 +205,13 @@ def summarize(reports):
                 spns=counts)
 
 
-def spn_facts(client, params):
-    """The spn_facts module's operation: read-only in any mode."""
-    instances = [parse_instance(options) for options in params["instances"]]
-    report = audit(client, instances, params["spn_forms"], forest=params["search_scope"] == "forest")
+def validate_spn_facts(params):
+    """spn_facts' input, checked before connecting."""
+    return dict(prepared=prepare_audit(params["instances"]), forms=params["spn_forms"],
+                forest=params["search_scope"] == "forest")
+
+
+def spn_facts(client, request):
+    """spn_facts' operation: read-only in any mode."""
+    report = audit(client, request["prepared"], request["forms"], request["forest"])
     return dict(report, changed=False, ansible_facts=dict(sqlauth_spn_facts=report))

@@ -155,7 +155,7 @@ ansible_facts:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_module import ldap_argument_spec, run_ldap_module
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import spn_facts
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import spn_facts, validate_spn_facts
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import (
     SPN_FORMS_ARGUMENT_SPEC,
     SQL_INSTANCE_OPTIONS,
@@ -171,7 +171,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    run_ldap_module(module, spn_facts)
+    run_ldap_module(module, validate_spn_facts, spn_facts)
 
 
 if __name__ == "__main__":

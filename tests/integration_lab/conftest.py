@@ -1,0 +1,180 @@
+"""Fixtures for tests against the lab domain controller (tests/lab).
+
+Modules run the way Ansible runs them: ansible-playbook against localhost,
+with the collection as installed from its built tarball (the test command
+puts it on ANSIBLE_COLLECTIONS_PATH). Every effect is then confirmed through
+an independent path: the KDC (kinit/kvno), samba-tool, raw ldapsearch, or the
+rootDSE highestCommittedUSN.
+"""
+import json
+import os
+import shutil
+import ssl
+import subprocess
+from pathlib import Path
+
+import ldap3
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+LAB_DIR = Path(os.environ.get("SQLAUTH_LAB_DIR", "/var/tmp/sqlauth-kerberos-lab"))
+ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(REPO / ".venv" / "bin")) or "ansible-playbook"
+
+
+def _read_env(path):
+    values = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key] = value
+    return values
+
+
+class Lab:
+    """The running lab: connection details, seeded accounts, scenarios."""
+
+    def __init__(self):
+        env_file = LAB_DIR / "connection.env"
+        if not env_file.exists():
+            pytest.exit("the lab is not provisioned: run tests/lab/lab.sh up", returncode=3)
+        self.env = _read_env(env_file)
+        self.dir = LAB_DIR
+        self.server = self.env["SQLAUTH_LDAP_SERVER"]
+        self.ca_cert = self.env["SQLAUTH_LDAP_CA_CERT"]
+        self.username = self.env["SQLAUTH_LDAP_USERNAME"]
+        self.password = self.env["SQLAUTH_LDAP_PASSWORD"]
+        self.realm = self.env["SQLAUTH_LAB_REALM"]
+        self.base_dn = self.env["SQLAUTH_LAB_BASE_DN"]
+        self.krb5_config = self.env["KRB5_CONFIG"]
+        self.accounts = json.loads((LAB_DIR / "accounts.json").read_text())
+        self.scenarios = yaml.safe_load((REPO / "tests" / "lab" / "scenarios.yml").read_text())
+
+    @property
+    def connection(self):
+        """Module options for an LDAPS simple bind as the lab administrator."""
+        return dict(server=self.server, ca_cert=self.ca_cert, username=self.username, password=self.password)
+
+    def instances(self, *scenario_names):
+        """Inventory entries (module `instances` items) of the named scenarios, or all."""
+        chosen = [s for s in self.scenarios["instances"] if not scenario_names or s["scenario"] in scenario_names]
+        return [{k: v for k, v in s.items() if k not in ("scenario", "expect")} for s in chosen]
+
+    def highest_committed_usn(self):
+        """Read anonymously from rootDSE with OpenLDAP's client: rises on every write."""
+        out = subprocess.run(["ldapsearch", "-LLL", "-x", "-H", "ldap://127.0.0.1", "-b", "", "-s", "base",
+                              "highestCommittedUSN"], capture_output=True, text=True, check=True).stdout
+        return int(out.split("highestCommittedUSN:")[1].split()[0])
+
+    def spns_of(self, sam_account_name):
+        """servicePrincipalName values of an account, read with samba-tool."""
+        out = subprocess.run(["samba-tool", "spn", "list", sam_account_name, "-H",
+                              str(LAB_DIR / "private" / "sam.ldb")], capture_output=True, text=True, check=True).stdout
+        return sorted(line.strip() for line in out.splitlines()[1:] if line.strip())
+
+    def bind_as(self, sam_account_name):
+        """An ldap3 connection bound over LDAPS as a seeded account."""
+        return self._bind("%s@%s" % (sam_account_name, self.realm), self.accounts[sam_account_name]["password"])
+
+    def bind_admin(self):
+        return self._bind(self.username, self.password)
+
+    def _bind(self, user, password):
+        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=self.ca_cert)
+        server = ldap3.Server(self.server, port=636, use_ssl=True, tls=tls)
+        return ldap3.Connection(server, user=user, password=password, auto_bind=True)
+
+
+class Kdc:
+    """Kerberos client commands against the lab KDC, in a private ticket cache."""
+
+    def __init__(self, lab, tmp_path):
+        self.lab = lab
+        self.env = dict(os.environ, KRB5_CONFIG=lab.krb5_config, KRB5CCNAME="FILE:%s" % (tmp_path / "ccache"))
+        self.tmp_path = tmp_path
+
+    def run(self, *args, stdin=None):
+        return subprocess.run(list(args), input=stdin, capture_output=True, text=True, env=self.env)
+
+    def kinit(self, sam_account_name, forwardable=False):
+        password = self.lab.accounts[sam_account_name]["password"] if sam_account_name in self.lab.accounts \
+            else self.lab.password
+        args = ["kinit"] + (["-f"] if forwardable else []) + [sam_account_name]
+        result = self.run(*args, stdin=password + "\n")
+        assert result.returncode == 0, result.stderr
+        return self
+
+    def kvno(self, spn):
+        """(ok, output): whether the KDC issues a service ticket for the SPN."""
+        result = self.run("kvno", spn)
+        return result.returncode == 0, (result.stdout + result.stderr).strip()
+
+    def decrypts(self, spn, sam_account_name):
+        """Whether a service ticket for SPN is encrypted with the given
+        account's key: the precise 'would SQL Server running as X accept it'
+        test. Builds a keytab from the account's password with ktutil."""
+        ok, output = self.kvno(spn)
+        assert ok, output
+        kvno = output.rsplit("kvno = ", 1)[1].split()[0]
+        keytab = self.tmp_path / ("%s.keytab" % sam_account_name.replace("$", "_"))
+        keytab.unlink(missing_ok=True)
+        password = self.lab.accounts[sam_account_name]["password"]
+        principal = "%s@%s" % (spn, self.lab.realm)
+        script = "addent -password -p %s -k %s -e arcfour-hmac\n%s\nwkt %s\nquit\n" % (
+            principal, kvno, password, keytab)
+        result = self.run("ktutil", stdin=script)
+        assert keytab.exists(), result.stderr
+        check = self.run("kvno", "-k", str(keytab), spn)
+        return check.returncode == 0 and "keytab entry valid" in check.stdout
+
+
+class AnsibleRunner:
+    """Runs one module task with ansible-playbook and returns its result."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path = tmp_path
+        self.last_output = ""
+
+    def __call__(self, module, args, check=False, diff=False, verbosity=0, env=None):
+        result_file = self.tmp_path / "result.json"
+        result_file.unlink(missing_ok=True)
+        playbook = [{
+            "name": "Module under test",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {"name": "Run %s" % module, module: args, "register": "result", "ignore_errors": True},
+                {"name": "Save the result", "ansible.builtin.copy": {
+                    "content": "{{ result | to_json }}", "dest": str(result_file)},
+                 "check_mode": False, "diff": False},
+            ],
+        }]
+        playbook_file = self.tmp_path / "playbook.yml"
+        playbook_file.write_text(yaml.safe_dump(playbook))
+        command = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(playbook_file)]
+        command += (["--check"] if check else []) + (["--diff"] if diff else [])
+        command += ["-" + "v" * verbosity] if verbosity else []
+        # Only what a test passes may reach the module through the environment.
+        run_env = {k: v for k, v in os.environ.items() if not k.startswith("SQLAUTH_LDAP_")}
+        run_env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0",
+                       ANSIBLE_PYTHON_INTERPRETER=str(REPO / ".venv" / "bin" / "python"))
+        run_env.update(env or {})
+        completed = subprocess.run(command, capture_output=True, text=True, env=run_env)
+        self.last_output = completed.stdout + completed.stderr
+        assert result_file.exists(), self.last_output
+        return json.loads(result_file.read_text())
+
+
+@pytest.fixture(scope="session")
+def lab():
+    return Lab()
+
+
+@pytest.fixture
+def kdc(lab, tmp_path):
+    return Kdc(lab, tmp_path)
+
+
+@pytest.fixture
+def run_module(tmp_path):
+    return AnsibleRunner(tmp_path)
