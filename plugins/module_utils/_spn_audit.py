@@ -99,7 +99,8 @@ def prepare_audit(instance_options):
 
 def audit(client, prepared, forms, forest=True):
     """Audit prepared instances. Returns dict(instances, plan, summary, search_scope)."""
-    accounts = resolve_accounts(client, {reference for _, reference in prepared}, with_security_descriptor=True)
+    references = sorted({reference for _, reference in prepared}, key=lambda r: (r.text.lower(), r.kind))
+    accounts = resolve_accounts(client, references, with_security_descriptor=True)
     required = [(instance, reference, instance.required_spns(forms)) for instance, reference in prepared]
     holders, scope = find_spn_holders(client, [r.spn for _, _, spns in required for r in spns], forest)
 

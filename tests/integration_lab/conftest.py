@@ -136,18 +136,14 @@ class AnsibleRunner:
         self.last_output = ""
 
     def __call__(self, module, args, check=False, diff=False, verbosity=0, env=None):
-        result_file = self.tmp_path / "result.json"
-        result_file.unlink(missing_ok=True)
+        # The tree callback saves the task result as JSON: no extra task needed.
+        tree = self.tmp_path / "tree"
+        shutil.rmtree(tree, ignore_errors=True)
         playbook = [{
             "name": "Module under test",
             "hosts": "localhost",
             "gather_facts": False,
-            "tasks": [
-                {"name": "Run %s" % module, module: args, "register": "result", "ignore_errors": True},
-                {"name": "Save the result", "ansible.builtin.copy": {
-                    "content": "{{ result | to_json }}", "dest": str(result_file)},
-                 "check_mode": False, "diff": False},
-            ],
+            "tasks": [{"name": "Run %s" % module, module: args}],
         }]
         playbook_file = self.tmp_path / "playbook.yml"
         playbook_file.write_text(yaml.safe_dump(playbook))
@@ -157,12 +153,17 @@ class AnsibleRunner:
         # Only what a test passes may reach the module through the environment.
         run_env = {k: v for k, v in os.environ.items() if not k.startswith("SQLAUTH_LDAP_")}
         run_env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0",
+                       ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree", ANSIBLE_CALLBACK_TREE_DIR=str(tree),
                        ANSIBLE_PYTHON_INTERPRETER=str(REPO / ".venv" / "bin" / "python"))
         run_env.update(env or {})
         completed = subprocess.run(command, capture_output=True, text=True, env=run_env)
         self.last_output = completed.stdout + completed.stderr
+        result_file = tree / "localhost"
         assert result_file.exists(), self.last_output
-        return json.loads(result_file.read_text())
+        result = json.loads(result_file.read_text())
+        # The tree callback drops the 'failed' flag; the exit code keeps it.
+        result["failed"] = completed.returncode != 0
+        return result
 
 
 @pytest.fixture(scope="session")
