@@ -73,9 +73,9 @@ options:
     type: int
     default: 10
 notes:
-  - The module runs where Ansible runs it; delegate it to the controller (C(delegate_to: localhost)) and
-    set the connection once for all LDAP modules with C(module_defaults) and the action group
-    C(group/sqlauth.kerberos.ldap).
+  - The module talks LDAP from where it runs; run it on the controller with C(delegate_to) set to
+    V(localhost), and set the connection once for all LDAP modules with C(module_defaults) and the
+    action group C(group/sqlauth.kerberos.ldap).
 requirements:
   - ldap3 >= 2.9.1
   - gssapi >= 1.8.0 (only for O(auth_protocol=kerberos))

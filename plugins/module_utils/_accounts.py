@@ -88,7 +88,7 @@ class AccountReference:
             return ([a for a in candidates if sam(a) == value]
                     or [a for a in candidates if sam(a) == value + "$"])
         if self.kind == "upn":
-            prefix, _, suffix = value.partition("@")
+            prefix, suffix = value.partition("@")[::2]
             explicit = [a for a in candidates if (a.upn or "").lower() == value]
             # Every account also answers to the implicit UPN sAMAccountName@domain.
             return explicit or [a for a in candidates if suffix == dns_domain and sam(a) == prefix]
@@ -96,7 +96,8 @@ class AccountReference:
             return [a for a in candidates if normalize_dn(a.dn) == normalize_dn(self.value)]
         if self.kind == "sid":
             return [a for a in candidates if a.sid.upper() == self.value.upper()]
-        computers = [a for a in candidates if a.is_computer]
+        # The host's own computer account, not a gMSA named after the host.
+        computers = [a for a in candidates if a.kind == "computer"]
         return ([a for a in computers if (a.dns_host_name or "").lower() == value]
                 or [a for a in computers if sam(a) == short_host_name(value) + "$"])
 
@@ -167,8 +168,11 @@ def parse_account_reference(text, host=None):
         except SecurityDescriptorError as error:
             raise AccountError("%r is not a valid SID: %s" % (text, error)) from None
         return AccountReference(text, "sid", name.upper())
+    # Before DOMAIN\name and UPNs: a DN may hold escaped commas (CN=Doe\, John) or '@'.
+    if _DN.match(name):
+        return AccountReference(text, "dn", name)
     if "\\" in name:
-        domain, _, account = name.partition("\\")
+        domain, account = name.partition("\\")[::2]
         if not domain or not account or "\\" in account:
             raise AccountError("%r is not of the form DOMAIN\\name" % text)
         if domain == "." or (host and domain.lower() == short_host_name(host.lower())):
@@ -177,7 +181,7 @@ def parse_account_reference(text, host=None):
                 "domain account, a gMSA or a virtual account" % text)
         return AccountReference(text, "sam", account, domain)
     if "@" in name:
-        prefix, _, suffix = name.partition("@")
+        prefix, suffix = name.partition("@")[::2]
         if not prefix or not suffix or "@" in suffix:
             raise AccountError("%r is not a valid user principal name" % text)
         return AccountReference(text, "upn", name)
@@ -191,7 +195,7 @@ def parse_account_reference(text, host=None):
 
 
 def account_from_entry(entry, domain_netbios):
-    sid, _ = sid_from_bytes(entry.binary("objectSid"))
+    sid = sid_from_bytes(entry.binary("objectSid"))[0]
     return Account(
         dn=entry.dn,
         sid=sid,

@@ -280,12 +280,14 @@ def escape_filter_value(value):
 def batched_or_filters(terms, template="%s", max_bytes=MAX_FILTER_BYTES):
     """Yield filters ``template % (|term...)`` that together cover all terms,
     each under max_bytes: one search per batch instead of one per term."""
-    batch, size = [], 0
+    overhead = len((template % "(|)").encode("utf-8"))
+    batch, size = [], overhead
     for term in terms:
-        if batch and size + len(term) > max_bytes:
+        term_bytes = len(term.encode("utf-8"))
+        if batch and size + term_bytes > max_bytes:
             yield template % ("(|%s)" % "".join(batch))
-            batch, size = [], 0
+            batch, size = [], overhead
         batch.append(term)
-        size += len(term)
+        size += term_bytes
     if batch:
         yield template % ("(|%s)" % "".join(batch))

@@ -294,7 +294,7 @@ def _acl_header(data: bytes, offset: int) -> tuple[int, int, int]:
     """The revision, AclSize and AceCount of the ACL at ``offset``."""
     if len(data) < offset + 8:
         raise SecurityDescriptorError("ACL truncated at offset %d" % offset)
-    revision, _, size, count, _ = struct.unpack_from("<BBHHH", data, offset)
+    revision, _sbz1, size, count, _sbz2 = struct.unpack_from("<BBHHH", data, offset)
     if revision not in (2, 4) or size < 8 or offset + size > len(data):
         raise SecurityDescriptorError("bad ACL header at offset %d" % offset)
     return revision, size, count
@@ -304,7 +304,7 @@ def _acl_from_bytes(data: bytes, offset: int) -> tuple[int, list[Ace]]:
     revision, size, count = _acl_header(data, offset)
     acl = data[offset:offset + size]  # bounds the ACEs to their ACL
     aces, position = [], 8
-    for _ in range(count):
+    for _index in range(count):
         ace, ace_size = Ace.from_bytes(acl, position)
         aces.append(ace)
         position += ace_size
@@ -356,7 +356,7 @@ class SecurityDescriptor:
         data = bytes(data)
         if len(data) < 20:
             raise SecurityDescriptorError("security descriptor truncated (%d bytes)" % len(data))
-        revision, _, control, *offsets = struct.unpack_from("<BBHIIII", data)
+        revision, _sbz1, control, *offsets = struct.unpack_from("<BBHIIII", data)
         if revision != 1 or not control & SE_SELF_RELATIVE:
             raise SecurityDescriptorError("not a self-relative security descriptor revision 1")
         parts = dict(zip(("owner", "group", "sacl", "dacl"), offsets))
@@ -368,12 +368,12 @@ class SecurityDescriptor:
         if control & SE_DACL_PRESENT and parts["dacl"]:
             dacl_revision, dacl = _acl_from_bytes(data, parts["dacl"])
         if control & SE_SACL_PRESENT and parts["sacl"]:
-            _, sacl_size, _ = _acl_header(data, parts["sacl"])
+            sacl_size = _acl_header(data, parts["sacl"])[1]
             sacl_bytes = data[parts["sacl"]:parts["sacl"] + sacl_size]
         present = sorted((offset, name) for name, offset in parts.items() if offset)
         absent = [name for name in _WINDOWS_PART_ORDER if not parts[name]]
         return cls(revision, control, owner_sid, group_sid, dacl, sacl_bytes, dacl_revision,
-                   tuple(name for _, name in present) + tuple(absent))
+                   tuple(name for _offset, name in present) + tuple(absent))
 
     def to_bytes(self) -> bytes:
         if sorted(self.part_order) != sorted(_WINDOWS_PART_ORDER):

@@ -99,10 +99,10 @@ def prepare_audit(instance_options):
 
 def audit(client, prepared, forms, forest=True):
     """Audit prepared instances. Returns dict(instances, plan, summary, search_scope)."""
-    references = sorted({reference for _, reference in prepared}, key=lambda r: (r.text.lower(), r.kind))
+    references = sorted({reference for _instance, reference in prepared}, key=lambda r: (r.text.lower(), r.kind))
     accounts = resolve_accounts(client, references, with_security_descriptor=True)
     required = [(instance, reference, instance.required_spns(forms)) for instance, reference in prepared]
-    holders, scope = find_spn_holders(client, [r.spn for _, _, spns in required for r in spns], forest)
+    holders, scope = find_spn_holders(client, [r.spn for entry in required for r in entry[2]], forest)
 
     reports = []
     for instance, reference, spns in required:

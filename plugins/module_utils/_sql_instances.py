@@ -120,9 +120,11 @@ def parse_instance(options):
             port = validate_port(port)
         listeners = []
         for listener in options.get("listeners") or []:
-            listener_port = listener.get("port") or port
+            listener_port = listener.get("port")
             if listener_port is None:
-                raise SpnError("listener %r needs a port (the instance's port is dynamic)" % listener["name"])
+                listener_port = port
+            if listener_port is None:
+                raise SpnError("listener %r needs a port (the instance has no static port)" % listener["name"])
             listeners.append(dict(name=validate_hostname(listener["name"], "listener name"),
                                   port=validate_port(listener_port, "listener port")))
         extra_spns = [normalize_spn(spn) for spn in options.get("extra_spns") or []]

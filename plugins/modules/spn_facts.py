@@ -18,7 +18,7 @@ description:
   - Read-only. One call handles a whole inventory with a handful of batched LDAP searches.
   - Results are returned and set as the fact C(sqlauth_spn_facts).
 author:
-  - sqlauth.kerberos contributors
+  - sqlauth.kerberos contributors (@sqlauth)
 extends_documentation_fragment:
   - sqlauth.kerberos.ldap_connection
   - sqlauth.kerberos.sql_instances

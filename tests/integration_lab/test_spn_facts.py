@@ -65,7 +65,7 @@ def test_ok_spns_get_a_ticket_the_service_account_can_decrypt(lab, audit, kdc):
 def test_missing_and_duplicate_spns_get_no_ticket(lab, audit, kdc):
     kdc.kinit("alice")
     checked = set()
-    for _, report in scenario_reports(lab, audit):
+    for _scenario, report in scenario_reports(lab, audit):
         for row in report["spns"]:
             if row["status"] in ("missing", "duplicate"):
                 ok, output = kdc.kvno(row["spn"])
@@ -76,7 +76,7 @@ def test_missing_and_duplicate_spns_get_no_ticket(lab, audit, kdc):
 
 def test_wrong_account_spns_are_tickets_the_service_account_cannot_decrypt(lab, audit, kdc):
     kdc.kinit("alice")
-    rows = [(report, row) for _, report in scenario_reports(lab, audit)
+    rows = [(report, row) for _scenario, report in scenario_reports(lab, audit)
             for row in report["spns"] if row["status"] == "wrong_account"]
     assert rows
     for report, row in rows:

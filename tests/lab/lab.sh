@@ -88,7 +88,6 @@ provision() {
         --option="ad dc functional level=2016" \
         --option="log level=1 auth_audit:3 kerberos:3" \
         --option="dns update command=/bin/true" \
-        --option="spn update command=/bin/true" \
         >"$lab/provision.log" 2>&1 || { cat "$lab/provision.log" >&2; exit 1; }
     # Lab passwords must not expire between sessions that reuse the lab.
     samba-tool domain passwordsettings set -H "$lab/private/sam.ldb" \

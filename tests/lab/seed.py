@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Seed the lab domain with the named scenarios of scenarios.yml.
 
 Re-running restores the scenarios exactly: every scenario object is deleted
@@ -44,7 +43,7 @@ def read_env(path):
 
 def new_password():
     alphabet = string.ascii_letters + string.digits
-    return "Svc-" + "".join(secrets.choice(alphabet) for _ in range(16)) + "-7x!"
+    return "Svc-" + "".join(secrets.choice(alphabet) for _position in range(16)) + "-7x!"
 
 
 class Seeder:
@@ -188,7 +187,7 @@ class Seeder:
 
 
 def samba_tool(*args):
-    result = subprocess.run(["samba-tool"] + list(args), capture_output=True, text=True)
+    result = subprocess.run(["samba-tool"] + list(args), capture_output=True, text=True, check=False)
     if result.returncode != 0:
         sys.exit("samba-tool %s failed: %s" % (" ".join(args[:2]), result.stderr.strip()))
     return result.stdout

@@ -123,7 +123,7 @@ def test_samba_writes_owner_group_sacl_dacl_and_the_order_is_kept():
                                         descriptor.dacl_revision)
     rewritten = windows_layout.to_bytes()
     assert rewritten != raw("user_with_sacl")
-    _, _, _, owner, group, sacl, dacl = struct.unpack_from("<BBHIIII", rewritten)
+    owner, group, sacl, dacl = struct.unpack_from("<BBHIIII", rewritten)[3:]
     assert 20 == sacl < dacl < owner < group
     assert SecurityDescriptor.from_bytes(rewritten) == descriptor
 
@@ -314,9 +314,9 @@ def test_corrupt_descriptor_is_rejected(corrupt):
 def test_random_damage_raises_only_security_descriptor_error():
     generator = random.Random(20260101)
     data = raw("computer")
-    for _ in range(2000):
+    for _attempt in range(2000):
         damaged = bytearray(data)
-        for _ in range(generator.randint(1, 4)):
+        for _mutation in range(generator.randint(1, 4)):
             damaged[generator.randrange(len(damaged))] = generator.randrange(256)
         try:
             SecurityDescriptor.from_bytes(bytes(damaged)).to_bytes()

@@ -1,0 +1,208 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pure helpers of the LDAP connection: filter escaping, batched OR
+filters and the accessors of a search result."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
+    MAX_FILTER_BYTES,
+    DirectoryEntry,
+    batched_or_filters,
+    escape_filter_value,
+)
+
+# -- escape_filter_value (RFC 4515) ----------------------------------------------
+
+
+@pytest.mark.parametrize("value, escaped", [
+    ("sqlsvc", "sqlsvc"),
+    ("", ""),
+    # The five characters RFC 4515 requires escaped, as \XX with two hex digits.
+    ("*", "\\2a"),
+    ("(", "\\28"),
+    (")", "\\29"),
+    ("\\", "\\5c"),
+    ("\x00", "\\00"),
+    ("a*b(c)d\\e\x00f", "a\\2ab\\28c\\29d\\5ce\\00f"),
+    ("*)(objectClass=*", "\\2a\\29\\28objectClass=\\2a"),
+    # Nothing else is escaped: '=', '$', '@', ',', '/', ':' and spaces are plain.
+    ("MSSQLSvc/sql01.corp.example.com:1433", "MSSQLSvc/sql01.corp.example.com:1433"),
+    ("CN=Doe\\, John,DC=corp", "CN=Doe\\5c, John,DC=corp"),
+    ("gmsa$ x@y=z", "gmsa$ x@y=z"),
+    # Non-ASCII stays as UTF-8 text, which RFC 4515 allows.
+    ("jürgen", "jürgen"),
+])
+def test_escape_filter_value_text(value, escaped):
+    assert escape_filter_value(value) == escaped
+
+
+@pytest.mark.parametrize("value, escaped", [
+    (b"", ""),
+    (b"\x00", "\\00"),
+    (b"\x01\x05\xff", "\\01\\05\\ff"),
+    (b"abc", "\\61\\62\\63"),  # bytes are escaped whole, printable or not
+    (bytearray(b"\x2a\x28"), "\\2a\\28"),
+])
+def test_escape_filter_value_bytes(value, escaped):
+    assert escape_filter_value(value) == escaped
+
+
+def test_escaped_bytes_round_trip():
+    value = bytes(range(256))
+    escaped = escape_filter_value(value)
+    assert re.fullmatch(r"(\\[0-9a-f]{2})*", escaped)
+    assert bytes.fromhex(escaped.replace("\\", "")) == value
+
+
+@pytest.mark.parametrize("value", ["*", "a(b)", "x\\y", "\x00", "*)(|(cn=*"])
+def test_escaped_text_has_no_filter_syntax_left(value):
+    escaped = escape_filter_value(value)
+    assert not set(escaped) & set("*()\x00")
+    # Every backslash left starts an escape.
+    assert re.fullmatch(r"([^\\]|\\[0-9a-f]{2})*", escaped)
+
+
+# -- batched_or_filters ----------------------------------------------------------
+
+TERM = re.compile(r"\([^()]*\)")
+
+
+def split_filter(ldap_filter, template="%s"):
+    """The terms of one ``template % (|term...)`` filter."""
+    prefix, suffix = template.split("%s")
+    assert ldap_filter.startswith(prefix + "(|") and ldap_filter.endswith(")" + suffix)
+    body = ldap_filter[len(prefix) + 2:len(ldap_filter) - len(suffix) - 1]
+    terms = TERM.findall(body)
+    assert "".join(terms) == body
+    return terms
+
+
+def make_terms(count, width=0):
+    return ["(servicePrincipalName=mssqlsvc/sql%0*d.corp.example.com:1433)" % (width, n) for n in range(count)]
+
+
+def test_batched_or_filters_no_terms_no_filters():
+    assert list(batched_or_filters([])) == []
+
+
+def test_batched_or_filters_one_term():
+    assert list(batched_or_filters(["(cn=a)"])) == ["(|(cn=a))"]
+
+
+def test_batched_or_filters_applies_the_template():
+    assert list(batched_or_filters(["(cn=a)", "(cn=b)"], "(&(objectClass=user)%s)")) == [
+        "(&(objectClass=user)(|(cn=a)(cn=b)))"]
+
+
+def test_batched_or_filters_default_limit():
+    assert MAX_FILTER_BYTES == 200000
+    # A couple of thousand SPN terms fit in a handful of filters.
+    filters = list(batched_or_filters(make_terms(5000, width=5)))
+    assert 1 < len(filters) <= 3
+
+
+@pytest.mark.parametrize("count, max_bytes, template", [
+    (1, 100, "%s"),
+    (10, 100, "%s"),
+    (1000, 2000, "%s"),
+    (1000, 2000, "(&(objectClass=user)%s)"),
+    (2500, 20000, "(&(objectClass=user)(!(cn=x))%s)"),
+    (3000, MAX_FILTER_BYTES, "%s"),
+])
+def test_batched_or_filters_cover_every_term_once(count, max_bytes, template):
+    terms = make_terms(count)
+    filters = list(batched_or_filters(terms, template, max_bytes=max_bytes))
+    seen = [term for ldap_filter in filters for term in split_filter(ldap_filter, template)]
+    # Every term exactly once, in the given order.
+    assert seen == terms
+    for ldap_filter in filters:
+        # The OR part of each filter stays under the limit.
+        assert sum(len(term) for term in split_filter(ldap_filter, template)) <= max_bytes
+    # And the batches are full: no two neighbours would have fitted in one.
+    overhead = len(template % "(|)")
+    sizes = [len("".join(split_filter(f, template))) for f in filters]
+    first_terms = [split_filter(f, template)[0] for f in filters]
+    for size, next_first in zip(sizes, first_terms[1:]):
+        assert overhead + size + len(next_first) > max_bytes
+
+
+def test_batched_or_filters_accepts_any_iterable():
+    terms = make_terms(50)
+    assert list(batched_or_filters(iter(terms), max_bytes=500)) == list(batched_or_filters(terms, max_bytes=500))
+
+
+def test_batched_or_filters_oversized_term_gets_its_own_filter():
+    big = "(cn=%s)" % ("x" * 200)
+    assert list(batched_or_filters(["(cn=a)", big, "(cn=b)"], max_bytes=100)) == [
+        "(|(cn=a))", "(|%s)" % big, "(|(cn=b))"]
+
+
+def test_batched_or_filters_whole_filter_under_max_bytes_in_utf8():
+    terms = ["(sAMAccountName=jürgen%03d)" % n for n in range(100)]
+    max_bytes = 500
+    for ldap_filter in batched_or_filters(terms, "(&(objectClass=user)%s)", max_bytes=max_bytes):
+        assert len(ldap_filter.encode("utf-8")) <= max_bytes
+
+
+# -- DirectoryEntry --------------------------------------------------------------
+
+SID_BYTES = b"\x01\x01\x00\x00\x00\x00\x00\x05\x12\x00\x00\x00"
+
+
+@pytest.fixture
+def entry():
+    return DirectoryEntry("CN=sqlsvc,CN=Users,DC=corp,DC=example,DC=com", {
+        "sAMAccountName": [b"sqlsvc"],
+        "servicePrincipalName": [b"MSSQLSvc/sql01.corp.example.com:1433", b"MSSQLSvc/sql01:1433"],
+        "objectSid": [SID_BYTES],
+        "description": [b"J\xc3\xbcrgen's service"],
+        "nTSecurityDescriptor": [bytearray(b"\x01\x00\x04\x80")],
+        "member": [],
+    })
+
+
+def test_directory_entry_dn(entry):
+    assert entry.dn == "CN=sqlsvc,CN=Users,DC=corp,DC=example,DC=com"
+
+
+@pytest.mark.parametrize("name", ["servicePrincipalName", "serviceprincipalname", "SERVICEPRINCIPALNAME"])
+def test_directory_entry_names_are_case_insensitive(entry, name):
+    assert entry.values(name) == ["MSSQLSvc/sql01.corp.example.com:1433", "MSSQLSvc/sql01:1433"]
+    assert entry.value(name) == "MSSQLSvc/sql01.corp.example.com:1433"
+
+
+def test_directory_entry_decodes_utf8(entry):
+    assert entry.value("description") == "Jürgen's service"
+
+
+def test_directory_entry_missing_attribute(entry):
+    assert entry.values("userPrincipalName") == []
+    assert entry.value("userPrincipalName") is None
+    assert entry.binary("userPrincipalName") is None
+
+
+def test_directory_entry_empty_attribute(entry):
+    assert entry.values("member") == []
+    assert entry.value("member") is None
+    assert entry.binary("member") is None
+
+
+def test_directory_entry_binary(entry):
+    assert entry.binary("objectSid") == SID_BYTES
+    assert entry.binary("OBJECTSID") == SID_BYTES
+    value = entry.binary("nTSecurityDescriptor")
+    assert value == b"\x01\x00\x04\x80"
+    assert isinstance(value, bytes) and not isinstance(value, bytearray)
+    # The first value only.
+    assert entry.binary("servicePrincipalName") == b"MSSQLSvc/sql01.corp.example.com:1433"
+
+
+def test_directory_entry_raw_keys_are_lower_case(entry):
+    assert set(entry.raw) == {"samaccountname", "serviceprincipalname", "objectsid", "description",
+                              "ntsecuritydescriptor", "member"}

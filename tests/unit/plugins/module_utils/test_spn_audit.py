@@ -1,0 +1,853 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The SPN audit: classification, reports, conflicts, plans and summaries
+(pure), the SPN-write check on descriptors captured from the lab DC, and the
+directory searches against an in-memory fake client that counts them."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils import _spn_audit
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import (
+    ACCOUNT_ATTRIBUTES,
+    Account,
+    AccountError,
+    parse_account_reference,
+    resolve_accounts,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
+    DirectoryEntry,
+    batched_or_filters,
+    escape_filter_value,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import (
+    ADS_RIGHT_DS_SELF,
+    ADS_RIGHT_DS_WRITE_PROP,
+    SERVICE_PRINCIPAL_NAME_GUID,
+    Ace,
+    SecurityDescriptor,
+    is_granted,
+    sid_to_bytes,
+    with_aces_added,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import spn_key
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import (
+    HOLDER_ATTRIBUTES,
+    STATUSES,
+    audit,
+    build_plan,
+    can_register_own_spns,
+    classify_spn,
+    find_spn_holders,
+    flag_conflicts,
+    instance_report,
+    prepare_audit,
+    summarize,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import SPN_FORMS, parse_instance
+
+FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "security_descriptors.json").read_text())
+DOMAIN_SID = FIXTURES["domain_sid"]
+CAPTURED = FIXTURES["descriptors"]
+
+USER_CLASSES = ("top", "person", "organizationalPerson", "user")
+COMPUTER_CLASSES = USER_CLASSES + ("computer",)
+GMSA_CLASSES = COMPUTER_CLASSES + ("msDS-GroupManagedServiceAccount",)
+CLASSES = {"user": USER_CLASSES, "computer": COMPUTER_CLASSES, "msDS-GroupManagedServiceAccount": GMSA_CLASSES}
+
+CORP = dict(dn="DC=corp,DC=example,DC=com", netbios="CORP", dns="corp.example.com")
+EMEA = dict(dn="DC=emea,DC=corp,DC=example,DC=com", netbios="EMEA", dns="emea.corp.example.com")
+EMEA_SID = "S-1-5-21-111-222-333"
+
+
+def make_account(sam, rid, classes=USER_CLASSES, domain_netbios="CORP", sid=None, security_descriptor=None):
+    return Account(dn="CN=%s,OU=Service Accounts,DC=corp,DC=example,DC=com" % sam.rstrip("$"),
+                   sid=sid or "%s-%d" % (DOMAIN_SID, rid), sam_account_name=sam, domain_netbios=domain_netbios,
+                   object_classes=list(classes), security_descriptor=security_descriptor)
+
+
+def captured_account(name):
+    """An Account built from one captured descriptor: its SID, class and bytes."""
+    captured = CAPTURED[name]
+    return Account(dn=captured["dn"], sid=captured["object_sid"], sam_account_name=name, domain_netbios="CORP",
+                   object_classes=list(CLASSES[captured["object_class"]]),
+                   security_descriptor=base64.b64decode(captured["base64"]))
+
+
+# -- can_register_own_spns on real descriptors -----------------------------------
+
+@pytest.mark.parametrize("name, expected", [
+    ("user_with_spn_write_aces", True),     # SELF has RPWP on servicePrincipalName
+    ("user_with_sacl", True),               # the same user read with its SACL too
+    ("user_without_spn_write_aces", False),  # the default DACL of a user
+    ("user_dacl_only", False),              # the same read with DACL only
+    ("computer", True),                     # SELF's validated SPN write
+    ("gmsa", True),                         # likewise, a gMSA is a computer
+])
+def test_can_register_own_spns_on_captured_descriptors(name, expected):
+    assert can_register_own_spns(captured_account(name)) is expected
+
+
+@pytest.mark.parametrize("name", ["computer", "gmsa"])
+def test_computers_and_gmsas_only_have_the_validated_write(name):
+    account = captured_account(name)
+    dacl = SecurityDescriptor.from_bytes(account.security_descriptor).dacl
+    trustees = ["PS", account.sid, "WD", "AU"]
+    assert not is_granted(dacl, trustees, ADS_RIGHT_DS_WRITE_PROP, SERVICE_PRINCIPAL_NAME_GUID)
+    assert is_granted(dacl, trustees, ADS_RIGHT_DS_SELF, SERVICE_PRINCIPAL_NAME_GUID)
+    # So a user object with the same DACL could not register its SPNs: the
+    # validated write only applies to computers.
+    account.object_classes = USER_CLASSES
+    assert can_register_own_spns(account) is False
+
+
+def test_can_register_own_spns_unknown_without_descriptor():
+    assert can_register_own_spns(make_account("sqlsvc", 1105)) is None
+
+
+def with_added(account, *sddl_aces):
+    sd = SecurityDescriptor.from_bytes(account.security_descriptor)
+    account.security_descriptor = with_aces_added(sd, [Ace.from_sddl(text) for text in sddl_aces]).to_bytes()
+    return account
+
+
+@pytest.mark.parametrize("ace, expected", [
+    # Granted to the account's own SID, Everyone or Authenticated Users: counts.
+    ("(OA;;WP;f3a64788-5306-11d1-a9c5-0000f80367c1;;{sid})", True),
+    ("(OA;;RPWP;f3a64788-5306-11d1-a9c5-0000f80367c1;;WD)", True),
+    ("(OA;;WP;f3a64788-5306-11d1-a9c5-0000f80367c1;;AU)", True),
+    ("(OA;;WP;f3a64788-5306-11d1-a9c5-0000f80367c1;bf967aba-0de6-11d0-a285-00aa003049e2;PS)", True),
+    # Granted to a group: memberships are not expanded.
+    ("(OA;;WP;f3a64788-5306-11d1-a9c5-0000f80367c1;;S-1-5-21-1020015842-2994946861-1214793674-513)", False),
+    # Another property, or inheritable to another class only.
+    ("(OA;;WP;bf967a7f-0de6-11d0-a285-00aa003049e2;;PS)", False),
+    ("(OA;;WP;f3a64788-5306-11d1-a9c5-0000f80367c1;bf967a86-0de6-11d0-a285-00aa003049e2;PS)", False),
+    # The validated write alone does not do for a user.
+    ("(OA;;SW;f3a64788-5306-11d1-a9c5-0000f80367c1;;PS)", False),
+])
+def test_can_register_own_spns_trustees_and_rights(ace, expected):
+    account = captured_account("user_without_spn_write_aces")
+    assert can_register_own_spns(with_added(account, ace.format(sid=account.sid))) is expected
+
+
+def test_a_deny_before_the_grant_wins():
+    account = with_added(captured_account("user_with_spn_write_aces"),
+                         "(OD;;WP;f3a64788-5306-11d1-a9c5-0000f80367c1;;PS)")
+    assert can_register_own_spns(account) is False
+
+
+# -- classify_spn ----------------------------------------------------------------
+
+SQLSVC = make_account("sqlsvc", 1105)
+SQLSVC2 = make_account("sqlsvc2", 1106)
+OLDSVC = make_account("oldsvc", 1107)
+EMEA_SVC = make_account("svc", 1000, domain_netbios="EMEA", sid=EMEA_SID + "-1000")
+
+
+@pytest.mark.parametrize("holders, status", [
+    ([], "missing"),
+    ([SQLSVC], "ok"),
+    ([make_account("SQLSVC", 1105)], "ok"),  # the same SID is the same account
+    ([OLDSVC], "wrong_account"),
+    ([SQLSVC, OLDSVC], "duplicate"),
+    ([OLDSVC, SQLSVC2], "duplicate"),
+])
+def test_classify_spn(holders, status):
+    assert classify_spn(SQLSVC, holders) == status
+    assert status in STATUSES
+
+
+# -- instance_report -------------------------------------------------------------
+
+def sql(host="sql01.corp.example.com", **options):
+    options.setdefault("service_account", "CORP\\sqlsvc")
+    return parse_instance(dict(host=host, **options))
+
+
+def report(instance, account, holders=None, can_register=True, forms=SPN_FORMS, account_input=None):
+    holders = {spn_key(spn): list(accounts) for spn, accounts in (holders or {}).items()}
+    return instance_report(instance, account_input or account.name, account, instance.required_spns(forms),
+                           holders, can_register)
+
+
+def all_held(instance, account):
+    return {required.spn: [account] for required in instance.required_spns()}
+
+
+def test_instance_report_all_ok():
+    instance = sql(port=1433)
+    row = report(instance, SQLSVC, all_held(instance, SQLSVC), account_input="sqlsvc")
+    assert row == dict(
+        name="sql01.corp.example.com", host="sql01.corp.example.com", instance="MSSQLSERVER", port=1433,
+        tcp_enabled=True,
+        service_account=dict(name="CORP\\sqlsvc", dn=SQLSVC.dn, sid=SQLSVC.sid, kind="user", input="sqlsvc"),
+        spns=[dict(spn=spn, form=form, status="ok", holders=[dict(name="CORP\\sqlsvc", dn=SQLSVC.dn, sid=SQLSVC.sid)])
+              for spn, form in [("MSSQLSvc/sql01.corp.example.com:1433", "fqdn_port"),
+                                ("MSSQLSvc/sql01.corp.example.com", "fqdn_instance"),
+                                ("MSSQLSvc/sql01:1433", "netbios_port"),
+                                ("MSSQLSvc/sql01", "netbios_instance")]],
+        can_register_own_spns=True, findings=[], status="ok",
+    )
+
+
+def test_instance_report_statuses_per_spn():
+    instance = sql(instance="SALES", port=1533)
+    row = report(instance, SQLSVC, {
+        "MSSQLSvc/sql01.corp.example.com:1533": [SQLSVC],
+        "MSSQLSvc/sql01.corp.example.com:SALES": [OLDSVC],
+        "MSSQLSvc/sql01:1533": [OLDSVC, SQLSVC],
+    })
+    assert [(r["spn"], r["status"]) for r in row["spns"]] == [
+        ("MSSQLSvc/sql01.corp.example.com:1533", "ok"),
+        ("MSSQLSvc/sql01.corp.example.com:SALES", "wrong_account"),
+        ("MSSQLSvc/sql01:1533", "duplicate"),
+        ("MSSQLSvc/sql01:SALES", "missing"),
+    ]
+    assert [h["name"] for h in row["spns"][2]["holders"]] == ["CORP\\oldsvc", "CORP\\sqlsvc"]
+    assert row["spns"][3]["holders"] == []
+    assert row["status"] == "drift"
+    assert row["name"] == "sql01.corp.example.com\\SALES"
+
+
+def test_instance_report_finds_holders_case_insensitively():
+    instance = sql(port=1433)
+    holders = {spn_key(r.spn): [SQLSVC] for r in instance.required_spns()}
+    row = instance_report(instance, "sqlsvc", SQLSVC, instance.required_spns(), holders, True)
+    assert row["status"] == "ok"
+
+
+@pytest.mark.parametrize("options, can_register, findings", [
+    (dict(port=1433), True, []),
+    (dict(port=1433), None, []),  # unknown is not reported as missing
+    (dict(port=1433), False, ["spn_write_acl_missing"]),
+    (dict(instance="SALES"), True, ["dynamic_port"]),
+    (dict(instance="SALES", tcp_enabled=False), True, ["tcp_disabled"]),
+    (dict(instance="SALES"), False, ["dynamic_port", "spn_write_acl_missing"]),
+])
+def test_instance_report_findings(options, can_register, findings):
+    instance = sql(**options)
+    row = report(instance, SQLSVC, all_held(instance, SQLSVC), can_register=can_register)
+    assert row["findings"] == findings
+    assert row["can_register_own_spns"] is can_register
+    # A finding alone is drift, even with every SPN in place.
+    assert row["status"] == ("drift" if findings else "ok")
+
+
+def test_instance_report_dynamic_port_summary():
+    row = report(sql(instance="SALES"), SQLSVC)
+    assert row["port"] == "dynamic"
+    assert [r["form"] for r in row["spns"]] == ["fqdn_instance", "netbios_instance"]
+
+
+# -- flag_conflicts --------------------------------------------------------------
+
+LISTENER = [dict(name="ag1.corp.example.com", port=1433)]
+AG_SPNS = ["MSSQLSvc/ag1.corp.example.com:1433", "MSSQLSvc/ag1:1433"]
+
+
+def ag_replicas(second_account):
+    node1 = sql("node1.corp.example.com", listeners=LISTENER)
+    node2 = sql("node2.corp.example.com", listeners=LISTENER)
+    return [report(node1, SQLSVC, all_held(node1, SQLSVC)), report(node2, second_account, all_held(node2, second_account))]
+
+
+def test_flag_conflicts_same_spn_on_different_accounts():
+    reports = ag_replicas(SQLSVC2)
+    assert [r["status"] for r in reports] == ["ok", "ok"]
+    flag_conflicts(reports)
+    for this, other in ((reports[0], reports[1]), (reports[1], reports[0])):
+        assert this["findings"] == ["spn_conflict"]
+        assert this["status"] == "drift"
+        conflicts = {row["spn"]: row.get("conflict") for row in this["spns"]}
+        assert conflicts == {spn: ([other["name"]] if spn in AG_SPNS else None) for spn in conflicts}
+
+
+def test_flag_conflicts_same_account_is_no_conflict():
+    reports = ag_replicas(SQLSVC)
+    flag_conflicts(reports)
+    assert [r["status"] for r in reports] == ["ok", "ok"]
+    assert all("conflict" not in row for r in reports for row in r["spns"])
+    assert all(r["findings"] == [] for r in reports)
+
+
+def test_flag_conflicts_lists_every_other_instance_and_flags_once():
+    node3 = sql("node3.corp.example.com", listeners=LISTENER)
+    reports = ag_replicas(SQLSVC2) + [report(node3, OLDSVC)]
+    flag_conflicts(reports)
+    node1_listener = next(row for row in reports[0]["spns"] if row["spn"] == AG_SPNS[0])
+    assert node1_listener["conflict"] == ["node2.corp.example.com", "node3.corp.example.com"]
+    assert reports[2]["findings"] == ["spn_conflict"]  # two conflicting SPNs, one finding
+
+
+def test_flag_conflicts_is_case_insensitive():
+    node1 = sql("node1.corp.example.com", extra_spns=["MSSQLSvc/Alias.corp.example.com:1433"])
+    node2 = sql("node2.corp.example.com", extra_spns=["mssqlsvc/ALIAS.CORP.EXAMPLE.COM:1433"])
+    reports = [report(node1, SQLSVC), report(node2, SQLSVC2)]
+    flag_conflicts(reports)
+    assert [r["findings"] for r in reports] == [["spn_conflict"], ["spn_conflict"]]
+
+
+# -- build_plan ------------------------------------------------------------------
+
+def actions(plan):
+    return [(step["action"], step.get("spn")) for step in plan]
+
+
+def test_build_plan_nothing_to_do():
+    instance = sql(port=1433)
+    assert build_plan([report(instance, SQLSVC, all_held(instance, SQLSVC))]) == []
+
+
+def test_build_plan_ports_then_acls_then_spns():
+    sales = sql(instance="SALES")  # dynamic port, nothing registered
+    quiet = sql("sql02.corp.example.com", instance="QUIET", tcp_enabled=False)
+    reports = [report(sales, SQLSVC, can_register=False), report(quiet, SQLSVC2, can_register=False)]
+    plan = build_plan(reports)
+    assert actions(plan) == [
+        ("set_static_port", None),
+        ("enable_tcp", None),
+        ("grant_spn_write_acl", None),
+        ("grant_spn_write_acl", None),
+        ("add_spn", "MSSQLSvc/sql01.corp.example.com:SALES"),
+        ("add_spn", "MSSQLSvc/sql01:SALES"),
+        ("add_spn", "MSSQLSvc/sql02.corp.example.com:QUIET"),
+        ("add_spn", "MSSQLSvc/sql02:QUIET"),
+    ]
+    assert plan[0] == dict(action="set_static_port", instances=["sql01.corp.example.com\\SALES"],
+                           module="sql_static_port",
+                           description="pin a static TCP port on sql01.corp.example.com\\SALES (dynamic ports "
+                                       "break port SPNs)")
+    assert plan[1]["instances"] == ["sql02.corp.example.com\\QUIET"]
+    assert plan[1]["module"] == "sql_static_port"
+    assert [(s["account"], s["instances"], s["module"]) for s in plan[2:4]] == [
+        ("CORP\\sqlsvc", ["sql01.corp.example.com\\SALES"], "spn_acl"),
+        ("CORP\\sqlsvc2", ["sql02.corp.example.com\\QUIET"], "spn_acl"),
+    ]
+    assert plan[4] == dict(action="add_spn", spn="MSSQLSvc/sql01.corp.example.com:SALES", account="CORP\\sqlsvc",
+                           description="register MSSQLSvc/sql01.corp.example.com:SALES on CORP\\sqlsvc",
+                           instances=["sql01.corp.example.com\\SALES"], module="spn_register")
+
+
+def test_build_plan_one_step_per_spn_and_per_account():
+    # Two instances on one account both need the listener SPNs (and the ACL).
+    node1 = sql("node1.corp.example.com", listeners=LISTENER)
+    node2 = sql("node2.corp.example.com", listeners=LISTENER)
+    held1 = {spn: holders for spn, holders in all_held(node1, SQLSVC).items() if spn not in AG_SPNS}
+    held2 = {spn: holders for spn, holders in all_held(node2, SQLSVC).items() if spn not in AG_SPNS}
+    reports = [report(node1, SQLSVC, held1, can_register=False), report(node2, SQLSVC, held2, can_register=False)]
+    flag_conflicts(reports)
+    plan = build_plan(reports)
+    assert actions(plan) == [("grant_spn_write_acl", None), ("add_spn", AG_SPNS[0]), ("add_spn", AG_SPNS[1])]
+    for step in plan:
+        assert step["instances"] == ["node1.corp.example.com", "node2.corp.example.com"]
+
+
+@pytest.mark.parametrize("holders, action, remove_from, description", [
+    ([OLDSVC], "move_spn", ["CORP\\oldsvc"],
+     "move MSSQLSvc/sql01:1433 from CORP\\oldsvc to CORP\\sqlsvc"),
+    ([OLDSVC, SQLSVC2], "move_spn", ["CORP\\oldsvc", "CORP\\sqlsvc2"],
+     "move MSSQLSvc/sql01:1433 from CORP\\oldsvc, CORP\\sqlsvc2 to CORP\\sqlsvc"),
+    ([OLDSVC, SQLSVC], "remove_duplicate_spn", ["CORP\\oldsvc"],
+     "remove the duplicate MSSQLSvc/sql01:1433 from CORP\\oldsvc, keeping it on CORP\\sqlsvc"),
+    ([EMEA_SVC, OLDSVC, SQLSVC], "remove_duplicate_spn", ["EMEA\\svc", "CORP\\oldsvc"],
+     "remove the duplicate MSSQLSvc/sql01:1433 from EMEA\\svc, CORP\\oldsvc, keeping it on CORP\\sqlsvc"),
+])
+def test_build_plan_move_or_remove_duplicate(holders, action, remove_from, description):
+    instance = sql(port=1433)
+    held = all_held(instance, SQLSVC)
+    held["MSSQLSvc/sql01:1433"] = holders
+    plan = build_plan([report(instance, SQLSVC, held)])
+    assert plan == [dict(action=action, spn="MSSQLSvc/sql01:1433", account="CORP\\sqlsvc", remove_from=remove_from,
+                         description=description, instances=["sql01.corp.example.com"], module="spn_register")]
+
+
+def test_build_plan_skips_conflicting_spns():
+    reports = ag_replicas(SQLSVC2)
+    # The listener SPNs are missing everywhere; the rest is in place.
+    for r in reports:
+        for row in r["spns"]:
+            if row["spn"] in AG_SPNS:
+                row.update(status="missing", holders=[])
+    flag_conflicts(reports)
+    assert build_plan(reports) == []
+    assert summarize(reports)["instances_with_drift"] == 2
+
+
+def test_build_plan_keeps_non_conflicting_steps_of_conflicted_instances():
+    node1 = sql("node1.corp.example.com", listeners=LISTENER)
+    node2 = sql("node2.corp.example.com", listeners=LISTENER)
+    reports = [report(node1, SQLSVC), report(node2, SQLSVC2)]  # nothing registered at all
+    flag_conflicts(reports)
+    planned = {step["spn"] for step in build_plan(reports)}
+    assert planned == {"MSSQLSvc/node1.corp.example.com:1433", "MSSQLSvc/node1.corp.example.com",
+                       "MSSQLSvc/node1:1433", "MSSQLSvc/node1",
+                       "MSSQLSvc/node2.corp.example.com:1433", "MSSQLSvc/node2.corp.example.com",
+                       "MSSQLSvc/node2:1433", "MSSQLSvc/node2"}
+    assert not planned & set(AG_SPNS)
+
+
+# -- summarize -------------------------------------------------------------------
+
+def test_summarize():
+    good = sql(port=1433)
+    bad = sql("sql02.corp.example.com", instance="SALES", port=1533)
+    reports = [
+        report(good, SQLSVC, all_held(good, SQLSVC)),
+        report(bad, SQLSVC, {"MSSQLSvc/sql02.corp.example.com:1533": [SQLSVC],
+                             "MSSQLSvc/sql02.corp.example.com:SALES": [OLDSVC],
+                             "MSSQLSvc/sql02:1533": [SQLSVC, OLDSVC]}),
+    ]
+    assert summarize(reports) == dict(instances=2, instances_with_drift=1,
+                                      spns=dict(ok=5, missing=1, wrong_account=1, duplicate=1))
+
+
+def test_summarize_empty():
+    assert summarize([]) == dict(instances=0, instances_with_drift=0,
+                                 spns=dict(ok=0, missing=0, wrong_account=0, duplicate=0))
+
+
+# -- the directory: an in-memory fake client -------------------------------------
+
+DACL_CONTROLS = ("dacl-only-controls",)
+_FILTER_TERM = re.compile(r"\(([A-Za-z]+)=((?:[^()*\\]|\\[0-9a-f]{2})*)\)")
+_BINARY = {"objectsid", "ntsecuritydescriptor"}
+
+
+def _unescape(value):
+    out = bytearray()
+    position = 0
+    while position < len(value):
+        if value[position] == "\\":
+            out.append(int(value[position + 1:position + 3], 16))
+            position += 3
+        else:
+            out += value[position].encode("utf-8")
+            position += 1
+    return bytes(out)
+
+
+def _fold(attribute, value):
+    return value if attribute in _BINARY else value.lower()
+
+
+@dataclass
+class Search:
+    base: str
+    ldap_filter: str
+    attributes: list
+    controls: object
+    global_catalog: bool
+
+
+class FakeDirectory:
+    """The part of DirectoryClient the audit uses, over a list of entries.
+
+    ``search`` understands the filters the code builds, an OR of equality
+    terms optionally ANDed with (objectClass=user), checks that every value is
+    escaped, honours the base (a domain search sees one domain, the Global
+    Catalog with base "" the forest), returns only the requested attributes,
+    and records each call."""
+
+    default_naming_context = CORP["dn"]
+
+    def __init__(self, entries=(), is_global_catalog=True):
+        self.entries = list(entries)
+        self.is_global_catalog = is_global_catalog
+        self.searches = []
+
+    def global_catalog(self):
+        return self if self.is_global_catalog else None
+
+    def own_domain(self):
+        return CORP
+
+    def domain_of(self, dn):
+        matches = [d for d in (CORP, EMEA) if dn.lower().endswith(d["dn"].lower())]
+        return max(matches, key=lambda d: len(d["dn"])) if matches else None
+
+    def dacl_controls(self):
+        return DACL_CONTROLS
+
+    def search(self, base, ldap_filter, attributes, scope="subtree", controls=None, paged=True,
+               global_catalog=False):
+        self.searches.append(Search(base, ldap_filter, list(attributes), controls, global_catalog))
+        assert scope == "subtree" and paged
+        if global_catalog:
+            assert self.is_global_catalog and base == ""
+        needs_user, wanted = self._parse(ldap_filter)
+        requested = {name.lower() for name in attributes}
+        found = []
+        for entry in self.entries:
+            if global_catalog:
+                pass  # the whole forest
+            elif self.domain_of(entry.dn) != self.domain_of(base):
+                continue
+            if needs_user and b"user" not in {value.lower() for value in entry.raw.get("objectclass", [])}:
+                continue
+            values = {("distinguishedname", entry.dn.lower().encode("utf-8"))}
+            values.update((name, _fold(name, bytes(value))) for name, items in entry.raw.items() for value in items)
+            if values & wanted:
+                found.append(DirectoryEntry(entry.dn, {name: items for name, items in entry.raw.items()
+                                                       if name in requested}))
+        return found
+
+    @staticmethod
+    def _parse(ldap_filter):
+        needs_user = ldap_filter.startswith("(&(objectClass=user)")
+        body = ldap_filter[len("(&(objectClass=user)"):-1] if needs_user else ldap_filter
+        assert body.startswith("(|") and body.endswith(")"), ldap_filter
+        inner = body[2:-1]
+        terms = _FILTER_TERM.findall(inner)
+        assert "".join("(%s=%s)" % term for term in terms) == inner, "badly escaped filter %r" % ldap_filter
+        return needs_user, {(name.lower(), _fold(name.lower(), _unescape(value))) for name, value in terms}
+
+
+def directory_entry(dn, sam, sid, classes=USER_CLASSES, spns=(), upn=None, dns_host_name=None,
+                    security_descriptor=None):
+    raw = {"sAMAccountName": [sam.encode()], "objectSid": [sid_to_bytes(sid)],
+           "objectClass": [c.encode() for c in classes], "userAccountControl": [b"512"]}
+    if spns:
+        raw["servicePrincipalName"] = [spn.encode() for spn in spns]
+    if upn:
+        raw["userPrincipalName"] = [upn.encode()]
+    if dns_host_name:
+        raw["dNSHostName"] = [dns_host_name.encode()]
+    if security_descriptor:
+        raw["nTSecurityDescriptor"] = [security_descriptor]
+    return DirectoryEntry(dn, raw)
+
+
+def corp_user(sam, rid, spns=(), **kwargs):
+    return directory_entry("CN=%s,OU=Service Accounts,DC=corp,DC=example,DC=com" % sam, sam,
+                           "%s-%d" % (DOMAIN_SID, rid), spns=spns, **kwargs)
+
+
+def test_fake_directory_rejects_unescaped_values():
+    with pytest.raises(AssertionError, match="badly escaped"):
+        FakeDirectory().search("", "(|(cn=a*))", ["cn"], global_catalog=True)
+
+
+# -- find_spn_holders ------------------------------------------------------------
+
+SQL01_SPNS = ["MSSQLSvc/sql01.corp.example.com:1433", "MSSQLSvc/sql01:1433"]
+
+
+def holder_names(holders):
+    return {key: [a.name for a in accounts] for key, accounts in holders.items()}
+
+
+@pytest.fixture
+def directory():
+    return FakeDirectory([
+        corp_user("sqlsvc", 1105, spns=["MSSQLSvc/SQL01.Corp.Example.com:1433", "HTTP/web.corp.example.com"]),
+        corp_user("oldsvc", 1107, spns=["mssqlsvc/sql01:1433"]),
+        corp_user("zsvc", 1108, spns=["MSSQLSvc/sql01:1433"]),
+        corp_user("bystander", 1109, spns=["MSSQLSvc/sql09:1433"]),
+        directory_entry("CN=svc,CN=Users,DC=emea,DC=corp,DC=example,DC=com", "svc", EMEA_SID + "-1000",
+                        spns=["MSSQLSvc/sql01.corp.example.com:1433"]),
+    ])
+
+
+def test_find_spn_holders_searches_the_global_catalog(directory):
+    holders, scope = find_spn_holders(directory, SQL01_SPNS)
+    assert scope == "forest"
+    (search,) = directory.searches
+    assert (search.base, search.global_catalog, search.attributes) == ("", True, HOLDER_ATTRIBUTES)
+    assert search.ldap_filter == ("(|(servicePrincipalName=mssqlsvc/sql01.corp.example.com:1433)"
+                                  "(servicePrincipalName=mssqlsvc/sql01:1433))")
+    # Keyed by spn_key, holders sorted by name, other domains' accounts named by their domain,
+    # and an account listed only under the wanted SPNs it holds.
+    assert holder_names(holders) == {
+        "mssqlsvc/sql01.corp.example.com:1433": ["CORP\\sqlsvc", "EMEA\\svc"],
+        "mssqlsvc/sql01:1433": ["CORP\\oldsvc", "CORP\\zsvc"],
+    }
+    emea = holders["mssqlsvc/sql01.corp.example.com:1433"][1]
+    assert emea.sid == EMEA_SID + "-1000"
+
+
+@pytest.mark.parametrize("forest, is_global_catalog", [(False, True), (True, False), (False, False)])
+def test_find_spn_holders_in_the_domain(directory, forest, is_global_catalog):
+    directory.is_global_catalog = is_global_catalog
+    holders, scope = find_spn_holders(directory, SQL01_SPNS, forest=forest)
+    assert scope == "domain"
+    (search,) = directory.searches
+    assert (search.base, search.global_catalog) == (CORP["dn"], False)
+    # The other domain's holder is out of sight.
+    assert holder_names(holders) == {
+        "mssqlsvc/sql01.corp.example.com:1433": ["CORP\\sqlsvc"],
+        "mssqlsvc/sql01:1433": ["CORP\\oldsvc", "CORP\\zsvc"],
+    }
+
+
+def test_find_spn_holders_asks_once_per_spn_whatever_the_spelling(directory):
+    holders = find_spn_holders(directory, SQL01_SPNS + [spn.upper() for spn in SQL01_SPNS] + SQL01_SPNS)[0]
+    (search,) = directory.searches
+    assert search.ldap_filter.count("servicePrincipalName=") == 2
+    assert len(holders) == 2
+
+
+def test_find_spn_holders_nobody_holds_them(directory):
+    holders, scope = find_spn_holders(directory, ["MSSQLSvc/nowhere.corp.example.com:1433"])
+    assert (holders, scope) == ({}, "forest")
+    assert len(directory.searches) == 1
+
+
+def test_find_spn_holders_no_spns_no_search(directory):
+    assert find_spn_holders(directory, []) == ({}, "forest")
+    assert directory.searches == []
+
+
+def test_find_spn_holders_escapes_values():
+    directory = FakeDirectory([corp_user("odd", 1200, spns=["HTTP/web(1)*"])])
+    holders = find_spn_holders(directory, ["HTTP/web(1)*"])[0]
+    assert "(servicePrincipalName=http/web\\281\\29\\2a)" in directory.searches[0].ldap_filter
+    assert holder_names(holders) == {"http/web(1)*": ["CORP\\odd"]}
+
+
+def test_find_spn_holders_merges_batches(directory, monkeypatch):
+    # With one term per filter, an account holding two wanted SPNs comes back
+    # from two searches and is still listed once per SPN.
+    monkeypatch.setattr(_spn_audit, "batched_or_filters", functools.partial(batched_or_filters, max_bytes=1))
+    directory.entries.append(corp_user("both", 1300, spns=SQL01_SPNS + [SQL01_SPNS[0].upper()]))
+    holders = find_spn_holders(directory, SQL01_SPNS)[0]
+    assert len(directory.searches) == 2
+    assert holder_names(holders) == {
+        "mssqlsvc/sql01.corp.example.com:1433": ["CORP\\both", "CORP\\sqlsvc", "EMEA\\svc"],
+        "mssqlsvc/sql01:1433": ["CORP\\both", "CORP\\oldsvc", "CORP\\zsvc"],
+    }
+
+
+# -- an estate of 500 instances: searches stay batched ---------------------------
+
+ESTATE_SIZE = 500
+
+
+def estate_options(count=ESTATE_SIZE):
+    options = []
+    for n in range(count):
+        listeners = [dict(name="ag%03d.corp.example.com" % n, port=1600 + n)] if n % 10 == 0 else []
+        options.append(dict(host="sqlnode%03d.datacenter-west.corp.example.com" % n, instance="SALES%03d" % n,
+                            port=1500 + n, tcp_enabled=True, service_account="CORP\\sqlsvc%03d" % n,
+                            listeners=listeners, extra_spns=[]))
+    return options
+
+
+def estate_directory(instances, hold_every=3):
+    entries = []
+    for n, instance in enumerate(instances):
+        held = [r.spn for r in instance.required_spns()][::hold_every]
+        entries.append(corp_user("sqlsvc%03d" % n, 5000 + n, spns=held))
+    return FakeDirectory(entries)
+
+
+def expected_batches(terms, template="%s", **kwargs):
+    return len(list(batched_or_filters(sorted(set(terms)), template, **kwargs)))
+
+
+@pytest.mark.parametrize("max_bytes", [None, 20000])
+def test_spn_holders_of_500_instances_in_a_handful_of_searches(max_bytes, monkeypatch):
+    limit = {} if max_bytes is None else dict(max_bytes=max_bytes)
+    if limit:  # a smaller filter limit, to see several batches
+        monkeypatch.setattr(_spn_audit, "batched_or_filters", functools.partial(batched_or_filters, **limit))
+    instances = [parse_instance(options) for options in estate_options()]
+    spns = [r.spn for instance in instances for r in instance.required_spns()]
+    assert len(spns) > 2000
+    directory = estate_directory(instances)
+
+    holders, scope = find_spn_holders(directory, spns)
+
+    terms = ["(servicePrincipalName=%s)" % escape_filter_value(spn_key(spn)) for spn in spns]
+    assert len(directory.searches) == expected_batches(terms, **limit) <= (5 if max_bytes is None else 10)
+    assert len(directory.searches) > (0 if max_bytes is None else 1)
+    assert all(s.base == "" and s.global_catalog for s in directory.searches)
+    assert scope == "forest"
+    # Every held SPN was found, with its holder.
+    assert len(holders) == sum(len(e.values("servicePrincipalName")) for e in directory.entries)
+    assert holders["mssqlsvc/sqlnode042.datacenter-west.corp.example.com:1542"][0].name == "CORP\\sqlsvc042"
+
+
+def test_accounts_of_500_instances_in_a_handful_of_searches():
+    references = [parse_account_reference("CORP\\sqlsvc%03d" % n) for n in range(ESTATE_SIZE)]
+    directory = estate_directory([parse_instance(options) for options in estate_options()])
+
+    accounts = resolve_accounts(directory, references)
+
+    terms = [term for reference in references for term in reference.filter_terms()]
+    assert len(directory.searches) == expected_batches(terms, "(&(objectClass=user)%s)") <= 5
+    assert all(s.base == CORP["dn"] and not s.global_catalog for s in directory.searches)
+    assert [accounts[r].name for r in references] == ["CORP\\sqlsvc%03d" % n for n in range(ESTATE_SIZE)]
+
+
+def test_audit_of_500_instances_is_two_kinds_of_search():
+    options = estate_options()
+    directory = estate_directory([parse_instance(o) for o in options])
+
+    result = audit(directory, prepare_audit(options), SPN_FORMS)
+
+    account_searches = [s for s in directory.searches if s.ldap_filter.startswith("(&(objectClass=user)")]
+    holder_searches = [s for s in directory.searches if s.global_catalog]
+    assert len(account_searches) + len(holder_searches) == len(directory.searches) <= 5
+    assert len(result["instances"]) == ESTATE_SIZE
+    assert result["summary"]["instances"] == ESTATE_SIZE
+    spn_count = sum(result["summary"]["spns"].values())
+    assert spn_count > 2000
+    assert result["summary"]["spns"]["ok"] == sum(len(e.values("servicePrincipalName")) for e in directory.entries)
+    assert len([step for step in result["plan"] if step["action"] == "add_spn"]) == result["summary"]["spns"]["missing"]
+
+
+# -- resolve_accounts ------------------------------------------------------------
+
+HOST = "sql2.corp.example.com"
+SQL2_DN = "CN=SQL2,CN=Computers,DC=corp,DC=example,DC=com"  # the captured SQL2$, moved into this fake forest
+
+
+@pytest.fixture
+def accounts_directory():
+    captured = CAPTURED["computer"]
+    return FakeDirectory([
+        corp_user("sqlsvc", 1105, upn="sqlsvc@corp.example.com",
+                  security_descriptor=base64.b64decode(CAPTURED["user_with_spn_write_aces"]["base64"])),
+        corp_user("sqlsvc2", 1106),
+        corp_user("report", 1110, upn="reports@corp.example.com"),
+        directory_entry("CN=gmsa-sql5,CN=Managed Service Accounts,DC=corp,DC=example,DC=com", "gmsa-sql5$",
+                        "%s-1119" % DOMAIN_SID, GMSA_CLASSES, dns_host_name="gmsa-sql5.corp.example.com"),
+        directory_entry(SQL2_DN, "SQL2$", captured["object_sid"], COMPUTER_CLASSES, dns_host_name=HOST,
+                        security_descriptor=base64.b64decode(captured["base64"])),
+        corp_user("twin-a", 1111, upn="twin@partner.example.org"),
+        corp_user("twin-b", 1112, upn="twin@partner.example.org"),
+        directory_entry("CN=svc,CN=Users,DC=emea,DC=corp,DC=example,DC=com", "sqlsvc", EMEA_SID + "-1000"),
+    ])
+
+
+def test_resolve_accounts_every_form_in_one_search(accounts_directory):
+    texts = {
+        "sqlsvc": "CORP\\sqlsvc",
+        "CORP\\SQLSVC2": "CORP\\sqlsvc2",
+        "corp.example.com\\sqlsvc2": "CORP\\sqlsvc2",
+        "sqlsvc@corp.example.com": "CORP\\sqlsvc",
+        "reports@corp.example.com": "CORP\\report",
+        "report@corp.example.com": "CORP\\report",  # implicit UPN
+        "CN=sqlsvc2, OU=Service Accounts, DC=corp,DC=example,DC=com": "CORP\\sqlsvc2",
+        DOMAIN_SID + "-1106": "CORP\\sqlsvc2",
+        "CORP\\gmsa-sql5$": "CORP\\gmsa-sql5$",
+        "gmsa-sql5": "CORP\\gmsa-sql5$",
+        "NT SERVICE\\MSSQLSERVER": "CORP\\SQL2$",
+        "LocalSystem": "CORP\\SQL2$",
+    }
+    references = [parse_account_reference(text, HOST) for text in texts]
+
+    accounts = resolve_accounts(accounts_directory, references)
+
+    assert {reference.text: accounts[reference].name for reference in references} == texts
+    (search,) = accounts_directory.searches
+    assert (search.base, search.global_catalog, search.controls) == (CORP["dn"], False, None)
+    assert search.attributes == ACCOUNT_ATTRIBUTES
+    assert search.ldap_filter.startswith("(&(objectClass=user)(|")
+    # Without asking, no descriptor is read.
+    assert all(account.security_descriptor is None for account in accounts.values())
+    # The other domain's sqlsvc is not a candidate.
+    assert accounts[references[0]].sid == DOMAIN_SID + "-1105"
+
+
+def test_resolve_accounts_with_security_descriptors(accounts_directory):
+    references = [parse_account_reference(text, HOST) for text in ("sqlsvc", "sqlsvc2", "LocalSystem")]
+    accounts = resolve_accounts(accounts_directory, references, with_security_descriptor=True)
+    (search,) = accounts_directory.searches
+    assert search.attributes == ACCOUNT_ATTRIBUTES + ["nTSecurityDescriptor"]
+    assert search.controls == DACL_CONTROLS
+    assert [can_register_own_spns(accounts[r]) for r in references] == [True, None, True]
+
+
+def test_resolve_accounts_other_domain_is_refused_before_searching(accounts_directory):
+    references = [parse_account_reference(text) for text in ("EMEA\\svc", "sqlsvc", "OTHER\\x")]
+    with pytest.raises(AccountError) as error:
+        resolve_accounts(accounts_directory, references)
+    message = str(error.value)
+    assert "'EMEA\\\\svc' is in domain EMEA, but this connection is to CORP (DC=corp,DC=example,DC=com)" in message
+    assert "'OTHER\\\\x' is in domain OTHER" in message
+    assert accounts_directory.searches == []
+
+
+def test_resolve_accounts_reports_every_problem_at_once(accounts_directory):
+    references = [parse_account_reference(text) for text in
+                  ("nobody", "sqlsvc", "twin@partner.example.org", "report@example.org")]
+    with pytest.raises(AccountError) as error:
+        resolve_accounts(accounts_directory, references)
+    problems = str(error.value).split("; ")
+    assert problems == [
+        "account 'nobody' was not found in DC=corp,DC=example,DC=com",
+        "account 'twin@partner.example.org' is ambiguous: it matches "
+        "CN=twin-a,OU=Service Accounts,DC=corp,DC=example,DC=com, "
+        "CN=twin-b,OU=Service Accounts,DC=corp,DC=example,DC=com",
+        "account 'report@example.org' was not found in DC=corp,DC=example,DC=com",
+    ]
+    assert len(accounts_directory.searches) == 1
+
+
+def test_resolve_accounts_nothing_to_resolve(accounts_directory):
+    assert resolve_accounts(accounts_directory, []) == {}
+    assert accounts_directory.searches == []
+
+
+# -- audit end to end on a small estate ------------------------------------------
+
+def test_audit_small_estate(accounts_directory):
+    directory = accounts_directory
+    # sqlsvc holds sql01's FQDN SPNs; sqlsvc2 wrongly holds its NetBIOS port SPN.
+    directory.entries[0].raw["serviceprincipalname"] = [b"MSSQLSvc/sql01.corp.example.com:1433",
+                                                        b"MSSQLSvc/sql01.corp.example.com"]
+    directory.entries[1].raw["serviceprincipalname"] = [b"MSSQLSvc/sql01:1433"]
+    prepared = prepare_audit([
+        dict(host="sql01.corp.example.com", service_account="CORP\\sqlsvc"),
+        dict(host=HOST, instance="SALES", tcp_enabled=False, service_account="NT SERVICE\\MSSQL$SALES"),
+        dict(host="sql03.corp.example.com", instance="HR", service_account="sqlsvc2"),
+    ])
+
+    result = audit(directory, prepared, SPN_FORMS)
+
+    assert len(directory.searches) == 2
+    assert result["search_scope"] == "forest"
+    assert [(r["name"], r["status"], r["findings"], r["can_register_own_spns"]) for r in result["instances"]] == [
+        ("sql01.corp.example.com", "drift", [], True),
+        ("sql2.corp.example.com\\SALES", "drift", ["tcp_disabled"], True),
+        ("sql03.corp.example.com\\HR", "drift", ["dynamic_port"], None),
+    ]
+    assert [(row["spn"], row["status"]) for row in result["instances"][0]["spns"]] == [
+        ("MSSQLSvc/sql01.corp.example.com:1433", "ok"),
+        ("MSSQLSvc/sql01.corp.example.com", "ok"),
+        ("MSSQLSvc/sql01:1433", "wrong_account"),
+        ("MSSQLSvc/sql01", "missing"),
+    ]
+    assert result["instances"][1]["service_account"] == dict(
+        name="CORP\\SQL2$", dn=SQL2_DN, sid=CAPTURED["computer"]["object_sid"], kind="computer",
+        input="NT SERVICE\\MSSQL$SALES")
+    assert actions(result["plan"]) == [
+        ("enable_tcp", None),
+        ("set_static_port", None),
+        ("move_spn", "MSSQLSvc/sql01:1433"),
+        ("add_spn", "MSSQLSvc/sql01"),
+        ("add_spn", "MSSQLSvc/sql2.corp.example.com:SALES"),
+        ("add_spn", "MSSQLSvc/sql2:SALES"),
+        ("add_spn", "MSSQLSvc/sql03.corp.example.com:HR"),
+        ("add_spn", "MSSQLSvc/sql03:HR"),
+    ]
+    assert result["summary"] == dict(instances=3, instances_with_drift=3,
+                                     spns=dict(ok=2, missing=5, wrong_account=1, duplicate=0))
+
+
+def test_prepare_audit_validates_without_io():
+    with pytest.raises(AccountError, match="presents anonymous credentials"):
+        prepare_audit([dict(host="sql01.corp.example.com", service_account="NT AUTHORITY\\LOCAL SERVICE")])
+    prepared = prepare_audit([dict(host="sql01.corp.example.com", service_account="LocalSystem")])
+    ((instance, reference),) = prepared
+    assert (instance.name, reference.kind, reference.value) == (
+        "sql01.corp.example.com", "host_computer", "sql01.corp.example.com")
