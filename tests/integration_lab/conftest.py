@@ -8,6 +8,7 @@ rootDSE highestCommittedUSN.
 """
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -164,6 +165,43 @@ class AnsibleRunner:
         # The tree callback drops the 'failed' flag; the exit code keeps it.
         result["failed"] = completed.returncode != 0
         return result
+
+
+class PlaybookRun:
+    """The outcome of one ansible-playbook run: exit code, output, and the
+    PLAY RECAP counters per host."""
+
+    RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)"
+                       r"\s+skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)", re.MULTILINE)
+
+    def __init__(self, completed):
+        self.returncode = completed.returncode
+        self.output = completed.stdout + completed.stderr
+        self.recap = {match.group(1): dict(zip(("ok", "changed", "unreachable", "failed", "skipped", "rescued",
+                                                "ignored"), map(int, match.groups()[1:])))
+                      for match in self.RECAP.finditer(completed.stdout)}
+
+    @property
+    def changed(self):
+        return sum(host["changed"] for host in self.recap.values())
+
+    @property
+    def failed(self):
+        return self.returncode != 0 or any(host["failed"] for host in self.recap.values())
+
+
+def run_playbook(playbook, inventory, check=False, diff=False, extra_vars=None, env=None, verbosity=0):
+    """ansible-playbook PLAYBOOK -i INVENTORY with the lab's Kerberos config;
+    the AD connection is passed as SQLAUTH_LDAP_* unless env overrides it."""
+    command = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)]
+    command += (["--check"] if check else []) + (["--diff"] if diff else [])
+    command += ["-" + "v" * verbosity] if verbosity else []
+    if extra_vars:
+        command += ["-e", json.dumps(extra_vars)]
+    run_env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0",
+                   ANSIBLE_PYTHON_INTERPRETER=str(REPO / ".venv" / "bin" / "python"))
+    run_env.update(env or {})
+    return PlaybookRun(subprocess.run(command, capture_output=True, text=True, env=run_env, check=False))
 
 
 @pytest.fixture(scope="session")
