@@ -56,6 +56,13 @@ class Lab:
         """Module options for an LDAPS simple bind as the lab administrator."""
         return dict(server=self.server, ca_cert=self.ca_cert, username=self.username, password=self.password)
 
+    @property
+    def ldap_env(self):
+        """The same connection as environment variables (the modules' fallbacks)."""
+        return dict(SQLAUTH_LDAP_SERVER=self.server, SQLAUTH_LDAP_CA_CERT=self.ca_cert,
+                    SQLAUTH_LDAP_USERNAME=self.username, SQLAUTH_LDAP_PASSWORD=self.password,
+                    KRB5_CONFIG=self.krb5_config)
+
     def instances(self, *scenario_names):
         """Inventory entries (module `instances` items) of the named scenarios, or all."""
         chosen = [s for s in self.scenarios["instances"] if not scenario_names or s["scenario"] in scenario_names]
