@@ -49,7 +49,12 @@ _DACL_SECURITY_INFORMATION = 0x4
 
 class LdapError(Exception):
     """A connection, bind or directory operation that failed; the message
-    says what went wrong in terms an AD administrator can act on."""
+    says what went wrong in terms an AD administrator can act on. ``result``
+    is the LDAP result name (e.g. constraintViolation) when the DC answered."""
+
+    def __init__(self, message, result=None):
+        super().__init__(message)
+        self.result = result
 
 
 class DirectoryEntry:
@@ -203,6 +208,9 @@ class DirectoryClient:
         """Apply one modify operation (all changes atomically)."""
         try:
             self._connection.modify(dn, changes, controls=controls)
+        except ldap3_exceptions.LDAPOperationResult as error:
+            raise LdapError("modifying %s failed: %s: %s" % (dn, error.description, (error.message or "").strip()),
+                            result=error.description) from None
         except ldap3_exceptions.LDAPException as error:
             raise LdapError("modifying %s failed: %s" % (dn, _first_line(error))) from None
         finally:

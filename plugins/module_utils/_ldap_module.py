@@ -26,19 +26,22 @@ def ldap_argument_spec(**module_options):
 
 def run_ldap_module(module, validate, execute):
     """Validate the input with ``validate(params) -> request`` (pure: bad input
-    fails before any connection), then run ``execute(client, request) ->
-    result`` and exit the module. ``execute`` decides what check mode means."""
+    fails before any connection), then run ``execute(client, request,
+    check_mode) -> result`` and exit the module. ``execute`` writes nothing
+    in check mode and returns what it would have changed."""
     if LDAP3_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("ldap3"), exception=LDAP3_IMPORT_ERROR)
     client = None
     try:
         request = validate(module.params)
         client = DirectoryClient({name: module.params.get(name) for name in LDAP_CONNECTION_ARGUMENT_SPEC})
-        result = execute(client, request)
+        result = execute(client, request, module.check_mode)
     except (LdapError, AccountError, SpnError) as error:
         module.fail_json(msg=str(error))
     finally:
         if client is not None:
             client.close()
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
     result.setdefault("changed", False)
     module.exit_json(**result)

@@ -212,7 +212,7 @@ def validate_spn_facts(params):
                 forest=params["search_scope"] == "forest")
 
 
-def spn_facts(client, request):
+def spn_facts(client, request, check_mode=False):
     """spn_facts' operation: read-only in any mode."""
     report = audit(client, request["prepared"], request["forms"], request["forest"])
     return dict(report, changed=False, ansible_facts=dict(sqlauth_spn_facts=report))

@@ -1,0 +1,225 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""spn_acl: the rights SQL Server needs to register its own SPNs.
+
+SQL Server tries at start-up to register its SPNs on its service account
+and, when refused, logs the failure and runs without them. Granting the
+account (SELF) read/write servicePrincipalName and the validated SPN write on
+its own object, or once on an OU for every object of a class below it, lets
+it keep its SPNs right itself.
+
+Only the DACL is read and written (SD_FLAGS control). Rights already granted,
+also by an inherited or broader ACE, count as granted; new ACEs go in
+canonical order. The write is guarded: delete-old-value + add-new-value in
+one modify, so a concurrent change makes it fail and retry instead of being
+overwritten. Samba does not implement deleting a value of
+nTSecurityDescriptor; there, the descriptor is read again right before a
+replace and only replaced if it is unchanged.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import (
+    AccountError,
+    normalize_dn,
+    parse_account_reference,
+    resolve_accounts,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
+    LdapError,
+    batched_or_filters,
+    escape_filter_value,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import (
+    ACCESS_ALLOWED_OBJECT_ACE_TYPE,
+    ADS_RIGHT_DS_READ_PROP,
+    ADS_RIGHT_DS_SELF,
+    ADS_RIGHT_DS_WRITE_PROP,
+    INHERIT_ONLY_ACE,
+    INHERITED_ACE,
+    SELF_SID,
+    SERVICE_PRINCIPAL_NAME_GUID,
+    Ace,
+    SecurityDescriptor,
+    is_granted,
+    with_aces_added,
+    with_aces_removed,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import CLASS_SCHEMA_GUIDS
+
+CONTAINER_INHERIT_ACE = 0x02
+READ_WRITE_PROPERTY = ADS_RIGHT_DS_READ_PROP | ADS_RIGHT_DS_WRITE_PROP
+OBJECT_CLASSES = {"user": "user", "computer": "computer", "gmsa": "msds-groupmanagedserviceaccount",
+                  "msa": "msds-managedserviceaccount"}
+TARGET_OPTIONS = dict(
+    account=dict(type="str"),
+    organizational_unit=dict(type="str"),
+    applies_to=dict(type="list", elements="str", choices=list(OBJECT_CLASSES)),
+    trustee=dict(type="str"),
+    state=dict(type="str", choices=["present", "absent"]),
+)
+_WRITE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class AclTarget:
+    """One object whose DACL to change: an account (for itself) or an OU
+    (for the classes of objects below it)."""
+
+    text: str
+    account: object = None          # AccountReference
+    organizational_unit: str = None
+    classes: tuple = ()
+    trustee: object = None          # AccountReference, or None for SELF
+    state: str = "present"
+
+
+def spn_write_aces(trustee_sid, class_guid=None):
+    """The two ACEs: read/write servicePrincipalName and the validated SPN
+    write. With a class, the inheritable form an OU carries for it."""
+    flags = CONTAINER_INHERIT_ACE | INHERIT_ONLY_ACE if class_guid else 0
+    return [Ace(ACCESS_ALLOWED_OBJECT_ACE_TYPE, flags, mask, trustee_sid, SERVICE_PRINCIPAL_NAME_GUID, class_guid)
+            for mask in (READ_WRITE_PROPERTY, ADS_RIGHT_DS_SELF)]
+
+
+def inherited_by(dacl, class_guid):
+    """The ACEs a new child object of the class would inherit from ``dacl``."""
+    return [Ace(ace.ace_type, INHERITED_ACE, ace.mask, ace.sid, ace.object_type, None)
+            for ace in dacl or []
+            if ace.flags & CONTAINER_INHERIT_ACE and ace.inherited_object_type in (None, class_guid)]
+
+
+def rights_granted(dacl, trustee_sid, class_guid=None, for_children=False):
+    """Whether the trustee has both SPN rights: on the object itself, or (for
+    an OU) on every future child of the class, whichever ACEs grant them."""
+    effective = inherited_by(dacl, class_guid) if for_children else dacl
+    return all(is_granted(effective, [trustee_sid], right, SERVICE_PRINCIPAL_NAME_GUID, class_guid)
+               for right in (READ_WRITE_PROPERTY, ADS_RIGHT_DS_SELF))
+
+
+def prepare_targets(params):
+    """Validate the module's input without I/O."""
+    items = params.get("targets") or [{key: params.get(key) for key in TARGET_OPTIONS}]
+    targets = []
+    for item in items:
+        state = item.get("state") or params.get("state") or "present"
+        trustee_text = item.get("trustee") or params.get("trustee") or "SELF"
+        trustee = None if trustee_text.upper() in ("SELF", "NT AUTHORITY\\SELF", SELF_SID) else \
+            parse_account_reference(trustee_text)
+        if bool(item.get("account")) == bool(item.get("organizational_unit")):
+            raise AccountError("each target needs exactly one of account and organizational_unit")
+        if item.get("account"):
+            if item.get("applies_to"):
+                raise AccountError("applies_to is for organizational_unit targets; %r is an account" % item["account"])
+            targets.append(AclTarget(item["account"], account=parse_account_reference(item["account"]),
+                                     trustee=trustee, state=state))
+            continue
+        unit = item["organizational_unit"]
+        if "=" not in unit:
+            raise AccountError("organizational_unit %r is not a distinguished name" % unit)
+        classes = tuple(item.get("applies_to") or params.get("applies_to") or ["user", "gmsa"])
+        targets.append(AclTarget(unit, organizational_unit=unit, classes=classes, trustee=trustee, state=state))
+    return targets
+
+
+def read_units(client, units):
+    """{normalised dn: (dn, descriptor bytes)} for the OUs, in one search."""
+    terms = sorted("(distinguishedName=%s)" % escape_filter_value(unit) for unit in units)
+    found = {}
+    for ldap_filter in batched_or_filters(terms):
+        for entry in client.search(client.default_naming_context, ldap_filter, ["nTSecurityDescriptor"],
+                                   controls=client.dacl_controls()):
+            found[normalize_dn(entry.dn)] = (entry.dn, entry.binary("nTSecurityDescriptor"))
+    missing = [unit for unit in units if normalize_dn(unit) not in found]
+    if missing:
+        raise AccountError("organizational unit not found: %s" % "; ".join(missing))
+    return found
+
+
+def plan_target(target, descriptor_bytes, trustee_sid, object_class_guid=None):
+    """(new descriptor or None, added ACEs, removed ACEs, still granted) for one target."""
+    descriptor = SecurityDescriptor.from_bytes(descriptor_bytes)
+    class_guids = [CLASS_SCHEMA_GUIDS[OBJECT_CLASSES[name]] for name in target.classes] or [object_class_guid]
+    for_children = target.organizational_unit is not None
+    wanted = [ace for class_guid in class_guids
+              for ace in spn_write_aces(trustee_sid, class_guid if for_children else None)]
+    if target.state == "present":
+        missing = [class_guid for class_guid in class_guids
+                   if not rights_granted(descriptor.dacl, trustee_sid, class_guid, for_children)]
+        added = [ace for class_guid in missing
+                 for ace in spn_write_aces(trustee_sid, class_guid if for_children else None)]
+        return (with_aces_added(descriptor, added) if added else None), added, [], True
+    removed = [ace for ace in wanted if ace in (descriptor.dacl or [])]
+    after = with_aces_removed(descriptor, removed) if removed else descriptor
+    still = any(rights_granted(after.dacl, trustee_sid, class_guid, for_children) for class_guid in class_guids)
+    return (after if removed else None), [], removed, still
+
+
+def write_descriptor(client, dn, old_bytes, new_descriptor, recompute):
+    """Write a new DACL guarded against concurrent changes; ``recompute``
+    turns a freshly read descriptor into the one to write (or None)."""
+    controls = client.dacl_controls()
+    for _attempt in range(_WRITE_ATTEMPTS):
+        new_bytes = new_descriptor.to_bytes()
+        try:
+            client.modify(dn, {"nTSecurityDescriptor": [("MODIFY_DELETE", [old_bytes]), ("MODIFY_ADD", [new_bytes])]},
+                          controls=controls)
+            return
+        except LdapError as error:
+            if error.result not in ("unwillingToPerform", "noSuchAttribute", "constraintViolation"):
+                raise
+            current = client.search(dn, "(objectClass=*)", ["nTSecurityDescriptor"], scope="base", paged=False,
+                                    controls=controls)[0].binary("nTSecurityDescriptor")
+            if error.result == "unwillingToPerform" and current == old_bytes:
+                # This DC cannot delete the old value: compare-then-replace.
+                client.modify(dn, {"nTSecurityDescriptor": [("MODIFY_REPLACE", [new_bytes])]}, controls=controls)
+                return
+            old_bytes = current
+            new_descriptor = recompute(current)
+            if new_descriptor is None:
+                return
+    raise LdapError("the DACL of %s kept changing while it was being written; try again" % dn)
+
+
+def validate_spn_acl(params):
+    return dict(targets=prepare_targets(params))
+
+
+def spn_acl(client, request, check_mode=False):
+    """spn_acl's operation."""
+    targets = request["targets"]
+    references = {t.account for t in targets if t.account} | {t.trustee for t in targets if t.trustee}
+    accounts = resolve_accounts(client, sorted(references, key=lambda r: (r.text.lower(), r.kind)),
+                                with_security_descriptor=True) if references else {}
+    units = read_units(client, [t.organizational_unit for t in targets if t.organizational_unit]) \
+        if any(t.organizational_unit for t in targets) else {}
+
+    results, warnings, before, after = [], [], {}, {}
+    for target in targets:
+        trustee_sid = accounts[target.trustee].sid if target.trustee else SELF_SID
+        trustee_name = accounts[target.trustee].name if target.trustee else "SELF"
+        if target.account:
+            account = accounts[target.account]
+            dn, name, descriptor_bytes = account.dn, account.name, account.security_descriptor
+            class_guid = CLASS_SCHEMA_GUIDS.get((account.structural_class or "").lower())
+        else:
+            dn, descriptor_bytes = units[normalize_dn(target.organizational_unit)]
+            name, class_guid = dn, None
+        new_descriptor, added, removed, still_granted = plan_target(target, descriptor_bytes, trustee_sid, class_guid)
+        if target.state == "absent" and still_granted:
+            warnings.append("%s: %s still has the SPN rights through other ACEs (inherited or broader) that "
+                            "this module does not remove" % (name, trustee_name))
+        if new_descriptor is not None:
+            before[name] = [ace.to_sddl() for ace in SecurityDescriptor.from_bytes(descriptor_bytes).dacl or []]
+            after[name] = [ace.to_sddl() for ace in new_descriptor.dacl or []]
+            if not check_mode:
+                write_descriptor(client, dn, descriptor_bytes, new_descriptor,
+                                 lambda current, t=target, s=trustee_sid, c=class_guid: plan_target(t, current, s, c)[0])
+        results.append(dict(target=name, dn=dn, trustee=trustee_name, state=target.state,
+                            changed=new_descriptor is not None,
+                            added_aces=[ace.to_sddl() for ace in added],
+                            removed_aces=[ace.to_sddl() for ace in removed]))
+    return dict(changed=any(r["changed"] for r in results), targets=results, warnings=warnings,
+                diff=dict(before=before, after=after))
