@@ -20,7 +20,13 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 LAB_DIR = Path(os.environ.get("SQLAUTH_LAB_DIR", "/var/tmp/sqlauth-kerberos-lab"))
-ANSIBLE_PLAYBOOK = shutil.which("ansible-playbook", path=str(REPO / ".venv" / "bin")) or "ansible-playbook"
+# The keys of a spn_facts `instances` item; scenarios carry more (expectations, role settings).
+INSTANCE_OPTIONS = ("host", "instance", "port", "tcp_enabled", "service_account", "listeners", "extra_spns")
+# The virtualenv whose ansible-core runs the modules; SQLAUTH_ANSIBLE_VENV picks another
+# release's (./run test runs a smoke subset that way), and must then hold ansible-playbook.
+ANSIBLE_VENV = Path(os.environ.get("SQLAUTH_ANSIBLE_VENV") or REPO / ".venv")
+ANSIBLE_PLAYBOOK = (str(ANSIBLE_VENV / "bin" / "ansible-playbook") if os.environ.get("SQLAUTH_ANSIBLE_VENV")
+                    else shutil.which("ansible-playbook", path=str(ANSIBLE_VENV / "bin")) or "ansible-playbook")
 
 
 def _read_env(path):
@@ -66,7 +72,12 @@ class Lab:
     def instances(self, *scenario_names):
         """Inventory entries (module `instances` items) of the named scenarios, or all."""
         chosen = [s for s in self.scenarios["instances"] if not scenario_names or s["scenario"] in scenario_names]
-        return [{k: v for k, v in s.items() if k not in ("scenario", "expect")} for s in chosen]
+        return [{k: v for k, v in s.items() if k in INSTANCE_OPTIONS} for s in chosen]
+
+    def reseed(self):
+        """Restore the seeded scenarios (new accounts, SIDs and passwords)."""
+        subprocess.run(["bash", str(REPO / "tests" / "lab" / "lab.sh"), "seed"], check=True, capture_output=True)
+        self.accounts = json.loads((LAB_DIR / "accounts.json").read_text())
 
     def highest_committed_usn(self):
         """Read anonymously from rootDSE with OpenLDAP's client: rises on every write."""
@@ -75,10 +86,15 @@ class Lab:
         return int(out.split("highestCommittedUSN:")[1].split()[0])
 
     def spns_of(self, sam_account_name):
-        """servicePrincipalName values of an account, read with samba-tool."""
-        out = subprocess.run(["samba-tool", "spn", "list", sam_account_name, "-H",
-                              str(LAB_DIR / "private" / "sam.ldb")], capture_output=True, text=True, check=True).stdout
-        return sorted(line.strip() for line in out.splitlines()[1:] if line.strip())
+        """servicePrincipalName values of an account, read with OpenLDAP's
+        ldapsearch over LDAPS (an independent client)."""
+        out = subprocess.run(
+            ["ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-x", "-H", "ldaps://%s" % self.server, "-D", self.username,
+             "-y", "/dev/stdin", "-b", self.base_dn, "(sAMAccountName=%s)" % sam_account_name,
+             "servicePrincipalName"],
+            input=self.password, capture_output=True, text=True, check=True,
+            env=dict(os.environ, LDAPTLS_CACERT=self.ca_cert)).stdout
+        return sorted(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("servicePrincipalName: "))
 
     def bind_as(self, sam_account_name):
         """An ldap3 connection bound over LDAPS as a seeded account."""
@@ -162,7 +178,7 @@ class AnsibleRunner:
         run_env = {k: v for k, v in os.environ.items() if not k.startswith("SQLAUTH_LDAP_")}
         run_env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0",
                        ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree", ANSIBLE_CALLBACK_TREE_DIR=str(tree),
-                       ANSIBLE_PYTHON_INTERPRETER=str(REPO / ".venv" / "bin" / "python"))
+                       ANSIBLE_PYTHON_INTERPRETER=str(ANSIBLE_VENV / "bin" / "python"))
         run_env.update(env or {})
         completed = subprocess.run(command, capture_output=True, text=True, env=run_env, check=False)
         self.last_output = completed.stdout + completed.stderr
@@ -206,7 +222,7 @@ def run_playbook(playbook, inventory, check=False, diff=False, extra_vars=None, 
     if extra_vars:
         command += ["-e", json.dumps(extra_vars)]
     run_env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0",
-                   ANSIBLE_PYTHON_INTERPRETER=str(REPO / ".venv" / "bin" / "python"))
+                   ANSIBLE_PYTHON_INTERPRETER=str(ANSIBLE_VENV / "bin" / "python"))
     run_env.update(env or {})
     return PlaybookRun(subprocess.run(command, capture_output=True, text=True, env=run_env, check=False))
 
