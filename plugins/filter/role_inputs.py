@@ -34,8 +34,9 @@ def spn_acl_targets(instances, include_computer_accounts=False, state="present")
 
 
 def _instance_name(host, instance):
+    """An instance's name as spn_facts gives it, folded: plan steps are compared lower-cased."""
     instance = (instance or DEFAULT_INSTANCE).upper()
-    return host.lower() if instance == DEFAULT_INSTANCE else "%s\\%s" % (host.lower(), instance)
+    return host.lower() if instance == DEFAULT_INSTANCE else ("%s\\%s" % (host, instance)).lower()
 
 
 def spn_registrations(audit, hostvars, hosts, allow_move=False):

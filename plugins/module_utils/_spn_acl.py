@@ -148,8 +148,10 @@ def plan_target(target, descriptor_bytes, trustee_sid, object_class_guid=None):
     if target.state == "present":
         missing = [class_guid for class_guid in class_guids
                    if not rights_granted(descriptor.dacl, trustee_sid, class_guid, for_children)]
+        # Only the ACEs not there already (a computer has SELF's validated write).
         added = [ace for class_guid in missing
-                 for ace in spn_write_aces(trustee_sid, class_guid if for_children else None)]
+                 for ace in spn_write_aces(trustee_sid, class_guid if for_children else None)
+                 if ace not in (descriptor.dacl or [])]
         return (with_aces_added(descriptor, added) if added else None), added, [], True
     removed = [ace for ace in wanted if ace in (descriptor.dacl or [])]
     after = with_aces_removed(descriptor, removed) if removed else descriptor

@@ -84,8 +84,10 @@ def prepare_registrations(params):
         if registration.state == "absent":
             continue
         for spn in registration.spns:
-            wanted_on.setdefault(spn_key(spn), set()).add(registration.reference.text)
-    clashes = ["%s (wanted on %s)" % (key, " and ".join(sorted(names)))
+            # Account names compare case-insensitively, as AD does.
+            names = wanted_on.setdefault(spn_key(spn), {})
+            names.setdefault(registration.reference.text.lower(), registration.reference.text)
+    clashes = ["%s (wanted on %s)" % (key, " and ".join(sorted(names.values())))
                for key, names in sorted(wanted_on.items()) if len(names) > 1]
     if clashes:
         raise SpnError("an SPN can be on one account only: " + "; ".join(clashes))
@@ -97,7 +99,7 @@ def plan_changes(registrations, accounts, holders):
     accounts and every holder of the requested SPNs. Raises SpnError naming
     every SPN held elsewhere that may not be moved, before anything is written."""
     changes = {}
-    blocked = []
+    unmoved = []
 
     def change_for(account):
         return changes.setdefault(account.dn.lower(), AccountChange(account))
@@ -123,14 +125,20 @@ def plan_changes(registrations, accounts, holders):
             if not others:
                 continue
             if not registration.move:
-                blocked.append("%s is held by %s%s" % (
-                    spn, ", ".join(h.name for h in others),
-                    " as well (a duplicate)" if key in current else ""))
+                unmoved.append((spn, key, others, key in current))
                 continue
             change.moved_from[spn] = [h.name for h in others]
             for holder in others:
                 holder_values = {spn_key(value): value for value in holder.spns}
                 change_for(holder).remove[key] = holder_values.get(key, spn)
+    # A holder this call removes the SPN from anyway (absent, or exact on it)
+    # does not block it: removals are written before adds.
+    blocked = []
+    for spn, key, others, duplicate in unmoved:
+        keeping = [h for h in others if h.dn.lower() not in changes or key not in changes[h.dn.lower()].remove]
+        if keeping:
+            blocked.append("%s is held by %s%s" % (spn, ", ".join(h.name for h in keeping),
+                                                   " as well (a duplicate)" if duplicate else ""))
     if blocked:
         raise SpnError("not registered, nothing written: %s; set move: true to take them from there"
                        % "; ".join(blocked))
@@ -139,8 +147,10 @@ def plan_changes(registrations, accounts, holders):
 
 def apply_changes(client, changes):
     """Write the changes: removals from other holders first, so a moved SPN
-    is free before it is added; one modify per account."""
-    for change in sorted(changes, key=lambda c: bool(c.add)):
+    is free before it is added; one modify per account. Removal-only changes
+    go first, then those that free an SPN another change adds, then the rest."""
+    added = {key for change in changes for key in change.add}
+    for change in sorted(changes, key=lambda c: (bool(c.add), not added.intersection(c.remove))):
         if change.empty:
             continue
         modifications = []
