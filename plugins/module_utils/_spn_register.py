@@ -139,6 +139,14 @@ def plan_changes(registrations, accounts, holders):
         if keeping:
             blocked.append("%s is held by %s%s" % (spn, ", ".join(h.name for h in keeping),
                                                    " as well (a duplicate)" if duplicate else ""))
+    contradictions = []
+    for dn in sorted({accounts[r.reference].dn.lower() for r in registrations}):
+        mine = [r for r in registrations if accounts[r.reference].dn.lower() == dn]
+        kept = {spn_key(spn) for r in mine if r.state != "absent" for spn in r.spns}
+        contradictions += ["%s (%s)" % (spn, changes[dn].account.name)
+                           for r in mine if r.state == "absent" for spn in r.spns if spn_key(spn) in kept]
+    if contradictions:
+        raise SpnError("the registrations both add and remove: %s" % "; ".join(contradictions))
     if blocked:
         raise SpnError("not registered, nothing written: %s; set move: true to take them from there"
                        % "; ".join(blocked))
@@ -166,7 +174,7 @@ def apply_changes(client, changes):
             # Either a removal Samba refuses (a legacy duplicate) or an SPN
             # someone registered elsewhere since the check: take them apart.
             if change.remove:
-                _remove_legacy_duplicates(client, change)
+                _remove_values(client, change)
             if change.add:
                 try:
                     client.modify(change.account.dn, {_ATTRIBUTE: [("MODIFY_ADD", sorted(change.add.values()))]})
@@ -186,11 +194,21 @@ def _explain_conflict(client, change, error):
     return str(error)
 
 
-def _remove_legacy_duplicates(client, change):
-    """Samba refuses to delete one value of an SPN another account also holds
-    (Windows allows it). A replace with the remaining values is what it
-    accepts; the values are read again just before, so only what this change
-    removes goes away."""
+def _remove_values(client, change):
+    """Delete this change's values on their own; if the DC refuses because
+    another account holds the same value (a legacy duplicate: Samba refuses
+    what Windows allows), fall back to a replace with the remaining values,
+    read again just before, so only what this change removes goes away. The
+    fallback runs only for values that really are duplicated."""
+    try:
+        client.modify(change.account.dn, {_ATTRIBUTE: [("MODIFY_DELETE", sorted(change.remove.values()))]})
+        return
+    except LdapError as error:
+        if error.result != "constraintViolation":
+            raise
+        holders = find_spn_holders(client, list(change.remove.values()))[0]
+        if not any(h.sid != change.account.sid for key in change.remove for h in holders.get(key, [])):
+            raise
     entry = client.search(change.account.dn, "(objectClass=*)", [_ATTRIBUTE], scope="base", paged=False)[0]
     remaining = [spn for spn in entry.values(_ATTRIBUTE) if spn_key(spn) not in change.remove]
     client.modify(change.account.dn, {_ATTRIBUTE: [("MODIFY_REPLACE", remaining)]})

@@ -575,7 +575,10 @@ def test_a_refused_removal_of_a_duplicate_is_replaced_with_the_values_read_again
     # Someone registers another SPN on oldsvc after the plan was made: it must survive.
     oldsvc.spns = oldsvc.spns + ["HTTP/old.corp.example.com"]
     apply_changes(directory, [change])
+    # The delete is refused, tried again on its own to tell a duplicate from
+    # a conflict, then replaced with the values read again.
     assert operations(directory) == [
+        ("oldsvc", [("MODIFY_DELETE", [SQL01_PORT])]),
         ("oldsvc", [("MODIFY_DELETE", [SQL01_PORT])]),
         ("oldsvc", [("MODIFY_REPLACE", ["HOST/old", "HTTP/old.corp.example.com"])]),
     ]
@@ -592,6 +595,7 @@ def test_a_refused_removal_with_an_add_replaces_then_adds():
     apply_changes(directory, [change])
     assert operations(directory) == [
         ("oldsvc", [("MODIFY_DELETE", [SQL01_PORT]), ("MODIFY_ADD", [SQL02_PORT])]),
+        ("oldsvc", [("MODIFY_DELETE", [SQL01_PORT])]),
         ("oldsvc", [("MODIFY_REPLACE", ["HOST/old"])]),
         ("oldsvc", [("MODIFY_ADD", [SQL02_PORT])]),
     ]
@@ -757,3 +761,10 @@ def test_spn_register_with_only_absent_registrations_looks_no_holder_up():
     assert result["removed"] == ["MSSQLSvc/retired.corp.example.com:1433"]
     assert not any("servicePrincipalName" in ldap_filter for ldap_filter in searches)
     assert directory.spns("oldsvc") == [SQL01_NETBIOS_PORT]
+
+
+def test_registrations_that_both_add_and_remove_an_spn_are_refused():
+    sqlsvc = make_account("sqlsvc", 1105)
+    with pytest.raises(SpnError, match=r"both add and remove: MSSQLSvc/sql01.corp.example.com:1433 \(CORP\\sqlsvc\)"):
+        plan([sqlsvc], dict(account="sqlsvc", spns=[SQL01_PORT], state="present"),
+             dict(account="sqlsvc", spns=[SQL01_PORT], state="absent"))
