@@ -1,15 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, sqlauth.kerberos contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-from __future__ import annotations
-
 """Windows security descriptors as Active Directory stores them.
 
 Parses and builds self-relative binary SECURITY_DESCRIPTORs (MS-DTYP 2.4.6)
 with their ACLs and ACEs, object ACEs included (MS-DTYP 2.4.4.3), renders
 them as SDDL, reads single ACEs written in SDDL, and answers "does this DACL
 grant that right" the way Windows evaluates a DACL. Pure code, no I/O.
+
+Written here rather than taken from a library: the maintained options are
+either part of a large toolkit (impacket's ldaptypes, samba's ndr bindings
+that only exist beside a Samba install) or lack object ACEs and access
+evaluation; this module is small, has no dependencies, and is tested on
+descriptors captured from a real DC (tests/unit/.../fixtures).
 """
+from __future__ import annotations
 
 import re
 import struct
