@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
+    MAX_FILTER_TERMS,
     batched_or_filters,
     escape_filter_value,
 )
@@ -74,8 +75,27 @@ class AccountReference:
             return ["(distinguishedName=%s)" % escape_filter_value(self.value)]
         if self.kind == "sid":
             return ["(objectSid=%s)" % escape_filter_value(sid_to_bytes(self.value))]
-        return ["(dNSHostName=%s)" % escape_filter_value(self.value),
+        # dNSHostName is not indexed (searchFlags 0, on Windows as on Samba):
+        # one such term turns the whole OR filter into a scan of every object
+        # against every term; 1,000 instances took 46 s or timed out
+        # (bench/README.md). A computer's HOST/fqdn SPN is indexed and names
+        # the same host; pick() still compares dNSHostName.
+        return ["(servicePrincipalName=HOST/%s)" % escape_filter_value(self.value),
                 "(sAMAccountName=%s$)" % escape_filter_value(short_host_name(self.value))]
+
+    def index_keys(self):
+        """The keys of _index_candidates under which every account that
+        pick() could choose is filed (a superset is fine: pick() decides)."""
+        value = self.value.lower()
+        if self.kind == "sam":
+            return [value, value + "$"]
+        if self.kind == "upn":
+            return [value, value.partition("@")[0]]
+        if self.kind == "dn":
+            return [normalize_dn(self.value)]
+        if self.kind == "sid":
+            return [value]
+        return [value, short_host_name(value) + "$"]
 
     def pick(self, candidates, dns_domain):
         """The candidates this reference names, best match first: a list of
@@ -194,6 +214,27 @@ def parse_account_reference(text, host=None):
     return AccountReference(text, "sam", name)
 
 
+def _index_candidates(candidates):
+    """Candidates filed under every value a reference may name them by, so
+    that each reference's pick() looks at a handful of accounts instead of
+    all of them (quadratic: 5,000 names took ~10 s of CPU, bench/README.md)."""
+    index = {}
+    for account in candidates:
+        keys = {account.sam_account_name.lower(), account.sid.lower(), normalize_dn(account.dn)}
+        keys.update(value.lower() for value in (account.upn, account.dns_host_name) if value)
+        for key in keys:
+            index.setdefault(key, []).append(account)
+    return index
+
+
+def _near(index, reference):
+    found = {}
+    for key in reference.index_keys():
+        for account in index.get(key, ()):
+            found.setdefault(id(account), account)
+    return list(found.values())
+
+
 def account_from_entry(entry, domain_netbios):
     sid = sid_from_bytes(entry.binary("objectSid"))[0]
     return Account(
@@ -210,38 +251,59 @@ def account_from_entry(entry, domain_netbios):
     )
 
 
+def _domain_problem(reference, domain):
+    """Why a reference cannot be resolved over this connection, or None."""
+    if reference.domain and reference.domain.lower() not in (
+            (domain["netbios"] or "").lower(), (domain["dns"] or "").lower()):
+        return ("%r is in domain %s, but this connection is to %s (%s): connect to a DC of that "
+                "domain" % (reference.text, reference.domain, domain["netbios"], domain["dn"]))
+    return None
+
+
+def find_accounts(client, references, with_security_descriptor=False):
+    """Resolve AccountReferences in the connection's domain with as few
+    searches as the filter size allows, reporting instead of raising what
+    does not resolve. Returns ({reference: Account}, {reference: problem})."""
+    domain = client.own_domain()
+    problems = {}
+    for reference in references:
+        problem = _domain_problem(reference, domain)
+        if problem:
+            problems[reference] = problem
+    searchable = [reference for reference in references if reference not in problems]
+
+    terms = sorted({term for reference in searchable for term in reference.filter_terms()})
+    attributes = ACCOUNT_ATTRIBUTES + (["nTSecurityDescriptor"] if with_security_descriptor else [])
+    controls = client.dacl_controls() if with_security_descriptor else None
+    candidates = {}
+    for ldap_filter in batched_or_filters(terms, "(&(objectClass=user)%s)", max_terms=MAX_FILTER_TERMS):
+        for entry in client.search(client.default_naming_context, ldap_filter, attributes, controls=controls):
+            candidates[entry.dn.lower()] = account_from_entry(entry, domain["netbios"])
+
+    resolved = {}
+    index = _index_candidates(candidates.values())
+    for reference in searchable:
+        matches = reference.pick(_near(index, reference), domain["dns"])
+        if len(matches) == 1:
+            resolved[reference] = matches[0]
+        elif not matches:
+            problems[reference] = "account %r was not found in %s" % (reference.text, domain["dn"])
+        else:
+            problems[reference] = ("account %r is ambiguous: it matches %s"
+                                   % (reference.text, ", ".join(sorted(a.dn for a in matches))))
+    return resolved, problems
+
+
 def resolve_accounts(client, references, with_security_descriptor=False):
     """Resolve AccountReferences in the connection's domain with as few
     searches as the filter size allows. Returns {reference: Account}; raises
     AccountError naming every unknown or ambiguous name at once."""
     domain = client.own_domain()
-    problems = []
-    for reference in references:
-        if reference.domain and reference.domain.lower() not in (
-                (domain["netbios"] or "").lower(), (domain["dns"] or "").lower()):
-            problems.append("%r is in domain %s, but this connection is to %s (%s): connect to a DC of that "
-                            "domain" % (reference.text, reference.domain, domain["netbios"], domain["dn"]))
+    # A name in another domain is refused before searching anything.
+    foreign = [problem for problem in (_domain_problem(reference, domain) for reference in references) if problem]
+    if foreign:
+        raise AccountError("; ".join(foreign))
+    resolved, problems = find_accounts(client, references, with_security_descriptor)
     if problems:
-        raise AccountError("; ".join(problems))
-
-    terms = sorted({term for reference in references for term in reference.filter_terms()})
-    attributes = ACCOUNT_ATTRIBUTES + (["nTSecurityDescriptor"] if with_security_descriptor else [])
-    controls = client.dacl_controls() if with_security_descriptor else None
-    candidates = {}
-    for ldap_filter in batched_or_filters(terms, "(&(objectClass=user)%s)"):
-        for entry in client.search(client.default_naming_context, ldap_filter, attributes, controls=controls):
-            candidates[entry.dn.lower()] = account_from_entry(entry, domain["netbios"])
-
-    resolved = {}
-    for reference in references:
-        matches = reference.pick(list(candidates.values()), domain["dns"])
-        if len(matches) == 1:
-            resolved[reference] = matches[0]
-        elif not matches:
-            problems.append("account %r was not found in %s" % (reference.text, domain["dn"]))
-        else:
-            problems.append("account %r is ambiguous: it matches %s"
-                            % (reference.text, ", ".join(sorted(a.dn for a in matches))))
-    if problems:
-        raise AccountError("; ".join(problems))
+        raise AccountError("; ".join(problems[reference] for reference in references if reference in problems))
     return resolved

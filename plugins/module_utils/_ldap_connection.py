@@ -92,6 +92,7 @@ class DirectoryClient:
         if self.auth_protocol == "simple" and not (self.options.get("username") and self.options.get("password")):
             raise LdapError("auth_protocol=simple needs both username and password")
         self.round_trips = 0
+        self.binds = 0
         self._connection = self._open(self.options["server"], self.options.get("port") or _DEFAULT_PORTS[self.tls_mode])
         self._global_catalog = None
         root = self.search("", "(objectClass=*)", ["defaultNamingContext", "rootDomainNamingContext",
@@ -131,6 +132,7 @@ class DirectoryClient:
             if self.tls_mode == "start_tls":
                 connection.start_tls()
             connection.bind()
+            self.binds += 1
         except ldap3_exceptions.LDAPInvalidCredentialsResult:
             raise LdapError("bind to %s as %r failed: invalid credentials (wrong user name or password)"
                             % (where, options.get("username"))) from None
@@ -164,20 +166,31 @@ class DirectoryClient:
 
     def global_catalog(self):
         """A connection to the Global Catalog on the same DC, or None when
-        that DC is not a Global Catalog."""
+        that DC is not a Global Catalog.
+
+        In a forest of one domain, that domain's partition holds every
+        account the Global Catalog would return: the open connection serves
+        forest-wide searches (``search`` bases them on the domain) and no
+        second connection and bind is made (bench/README.md measured it)."""
         if not self.is_global_catalog:
             return None
         if self._global_catalog is None:
-            self._global_catalog = self._open(self.dns_host_name, _GLOBAL_CATALOG_PORTS[self.tls_mode])
+            if len(self.domains()) == 1:
+                self._global_catalog = self._connection
+            else:
+                self._global_catalog = self._open(self.dns_host_name, _GLOBAL_CATALOG_PORTS[self.tls_mode])
         return self._global_catalog
 
     def close(self):
-        for connection in (self._connection, self._global_catalog):
-            if connection is not None:
-                try:
-                    connection.unbind()
-                except Exception:  # closing is best effort
-                    pass
+        connections = [self._connection]
+        # The Global Catalog may be the domain connection itself (see above).
+        if self._global_catalog is not None and self._global_catalog is not self._connection:
+            connections.append(self._global_catalog)
+        for connection in connections:
+            try:
+                connection.unbind()
+            except Exception:  # closing is best effort
+                pass
 
     # -- operations ---------------------------------------------------------
 
@@ -186,6 +199,8 @@ class DirectoryClient:
         """Run one search, following the paged-results cookie; each page is
         one round trip. Returns DirectoryEntry objects."""
         connection = self.global_catalog() if global_catalog else self._connection
+        if global_catalog and connection is self._connection and base == "":
+            base = self.default_naming_context  # the forest's only domain (see global_catalog)
         scope = {"base": ldap3.BASE, "one": ldap3.LEVEL, "subtree": ldap3.SUBTREE}[scope]
         entries = []
         cookie = None
@@ -276,6 +291,12 @@ def _certificate_reason(text):
 # Samba's default "ldap max search request size" is 256000 bytes; Windows
 # accepts far more. Staying under Samba's limit keeps one code path for both.
 MAX_FILTER_BYTES = 200000
+# Samba matches every candidate entry against the whole filter, so a search
+# costs about entries x terms: the SPN holders of 1,000 instances took 10 s
+# in two 2,000-term searches, 3 s in eight 500-term ones (bench/README.md).
+# Callers that batch thousands of terms pass this as max_terms: the cost
+# stays linear, for one round trip per 500 terms.
+MAX_FILTER_TERMS = 500
 
 
 def escape_filter_value(value):
@@ -285,14 +306,15 @@ def escape_filter_value(value):
     return "".join("\\%02x" % ord(c) if c in "\\*()\x00" else c for c in value)
 
 
-def batched_or_filters(terms, template="%s", max_bytes=MAX_FILTER_BYTES):
+def batched_or_filters(terms, template="%s", max_bytes=MAX_FILTER_BYTES, max_terms=None):
     """Yield filters ``template % (|term...)`` that together cover all terms,
-    each under max_bytes: one search per batch instead of one per term."""
+    each under max_bytes (and max_terms terms, if given): one search per
+    batch instead of one per term."""
     overhead = len((template % "(|)").encode("utf-8"))
     batch, size = [], overhead
     for term in terms:
         term_bytes = len(term.encode("utf-8"))
-        if batch and size + term_bytes > max_bytes:
+        if batch and (size + term_bytes > max_bytes or (max_terms and len(batch) >= max_terms)):
             yield template % ("(|%s)" % "".join(batch))
             batch, size = [], overhead
         batch.append(term)

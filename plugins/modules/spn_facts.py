@@ -49,7 +49,8 @@ options:
     description:
       - Where to look for the accounts that hold each SPN.
       - V(forest) searches the Global Catalog, which finds duplicates in other domains as the KDC would; if the
-        DC is not a Global Catalog, it falls back to the domain and says so in RV(search_scope).
+        DC is not a Global Catalog, it falls back to the domain and says so in RV(search_scope). In a forest of
+        a single domain, it searches that domain over the same connection, which holds the same accounts.
       - V(domain) searches only the connected domain.
     type: str
     choices: [forest, domain]
@@ -142,6 +143,17 @@ search_scope:
   description: Where SPN holders were searched, C(forest) (Global Catalog) or C(domain).
   returned: success
   type: str
+ldap_round_trips:
+  description: LDAP requests the module sent and waited for, binds excluded; each page of a paged search
+    counts. What the audit costs the domain controller in requests, for capacity planning.
+  returned: success
+  type: int
+  sample: 5
+ldap_binds:
+  description: LDAP binds the module made (one per connection).
+  returned: success
+  type: int
+  sample: 1
 ansible_facts:
   description: The same report.
   returned: success

@@ -25,6 +25,11 @@ TREE_DELETE_CONTROL = ("1.2.840.113556.1.4.805", True, None)
 UF_NORMAL_ACCOUNT = 0x0200
 UF_WORKSTATION_TRUST_ACCOUNT = 0x1000
 UF_DONT_EXPIRE_PASSWD = 0x10000
+# userAccountControl flags a scenario user may carry (its `flags`).
+USER_FLAGS = {
+    "NOT_DELEGATED": 0x100000,
+    "TRUSTED_TO_AUTH_FOR_DELEGATION": 0x1000000,
+}
 # Read/write servicePrincipalName and the validated SPN write, for SELF: what
 # lets SQL Server register its own SPNs at start-up.
 SPN_WRITE_ACES = ("(OA;;RPWP;f3a64788-5306-11d1-a9c5-0000f80367c1;;PS)"
@@ -109,7 +114,8 @@ class Seeder:
             attributes = {
                 "sAMAccountName": name,
                 "userPrincipalName": user.get("upn", "%s@%s" % (name, self.dns_domain)),
-                "userAccountControl": UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD,
+                "userAccountControl": UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD | sum(
+                    USER_FLAGS[flag] for flag in user.get("flags", [])),
             }
             if user.get("spns"):
                 attributes["servicePrincipalName"] = user["spns"]
@@ -171,8 +177,15 @@ class Seeder:
         """The scenarios' SQL Server estate as an Ansible inventory, the way
         a DBA writes it: one host per SQL Server, its instances as variables."""
         hosts = {}
+        linked = {}
+        for pair in self.scenarios.get("linked_servers", []):
+            linked.setdefault(pair["front"].lower(), []).append(pair["back"])
         for scenario in self.scenarios.get("instances", []):
             instance = {k: v for k, v in scenario.items() if k not in ("scenario", "expect", "host")}
+            name = scenario["host"] if scenario.get("instance", "MSSQLSERVER") == "MSSQLSERVER" \
+                else "%s\\%s" % (scenario["host"], scenario["instance"])
+            if name.lower() in linked:
+                instance["linked_servers"] = linked[name.lower()]
             hosts.setdefault(scenario["host"], {"sqlauth_instances": []})["sqlauth_instances"].append(instance)
         inventory = {"sql_servers": {"hosts": hosts}}
         with open(os.path.join(self.lab, "inventory.yml"), "w", encoding="utf-8") as handle:

@@ -45,8 +45,8 @@ def test_every_instance_without_a_static_port_is_named():
     assert "sql2.corp.example.com\\A and sql2.corp.example.com\\B both have port 1533" in problems[3]
     assert "'bad name' is not a valid SQL Server instance name" in problems[4]
     assert "must be a dict" in problems[5]
-    assert static_port_instances("nope", HOST)["problems"] == ["sqlauth_instances of sql2.corp.example.com must be a "
-                                                              "list, got str"]
+    assert static_port_instances("nope", HOST)["problems"] == [
+        "sqlauth_instances of sql2.corp.example.com must be a list, got str"]
 
 
 def test_linux_has_only_the_default_instance():

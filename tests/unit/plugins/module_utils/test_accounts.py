@@ -15,6 +15,8 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
     Account,
     AccountError,
     AccountReference,
+    _index_candidates,
+    _near,
     account_from_entry,
     normalize_dn,
     parse_account_reference,
@@ -168,7 +170,8 @@ def test_account_error_is_a_value_error():
     ("S-1-5-21-1-2-3-1105",
      ["(objectSid=\\01\\05\\00\\00\\00\\00\\00\\05\\15\\00\\00\\00\\01\\00\\00\\00\\02\\00\\00\\00"
       "\\03\\00\\00\\00\\51\\04\\00\\00)"]),
-    ("NT SERVICE\\MSSQLSERVER", ["(dNSHostName=sql01.corp.example.com)", "(sAMAccountName=sql01$)"]),
+    # HOST/fqdn, not dNSHostName: that attribute is not indexed (see filter_terms).
+    ("NT SERVICE\\MSSQLSERVER", ["(servicePrincipalName=HOST/sql01.corp.example.com)", "(sAMAccountName=sql01$)"]),
 ])
 def test_filter_terms(text, terms):
     assert parse_account_reference(text, HOST).filter_terms() == terms
@@ -260,6 +263,28 @@ def test_pick_host_computer_ignores_users():
     # A user named like the computer account is not the host's identity.
     impostor = account("sql03$", 1600, USER_CLASSES, dns_host_name="sql03.corp.example.com")
     assert pick("NT SERVICE\\MSSQLSERVER", [impostor], host="sql03.corp.example.com") == []
+
+
+# -- the candidate index behind resolve_accounts ---------------------------------
+
+INDEX_CASES = ["sqlsvc", "SQLSVC", "CORP\\sqlsvc", "sqlsvc$", "gmsa-sql", "CORP\\GMSA-SQL$", "nobody",
+               "sql@corp.example.com", "SQL@CORP.EXAMPLE.COM", "svc@corp.example.com", "SVC@Corp.Example.Com",
+               "svc@example.com", "svc@partner.example.org",
+               "cn=SQLSVC, ou=service accounts , dc=corp,dc=example,dc=com", DOMAIN_SID + "-1105",
+               DOMAIN_SID.lower() + "-1119", "LocalSystem", "NT SERVICE\\MSSQLSERVER"]
+
+
+@pytest.mark.parametrize("host", [HOST, "SQL01.Corp.Example.com", "sql02.corp.example.com", "sql09.corp.example.com"])
+@pytest.mark.parametrize("text", INDEX_CASES)
+def test_candidate_index_loses_no_match(text, host):
+    # resolve_accounts hands pick() only the candidates filed under the
+    # reference's keys; it must choose exactly what it chooses among all.
+    candidates = ALL + (SQL01_TWIN,)
+    reference = parse_account_reference(text, host)
+    near = _near(_index_candidates(candidates), reference)
+    assert sorted(a.dn for a in reference.pick(near, DOMAIN_DNS)) == sorted(
+        a.dn for a in reference.pick(list(candidates), DOMAIN_DNS))
+    assert len(near) <= 3
 
 
 # -- Account ---------------------------------------------------------------------

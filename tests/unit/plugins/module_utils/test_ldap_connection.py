@@ -132,6 +132,20 @@ def test_batched_or_filters_cover_every_term_once(count, max_bytes, template):
         assert overhead + size + len(next_first) > max_bytes
 
 
+@pytest.mark.parametrize("count, max_terms", [(1, 1), (10, 3), (2500, 1000), (999, 1000), (1000, 1000)])
+def test_batched_or_filters_max_terms(count, max_terms):
+    terms = make_terms(count)
+    filters = list(batched_or_filters(terms, max_terms=max_terms))
+    batches = [split_filter(ldap_filter, "%s") for ldap_filter in filters]
+    assert [term for batch in batches for term in batch] == terms
+    assert all(len(batch) == max_terms for batch in batches[:-1]) and 0 < len(batches[-1]) <= max_terms
+
+
+def test_batched_or_filters_bytes_bind_before_max_terms():
+    filters = list(batched_or_filters(make_terms(100), max_bytes=200, max_terms=1000))
+    assert len(filters) > 1 and all(len(f) <= 200 + len("(|)") for f in filters)
+
+
 def test_batched_or_filters_accepts_any_iterable():
     terms = make_terms(50)
     assert list(batched_or_filters(iter(terms), max_bytes=500)) == list(batched_or_filters(terms, max_bytes=500))

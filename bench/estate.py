@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The benchmark's synthetic SQL Server estate and directory, derived from a
+seed and nothing else: populate.py writes it into the bench lab, measure.py
+builds its inventories and checks spn_facts' counts against it.
+
+One SQL Server instance per host, 5,000 hosts. The estates of 100, 1,000 and
+5,000 instances are the first N instances; their accounts live in nested OUs
+(Estate100 inside Estate1000 inside Estate5000), so "every MSSQLSvc SPN of an
+estate of N instances" is one subtree search, the floor the audit is compared
+with. Around them, ordinary users, workstations and application service
+accounts make the directory the size of a large company's.
+"""
+
+import random
+
+SIZES = (100, 1000, 5000)
+DNS_DOMAIN = "corp.example.test"
+NETBIOS_DOMAIN = "CORP"
+BASE_DN = "DC=corp,DC=example,DC=test"
+BENCH_OU = "OU=Bench," + BASE_DN
+STAFF_USERS = 12000
+WORKSTATIONS = 3000
+APP_ACCOUNTS = 500
+NAMED_INSTANCES = ("SALES", "HR", "FINANCE", "REPORTING", "WAREHOUSE")
+
+# Per-instance drift, a few percent each, the rest ok.
+MISSING_RATE = 0.03        # the NetBIOS forms never registered (setspn by hand, FQDN only)
+WRONG_ACCOUNT_RATE = 0.02  # an SPN left on the host's computer account (once ran as LocalSystem)
+DUPLICATE_RATE = 0.01      # an SPN also on the previous service account (legacy duplicate)
+NO_ACL_RATE = 0.10         # the account may not write its own SPNs
+VIRTUAL_ACCOUNT_RATE = 0.05
+UPN_REFERENCE_RATE = 0.15  # inventory names the account by UPN instead of DOMAIN\name
+NAMED_INSTANCE_RATE = 0.25
+DYNAMIC_PORT_RATE = 0.20   # of named instances
+LISTENER_RATE = 0.08
+UPPER_CASE_HOST_RATE = 0.10  # SPNs registered with an upper-case host name
+
+
+def estate_ou(index):
+    """The OU (relative to the domain) holding instance ``index``'s accounts."""
+    path = []
+    for size in sorted(SIZES, reverse=True):
+        if index <= size:
+            path.insert(0, "OU=Estate%d" % size)
+    return ",".join(path + ["OU=Bench"])
+
+
+def estate_base(size):
+    return "%s,%s" % (estate_ou(size), BASE_DN)
+
+
+def ou_dns():
+    """Every OU the population needs, parents first."""
+    ous = ["OU=Bench"]
+    for size in sorted(SIZES, reverse=True):
+        ous.append(estate_ou(size))
+    ous += ["OU=Staff,OU=Bench", "OU=Workstations,OU=Bench", "OU=Applications,OU=Bench"]
+    return ["%s,%s" % (ou, BASE_DN) for ou in ous]
+
+
+def _spn(host, suffix=None):
+    return "MSSQLSvc/%s%s" % (host, "" if suffix is None else ":%s" % suffix)
+
+
+def build(seed, count=max(SIZES)):
+    """The estate: a list of instance dicts (inventory fields plus what the
+    directory holds for them and what the audit must report)."""
+    rng = random.Random(seed)
+    instances = []
+    for index in range(1, count + 1):
+        short = "sqlh%05d" % index
+        host = "%s.%s" % (short, DNS_DOMAIN)
+        named = rng.random() < NAMED_INSTANCE_RATE
+        instance = rng.choice(NAMED_INSTANCES) if named else "MSSQLSERVER"
+        if named:
+            port = "dynamic" if rng.random() < DYNAMIC_PORT_RATE else 1434 + rng.randrange(1, 500)
+        else:
+            port = 1433
+        virtual = rng.random() < VIRTUAL_ACCOUNT_RATE
+        sam = "svc-%s" % short
+        if virtual:
+            reference = "NT SERVICE\\%s" % ("MSSQLSERVER" if not named else "MSSQL$" + instance)
+        elif rng.random() < UPN_REFERENCE_RATE:
+            reference = "%s@%s" % (sam, DNS_DOMAIN)
+        else:
+            reference = "%s\\%s" % (NETBIOS_DOMAIN, sam)
+        listeners = []
+        if rng.random() < LISTENER_RATE:
+            listeners.append({"name": "agl%05d.%s" % (index, DNS_DOMAIN), "port": 1433})
+
+        # Required SPNs, (form, spn), as spn_facts builds them by default.
+        required = []
+        for name, port_form, instance_form in ((host, "fqdn_port", "fqdn_instance"),
+                                               (short, "netbios_port", "netbios_instance")):
+            if port != "dynamic":
+                required.append((port_form, _spn(name, port)))
+            required.append((instance_form, _spn(name, None if not named else instance)))
+        for listener in listeners:
+            required.append(("listener_fqdn", _spn(listener["name"], listener["port"])))
+            required.append(("listener_netbios", _spn(listener["name"].split(".")[0], listener["port"])))
+
+        draw = rng.random()
+        if draw < MISSING_RATE:
+            drift = "missing"
+        elif draw < MISSING_RATE + WRONG_ACCOUNT_RATE and not virtual:
+            drift = "wrong_account"
+        elif draw < MISSING_RATE + WRONG_ACCOUNT_RATE + DUPLICATE_RATE and not virtual:
+            drift = "duplicate"
+        else:
+            drift = "ok"
+        acl = virtual or rng.random() >= NO_ACL_RATE
+        upper = rng.random() < UPPER_CASE_HOST_RATE
+
+        owner = "computer" if virtual else "service"
+        registered = {"service": [], "computer": [], "old": []}
+        statuses = {}
+        victim = required[0][1]  # fqdn_port, or fqdn_instance with a dynamic port
+        for form, spn in required:
+            stored = spn.replace(host, host.upper()) if upper else spn
+            if drift == "missing" and form.startswith("netbios"):
+                statuses[spn] = "missing"
+                continue
+            if drift == "wrong_account" and spn == victim:
+                registered["computer"].append(stored)
+                statuses[spn] = "wrong_account"
+                continue
+            registered[owner].append(stored)
+            if drift == "duplicate" and spn == victim:
+                registered["old"].append(stored)
+                statuses[spn] = "duplicate"
+            else:
+                statuses[spn] = "ok"
+        findings = (["dynamic_port"] if port == "dynamic" else []) + ([] if acl else ["spn_write_acl_missing"])
+        instances.append({
+            "index": index,
+            "host": host,
+            "short": short,
+            "instance": instance,
+            "port": port,
+            "service_account": reference,
+            "listeners": listeners,
+            "virtual": virtual,
+            "sam": sam,
+            "acl": acl,
+            "drift": drift,
+            "registered": registered,
+            "expected": {"spns": statuses, "findings": findings},
+        })
+    return instances
+
+
+def inventory_entry(instance):
+    """The host's ``sqlauth_instances`` entry, as a DBA writes it."""
+    entry = {"instance": instance["instance"], "port": instance["port"],
+             "service_account": instance["service_account"]}
+    if instance["listeners"]:
+        entry["listeners"] = instance["listeners"]
+    return entry
+
+
+def module_instances(instances):
+    """spn_facts' ``instances`` option for these instances."""
+    return [dict(inventory_entry(i), host=i["host"]) for i in instances]
+
+
+def expected_summary(instances):
+    """What spn_facts' ``summary`` must say for these instances."""
+    counts = {"ok": 0, "missing": 0, "wrong_account": 0, "duplicate": 0}
+    drifted = 0
+    for instance in instances:
+        statuses = instance["expected"]["spns"].values()
+        for status in statuses:
+            counts[status] += 1
+        if instance["expected"]["findings"] or any(s != "ok" for s in statuses):
+            drifted += 1
+    return {"instances": len(instances), "instances_with_drift": drifted, "spns": counts}
+
+
+def filler_counts():
+    return {"staff_users": STAFF_USERS, "workstations": WORKSTATIONS, "application_accounts": APP_ACCOUNTS}

@@ -1,0 +1,202 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Populate the bench lab's directory with the estate of estate.py, once.
+
+Objects are added with ldbadd through the running DC's sam.ldb, that is
+through Samba's own module stack (SIDs from the RID pool, default security
+descriptors, the SPN uniqueness check: the same checks as an LDAP add, without
+the LDAP round trip); about 250 objects/s against 160/s for LDAPS adds. The
+legacy duplicate SPNs, which that stack refuses, are written straight into
+the domain partition file afterwards, as tests/lab/seed.py does.
+
+Accounts get no password: the audit never authenticates as them, and hashing
+a password costs ~30 ms per account in Samba. An account without keys cannot
+log on.
+
+A marker file in the lab directory records the seed; a second run with the
+same seed does nothing. A lab populated with another seed, or whose
+population was interrupted, is not patched up (deleting 25,000 objects is
+slower than creating them and leaves tombstones that every scan reads): the
+script exits with NEEDS_FRESH_LAB and bench.sh rebuilds the lab.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import estate
+
+MARKER = "bench-populated.json"
+FORMAT_VERSION = 1  # bump when estate.py changes what it writes
+UF_ACCOUNTDISABLE = 0x0002
+UF_NORMAL_ACCOUNT = 0x0200
+UF_WORKSTATION_TRUST_ACCOUNT = 0x1000
+UF_DONT_EXPIRE_PASSWD = 0x10000
+# Read/write servicePrincipalName and the validated SPN write, for SELF.
+SPN_WRITE_ACES = ("(OA;;RPWP;f3a64788-5306-11d1-a9c5-0000f80367c1;;PS)"
+                  "(OA;;SW;f3a64788-5306-11d1-a9c5-0000f80367c1;;PS)")
+CHUNK = 2500  # objects per ldbadd call (one transaction each), for progress
+NEEDS_FRESH_LAB = 3
+
+
+def ldb(lab, tool, *args, stdin=None):
+    result = subprocess.run([tool, "-H", os.path.join(lab, "private", "sam.ldb")] + list(args), input=stdin,
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.exit("%s failed: %s" % (tool, (result.stderr or result.stdout).strip()[-2000:]))
+    return result.stdout
+
+
+def unfolded_attribute(ldif, name):
+    """One attribute's value from LDIF output (continuation lines joined)."""
+    value, inside = [], False
+    for line in ldif.splitlines():
+        if line.startswith(name + ": "):
+            value, inside = [line[len(name) + 2:]], True
+        elif inside and line.startswith(" "):
+            value.append(line[1:])
+        else:
+            inside = False
+    return "".join(value)
+
+
+def user_security_descriptor_with_spn_write(lab):
+    """The schema's default DACL of a user plus the SPN write ACEs for SELF:
+    given at creation, Samba adds the inherited ACEs as for any new object."""
+    out = ldb(lab, "ldbsearch", "-b", "CN=User,CN=Schema,CN=Configuration,%s" % estate.BASE_DN, "-s", "base",
+              "defaultSecurityDescriptor")
+    default = unfolded_attribute(out, "defaultSecurityDescriptor")
+    if not default.startswith("D:"):
+        sys.exit("unexpected defaultSecurityDescriptor of the user class: %r" % default[:80])
+    return default + SPN_WRITE_ACES
+
+
+def entry(dn, attributes):
+    lines = ["dn: %s" % dn]
+    for name, values in attributes:
+        for value in values if isinstance(values, list) else [values]:
+            lines.append("%s: %s" % (name, value))
+    return "\n".join(lines) + "\n"
+
+
+def user(cn, ou, sam, spns=(), upn=None, disabled=False, sddl=None):
+    uac = UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD | (UF_ACCOUNTDISABLE if disabled else 0)
+    attributes = [("objectClass", "user"), ("sAMAccountName", sam), ("userAccountControl", str(uac))]
+    if upn:
+        attributes.append(("userPrincipalName", upn))
+    if spns:
+        attributes.append(("servicePrincipalName", list(spns)))
+    if sddl:
+        attributes.append(("nTSecurityDescriptor", sddl))
+    return entry("CN=%s,%s,%s" % (cn, ou, estate.BASE_DN), attributes)
+
+
+def computer(name, ou, spns=()):
+    fqdn = "%s.%s" % (name.lower(), estate.DNS_DOMAIN)
+    attributes = [("objectClass", "computer"), ("sAMAccountName", name + "$"),
+                  ("userAccountControl", str(UF_WORKSTATION_TRUST_ACCOUNT)), ("dNSHostName", fqdn),
+                  ("servicePrincipalName", ["HOST/%s" % fqdn, "HOST/%s" % name] + list(spns))]
+    return entry("CN=%s,%s,%s" % (name, ou, estate.BASE_DN), attributes)
+
+
+def directory_entries(instances, sddl):
+    """LDIF records for the whole bench directory, OUs first; and the LDIF
+    that adds the legacy duplicates."""
+    records = [entry(dn, [("objectClass", "organizationalUnit")]) for dn in estate.ou_dns()]
+    duplicates = []
+    for instance in instances:
+        ou = estate.estate_ou(instance["index"])
+        registered = instance["registered"]
+        records.append(computer(instance["short"].upper(), ou, registered["computer"]))
+        if not instance["virtual"]:
+            records.append(user(instance["sam"], ou, instance["sam"], registered["service"],
+                                upn="%s@%s" % (instance["sam"], estate.DNS_DOMAIN),
+                                sddl=sddl if instance["acl"] else None))
+        if registered["old"]:
+            old = "svcold-%s" % instance["short"]
+            records.append(user(old, ou, old))
+            duplicates.append("dn: CN=%s,%s,%s\nchangetype: modify\nadd: servicePrincipalName\n%s\n" % (
+                old, ou, estate.BASE_DN,
+                "\n".join("servicePrincipalName: %s" % spn for spn in registered["old"])))
+    for number in range(1, estate.STAFF_USERS + 1):
+        name = "user%05d" % number
+        records.append(user(name, "OU=Staff,OU=Bench", name, upn="%s@%s" % (name, estate.DNS_DOMAIN),
+                            disabled=number % 7 == 0))
+    for number in range(1, estate.WORKSTATIONS + 1):
+        records.append(computer("WS%05d" % number, "OU=Workstations,OU=Bench"))
+    for number in range(1, estate.APP_ACCOUNTS + 1):
+        name = "svc-app%04d" % number
+        records.append(user(name, "OU=Applications,OU=Bench", name,
+                            spns=["HTTP/app%04d.%s" % (number, estate.DNS_DOMAIN), "HTTP/app%04d" % number]))
+    return records, duplicates
+
+
+def populated(lab):
+    try:
+        with open(os.path.join(lab, MARKER), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def bench_objects_exist(lab):
+    found = subprocess.run(["ldbsearch", "-H", os.path.join(lab, "private", "sam.ldb"), "-b", estate.BENCH_OU,
+                            "-s", "base", "dn"], capture_output=True, text=True, check=False)
+    return found.returncode == 0 and "dn: " in found.stdout
+
+
+def populate(lab, seed):
+    marker = populated(lab)
+    if marker and marker.get("seed") == seed and marker.get("format") == FORMAT_VERSION:
+        print("populate: already populated with seed %s (%s), reusing it" % (seed, marker["summary"]))
+        return marker
+    if marker or bench_objects_exist(lab):
+        print("populate: this lab holds another population (%s) or an interrupted one; it needs a fresh lab"
+              % ("seed %s, format %s" % (marker.get("seed"), marker.get("format")) if marker else "no marker"))
+        sys.exit(NEEDS_FRESH_LAB)
+    started = time.monotonic()
+    instances = estate.build(seed)
+    records, duplicates = directory_entries(instances, user_security_descriptor_with_spn_write(lab))
+    accounts = sum(1 for record in records if "objectClass: organizationalUnit" not in record)
+    print("populate: adding %d objects (%d accounts) with ldbadd, %d per transaction"
+          % (len(records), accounts, CHUNK), flush=True)
+    for start in range(0, len(records), CHUNK):
+        ldb(lab, "ldbadd", stdin="\n".join(records[start:start + CHUNK]))
+        print("populate: %d/%d (%.0f s)" % (min(start + CHUNK, len(records)), len(records),
+                                            time.monotonic() - started), flush=True)
+    partition = "%s.ldb" % estate.BASE_DN.upper()
+    result = subprocess.run(["ldbmodify", "-H", os.path.join(lab, "private", "sam.ldb.d", partition)],
+                            input="\n".join(duplicates), capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        sys.exit("writing the legacy duplicates failed: %s" % result.stderr.strip())
+    summary = {
+        "accounts": accounts,
+        "sql_instances": len(instances),
+        "sql_service_accounts": sum(not i["virtual"] for i in instances),
+        "legacy_duplicates": len(duplicates),
+        "drift": {kind: sum(i["drift"] == kind for i in instances)
+                  for kind in ("missing", "wrong_account", "duplicate")},
+    }
+    summary.update(estate.filler_counts())
+    marker = {"seed": seed, "format": FORMAT_VERSION, "summary": summary,
+              "seconds": round(time.monotonic() - started, 1)}
+    with open(os.path.join(lab, MARKER), "w", encoding="utf-8") as handle:
+        json.dump(marker, handle, indent=2, sort_keys=True)
+    print("populate: done in %.0f s: %s" % (marker["seconds"], summary), flush=True)
+    return marker
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lab", required=True)
+    parser.add_argument("--seed", type=int, required=True)
+    options = parser.parse_args()
+    populate(options.lab, options.seed)
+
+
+if __name__ == "__main__":
+    main()

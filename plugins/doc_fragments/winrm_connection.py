@@ -1,0 +1,96 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# The argument spec these options document is WINRM_CONNECTION_ARGUMENT_SPEC in
+# plugins/module_utils/_winrm.py; change both together.
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  winrm_host:
+    description:
+      - DNS name of the Windows host to reach over WinRM.
+      - Use the name Kerberos knows the host by (its FQDN), not an IP address, with O(winrm_transport=kerberos).
+      - Has no environment variable fallback, since it names one host; the roles pass the inventory host.
+    type: str
+  winrm_port:
+    description:
+      - TCP port of the WinRM listener.
+      - Defaults to V(5985) with O(winrm_scheme=http) and V(5986) with O(winrm_scheme=https).
+      - If not set, the environment variable E(SQLAUTH_WINRM_PORT) is used.
+    type: int
+  winrm_scheme:
+    description:
+      - V(http) talks to the default WinRM listener; the messages are still encrypted by the authentication
+        (NTLM, Kerberos or CredSSP), see O(winrm_message_encryption).
+      - V(https) talks to an HTTPS listener, whose certificate is checked as O(winrm_cert_validation) says.
+      - If not set, the environment variable E(SQLAUTH_WINRM_SCHEME) is used.
+    type: str
+    choices: [http, https]
+    default: http
+  winrm_transport:
+    description:
+      - How to authenticate.
+      - V(ntlm) with O(winrm_username) and O(winrm_password).
+      - V(kerberos) from the controller's Kerberos ticket cache (C(kinit) first); O(winrm_username), when set,
+        picks the principal from the cache. O(winrm_password) is not used.
+      - V(credssp) with O(winrm_username) and O(winrm_password); needs the C(requests-credssp) Python package.
+      - Defaults to V(ntlm) when O(winrm_password) is set and V(kerberos) otherwise.
+      - If not set, the environment variable E(SQLAUTH_WINRM_TRANSPORT) is used.
+    type: str
+    choices: [ntlm, kerberos, credssp]
+  winrm_message_encryption:
+    description:
+      - V(auto) encrypts the messages with the authentication's session key over HTTP, and relies on TLS over
+        HTTPS.
+      - V(always) also encrypts them over HTTPS.
+      - V(never) does not encrypt them over HTTP; only for a lab, since the messages are readable on the way.
+      - If not set, the environment variable E(SQLAUTH_WINRM_MESSAGE_ENCRYPTION) is used.
+    type: str
+    choices: [auto, always, never]
+    default: auto
+  winrm_cert_validation:
+    description:
+      - With O(winrm_scheme=https), V(validate) checks that the host's certificate chains to a trusted CA and
+        names O(winrm_host); V(ignore) checks nothing (only for a lab).
+      - If not set, the environment variable E(SQLAUTH_WINRM_CERT_VALIDATION) is used.
+    type: str
+    choices: [validate, ignore]
+    default: validate
+  winrm_ca_cert:
+    description:
+      - A PEM file with the CA certificate(s) that issued the host's HTTPS certificate.
+      - If not set, the CA bundle of the Python requests library is used.
+      - If not set, the environment variable E(SQLAUTH_WINRM_CA_CERT) is used.
+    type: path
+  winrm_username:
+    description:
+      - The account to connect as, V(CORP\\admin) or V(admin@corp.example.com); it must be allowed to use WinRM
+        (Administrators or Remote Management Users) and to change what the module changes (local administrator).
+      - If not set, the environment variable E(SQLAUTH_WINRM_USERNAME) is used.
+    type: str
+  winrm_password:
+    description:
+      - The password of O(winrm_username). Never logged.
+      - If not set, the environment variable E(SQLAUTH_WINRM_PASSWORD) is used.
+    type: str
+  winrm_connection_timeout:
+    description:
+      - Seconds to wait for the connection and for each WinRM reply; at least V(2).
+      - Long remote work (a service restart) is waited for in several replies and is limited by the module's own
+        timeout instead.
+      - If not set, the environment variable E(SQLAUTH_WINRM_CONNECTION_TIMEOUT) is used.
+    type: int
+    default: 30
+notes:
+  - For a Windows host the module talks WinRM from where it runs; run it on the controller with
+    C(delegate_to) set to V(localhost), and set the connection once for all WinRM modules with
+    C(module_defaults) and the action group C(group/sqlauth.kerberos.winrm).
+  - Each WinRM call starts one C(powershell.exe) running a small fixed script; the data travels as a base64 JSON
+    argument, never as script text.
+requirements:
+  - pywinrm >= 0.5.0 (for Windows hosts)
+  - requests-credssp (only for O(winrm_transport=credssp))
+"""

@@ -1,0 +1,378 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""WinRM to a Windows host, reduced to one small, generic primitive.
+
+The remote side is REMOTE_SCRIPT below, a fixed PowerShell script that takes
+one JSON document, a batch of operations, and prints one JSON document, the
+result of each. Operations are generic: read the values (and subkeys) of a
+registry key under HKLM, write given values to an existing key, get a
+service's state, restart or start a service and wait until it runs. Every
+decision is made in Python; the script knows nothing of SQL Server.
+
+The batch reaches the script only as a base64 string argument (its alphabet
+cannot close the quotes around it), so no value is ever part of the script
+text: an instance name like ``X'; Remove-Item C:\\ -Recurse; '`` is data.
+
+pywinrm opens a shell per command and starts powershell.exe with the script
+on its command line, so the script is small and each call carries a whole
+batch: a module makes a few calls per host, not one per value.
+
+Options follow the ``winrm_`` names of the ``sqlauth.kerberos.winrm_connection``
+doc fragment; change both together.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import traceback
+from xml.sax.saxutils import unescape
+
+from ansible.module_utils.basic import env_fallback
+
+try:
+    import requests.exceptions
+    from winrm.exceptions import InvalidCredentialsError, WinRMError, WinRMTransportError, WSManFaultError
+    from winrm.protocol import Protocol
+except ImportError:
+    WINRM_IMPORT_ERROR = traceback.format_exc()
+    Protocol = None
+else:
+    WINRM_IMPORT_ERROR = None
+
+TRANSPORTS = ("ntlm", "kerberos", "credssp")
+SCHEMES = ("http", "https")
+_DEFAULT_PORTS = {"http": 5985, "https": 5986}
+
+WINRM_CONNECTION_ARGUMENT_SPEC = dict(
+    winrm_host=dict(type="str"),
+    winrm_port=dict(type="int", fallback=(env_fallback, ["SQLAUTH_WINRM_PORT"])),
+    winrm_scheme=dict(type="str", choices=list(SCHEMES), default="http", fallback=(env_fallback, ["SQLAUTH_WINRM_SCHEME"])),
+    winrm_transport=dict(type="str", choices=list(TRANSPORTS), fallback=(env_fallback, ["SQLAUTH_WINRM_TRANSPORT"])),
+    winrm_message_encryption=dict(type="str", choices=["auto", "always", "never"], default="auto",
+                                  fallback=(env_fallback, ["SQLAUTH_WINRM_MESSAGE_ENCRYPTION"])),
+    winrm_cert_validation=dict(type="str", choices=["validate", "ignore"], default="validate",
+                               fallback=(env_fallback, ["SQLAUTH_WINRM_CERT_VALIDATION"])),
+    winrm_ca_cert=dict(type="path", fallback=(env_fallback, ["SQLAUTH_WINRM_CA_CERT"])),
+    winrm_username=dict(type="str", fallback=(env_fallback, ["SQLAUTH_WINRM_USERNAME"])),
+    winrm_password=dict(type="str", no_log=True, fallback=(env_fallback, ["SQLAUTH_WINRM_PASSWORD"])),
+    winrm_connection_timeout=dict(type="int", default=30, fallback=(env_fallback, ["SQLAUTH_WINRM_CONNECTION_TIMEOUT"])),
+)
+
+# The remote primitive. It runs as the body of a script block whose only
+# argument is the base64 batch: & { <REMOTE_SCRIPT> } '<base64>'.
+# Batch: {"operations": [...]}, each one of
+#   {"op": "read", "key": "SOFTWARE\\...", "depth": 0|1}  -> exists, values {name: {kind, data}}, subkeys {name: ...}
+#   {"op": "write", "key": "SOFTWARE\\...", "values": {name: {kind: String|DWord, data}}}  -> written
+#   {"op": "service", "name": "..."}  -> exists, status, dependents [{name, status}], listening [ports] or null
+#   {"op": "restart"|"start", "name": "...", "timeout": seconds}  -> as service, once Running
+# Output: base64 of the UTF-8 JSON {"results": [...]}; the first operation
+# that fails ends the batch, its result carrying "error".
+REMOTE_SCRIPT = r"""param([string]$Batch)
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+Add-Type -AssemblyName System.ServiceProcess
+$LM = [Microsoft.Win32.Registry]::LocalMachine
+function Read-Key($Key, [int]$Depth) {
+  $r = @{ exists = $true; values = @{}; subkeys = @{} }
+  foreach ($n in $Key.GetValueNames()) {
+    $r.values[$n] = @{ kind = [string]$Key.GetValueKind($n); data = $Key.GetValue($n, $null, 'DoNotExpandEnvironmentNames') }
+  }
+  foreach ($s in $Key.GetSubKeyNames()) {
+    $r.subkeys[$s] = $null
+    if ($Depth -gt 0) {
+      $k = $Key.OpenSubKey($s)
+      if ($k) { $r.subkeys[$s] = Read-Key $k ($Depth - 1); $k.Close() }
+    }
+  }
+  $r
+}
+function Find-Service([string]$Name) {
+  foreach ($s in [System.ServiceProcess.ServiceController]::GetServices()) {
+    if ($s.ServiceName -eq $Name) { return $s }
+  }
+  $null
+}
+function Wait-Service($Svc, [string]$Status, [DateTime]$Until) {
+  $left = $Until - [DateTime]::UtcNow
+  if ($left -lt [TimeSpan]::Zero) { $left = [TimeSpan]::Zero }
+  $Svc.WaitForStatus($Status, $left)
+}
+function Get-State($Svc) {
+  $Svc.Refresh()
+  $r = @{ exists = $true; status = [string]$Svc.Status; dependents = @(); listening = $null }
+  foreach ($d in $Svc.DependentServices) { $r.dependents += @{ name = $d.ServiceName; status = [string]$d.Status } }
+  if ($r.status -eq 'Running' -and (Get-Command Get-NetTCPConnection -ErrorAction SilentlyContinue)) {
+    try {
+      $w = Get-CimInstance -ClassName Win32_Service | Where-Object { $_.Name -eq $Svc.ServiceName }
+      $r.listening = @(Get-NetTCPConnection -State Listen -OwningProcess $w.ProcessId -ErrorAction SilentlyContinue |
+        ForEach-Object { [int]$_.LocalPort } | Sort-Object -Unique)
+    } catch { $r.listening = $null }
+  }
+  $r
+}
+$doc = ConvertFrom-Json ([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($Batch)))
+$results = New-Object System.Collections.ArrayList
+foreach ($op in $doc.operations) {
+  $r = @{}
+  try {
+    if ($op.op -eq 'read') {
+      $k = $LM.OpenSubKey([string]$op.key)
+      if ($k) { $r = Read-Key $k ([Math]::Min([int]$op.depth, 2)); $k.Close() } else { $r.exists = $false }
+    } elseif ($op.op -eq 'write') {
+      $k = $LM.OpenSubKey([string]$op.key, $true)
+      if (-not $k) { throw 'registry key not found' }
+      try {
+        foreach ($p in $op.values.PSObject.Properties) {
+          $kind = [string]$p.Value.kind
+          if ($kind -eq 'DWord') { $data = [int]$p.Value.data }
+          elseif ($kind -eq 'String') { $data = [string]$p.Value.data }
+          else { throw 'unsupported value kind' }
+          $k.SetValue([string]$p.Name, $data, [Microsoft.Win32.RegistryValueKind]$kind)
+        }
+      } finally { $k.Close() }
+      $r.written = $true
+    } elseif ($op.op -eq 'service') {
+      $s = Find-Service ([string]$op.name)
+      if ($s) { $r = Get-State $s } else { $r.exists = $false }
+    } elseif ($op.op -eq 'restart' -or $op.op -eq 'start') {
+      $s = Find-Service ([string]$op.name)
+      if (-not $s) { throw 'service not found' }
+      $until = [DateTime]::UtcNow.AddSeconds([int]$op.timeout)
+      $s.Refresh()
+      if ($op.op -eq 'restart' -and $s.Status -ne 'Stopped') {
+        if ($s.Status -ne 'StopPending') { $s.Stop() }
+        Wait-Service $s 'Stopped' $until
+      }
+      $s.Refresh()
+      if ($s.Status -ne 'Running') {
+        if ($s.Status -ne 'StartPending') { $s.Start() }
+        Wait-Service $s 'Running' $until
+      }
+      $r = Get-State $s
+    } else {
+      throw 'unknown operation'
+    }
+  } catch {
+    $r.error = $_.Exception.Message
+    [void]$results.Add($r)
+    break
+  }
+  [void]$results.Add($r)
+}
+$json = ConvertTo-Json -InputObject @{ results = $results.ToArray() } -Depth 10 -Compress
+[Console]::Out.Write([Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($json)))"""
+
+# powershell.exe runs without cmd.exe (WINRS_SKIP_CMD_SHELL), so the command
+# line may hold CreateProcess' 32767 characters; keep a margin.
+MAX_COMMAND_LINE = 30000
+POWERSHELL = "powershell.exe"
+POWERSHELL_OPTIONS = ("-NoProfile", "-NonInteractive", "-EncodedCommand")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+
+
+class WinrmError(Exception):
+    """A WinRM connection or a remote batch that failed, in terms an
+    administrator can act on."""
+
+
+def encode_batch(operations):
+    """The batch as the base64 text the remote script takes."""
+    return base64.b64encode(json.dumps({"operations": operations}, separators=(",", ":")).encode("utf-8")).decode("ascii")
+
+
+# What is sent: the same script without indentation (PowerShell does not
+# need it, and the command line is limited).
+COMPACT_SCRIPT = "\n".join(line.strip() for line in REMOTE_SCRIPT.splitlines())
+
+
+def powershell_script(batch_base64):
+    """The script text sent: the fixed primitive invoked with the batch as
+    its single-quoted argument. Only base64 characters are ever added."""
+    if not _BASE64.match(batch_base64):
+        raise ValueError("the batch must be base64 text")
+    return "& {\n%s\n} '%s'" % (COMPACT_SCRIPT, batch_base64)
+
+
+def powershell_arguments(operations):
+    """The powershell.exe arguments that run a batch."""
+    script = powershell_script(encode_batch(operations))
+    encoded = base64.b64encode(script.encode("utf-16-le")).decode("ascii")
+    return list(POWERSHELL_OPTIONS) + [encoded]
+
+
+def decode_output(stdout):
+    """The results list from the script's output (base64 of JSON)."""
+    text = stdout.decode("ascii", errors="replace").strip()
+    document = json.loads(base64.b64decode(text.splitlines()[-1], validate=True).decode("utf-8"))
+    return document["results"]
+
+
+def clixml_message(stderr):
+    """The error text of PowerShell's CLIXML error stream, or the raw text."""
+    text = stderr.decode("utf-8", errors="replace")
+    if "#< CLIXML" not in text:
+        return text.strip()
+    parts = re.findall(r'<S S="Error">(.*?)</S>', text, flags=re.DOTALL)
+    message = "".join(unescape(part) for part in parts).replace("_x000D__x000A_", "\n")
+    return re.sub(r"\s+\n", "\n", message).strip()
+
+
+def _validate_options(options):
+    host = options.get("winrm_host")
+    if not host:
+        raise WinrmError("no WinRM host given: set winrm_host to the Windows host's DNS name")
+    if any(c.isspace() or c in "/@?#" for c in host):
+        raise WinrmError("winrm_host %r is not a host name" % host)
+    scheme = options.get("winrm_scheme") or "http"
+    port = options.get("winrm_port") or _DEFAULT_PORTS[scheme]
+    if not 1 <= port <= 65535:
+        raise WinrmError("winrm_port %d is not a TCP port number (1-65535)" % port)
+    transport = options.get("winrm_transport") or ("ntlm" if options.get("winrm_password") else "kerberos")
+    if transport in ("ntlm", "credssp") and not (options.get("winrm_username") and options.get("winrm_password")):
+        raise WinrmError("WinRM transport %s needs winrm_username and winrm_password (or SQLAUTH_WINRM_USERNAME and "
+                         "SQLAUTH_WINRM_PASSWORD)" % transport)
+    timeout = options.get("winrm_connection_timeout") or 30
+    if timeout < 2:
+        raise WinrmError("winrm_connection_timeout must be at least 2 seconds")
+    address = "[%s]" % host if ":" in host else host
+    return dict(host=host, scheme=scheme, port=port, transport=transport, timeout=timeout,
+                url="%s://%s:%d/wsman" % (scheme, address, port))
+
+
+class WindowsHost:
+    """One Windows host reached over WinRM; ``run(operations)`` executes a
+    batch with REMOTE_SCRIPT and returns one result per operation run.
+
+    ``protocol_factory`` builds the pywinrm Protocol (tests pass a fake)."""
+
+    def __init__(self, options, protocol_factory=None):
+        self.settings = _validate_options(options)
+        self.name = self.settings["host"]
+        self.url = self.settings["url"]
+        self._options = dict(options)
+        self._protocol_factory = protocol_factory
+        if protocol_factory is None and WINRM_IMPORT_ERROR:
+            raise WinrmError("the pywinrm Python package is required on the controller for WinRM")
+        if self.settings["transport"] == "credssp" and protocol_factory is None:
+            try:
+                import requests_credssp  # noqa: F401 pylint: disable=unused-import,import-outside-toplevel
+            except ImportError:
+                raise WinrmError("WinRM transport credssp needs the requests-credssp Python package on the controller "
+                                 "(pip install pywinrm[credssp])") from None
+
+    def _protocol(self):
+        settings = self.settings
+        timeout = settings["timeout"]
+        kwargs = dict(
+            endpoint=settings["url"],
+            transport=settings["transport"],
+            username=self._options.get("winrm_username"),
+            password=self._options.get("winrm_password"),
+            server_cert_validation=self._options.get("winrm_cert_validation") or "validate",
+            ca_trust_path=self._options.get("winrm_ca_cert"),
+            message_encryption=self._options.get("winrm_message_encryption") or "auto",
+            read_timeout_sec=timeout,
+            operation_timeout_sec=max(1, min(timeout - 1, 20)),
+            proxy=None,
+        )
+        factory = self._protocol_factory or Protocol
+        return factory(**kwargs)
+
+    def run(self, operations):
+        """Run a batch; returns the results, the last one carrying ``error``
+        when an operation failed (the rest of the batch did not run).
+
+        A batch too large for one command line runs as consecutive calls,
+        in order, stopping at the first failed operation."""
+        arguments = powershell_arguments(operations)
+        length = len(POWERSHELL) + sum(len(argument) + 1 for argument in arguments)
+        if length > MAX_COMMAND_LINE:
+            if len(operations) == 1:
+                raise WinrmError("an operation for %s is too large for a PowerShell command line (%d characters)"
+                                 % (self.name, length))
+            middle = len(operations) // 2
+            results = self.run(operations[:middle])
+            if len(results) < middle or any("error" in result for result in results):
+                return results
+            return results + self.run(operations[middle:])
+        return self._run_once(operations, arguments)
+
+    def _run_once(self, operations, arguments):
+        stdout, stderr, code = self._execute(arguments)
+        try:
+            results = decode_output(stdout)
+        except (ValueError, KeyError, IndexError, TypeError):
+            message = clixml_message(stderr) or stdout.decode("utf-8", errors="replace").strip() or "no output"
+            raise WinrmError("the PowerShell command on %s failed (exit code %s): %s" % (self.name, code, message)) from None
+        if not isinstance(results, list) or len(results) > len(operations):
+            raise WinrmError("the PowerShell command on %s returned an unexpected result" % self.name)
+        return results
+
+    def _execute(self, arguments):
+        where = "WinRM on %s" % self.url
+        try:
+            protocol = self._protocol()
+            shell_id = protocol.open_shell(codepage=65001, noprofile=True)
+            try:
+                command_id = protocol.run_command(shell_id, POWERSHELL, arguments, skip_cmd_shell=True)
+                try:
+                    return protocol.get_command_output(shell_id, command_id)
+                finally:
+                    protocol.cleanup_command(shell_id, command_id)
+            finally:
+                protocol.close_shell(shell_id)
+        except WinrmError:
+            raise
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            raise WinrmError(self._describe(where, error)) from None
+
+    def _describe(self, where, error):
+        """A sentence for what went wrong talking to WinRM (no secrets: the
+        password is never part of any of these messages)."""
+        settings = self.settings
+        text = str(error)
+        if WINRM_IMPORT_ERROR is None:
+            if isinstance(error, InvalidCredentialsError):
+                user = self._options.get("winrm_username")
+                who = "the credentials of %s" % user if user else "the Kerberos credentials"
+                return "%s rejected %s (transport %s, HTTP 401): check winrm_username and winrm_password, and that " \
+                       "the account may use WinRM (member of Administrators or Remote Management Users)" % (
+                           where, who, settings["transport"])
+            if isinstance(error, requests.exceptions.SSLError):
+                return "%s: TLS failed, the host's certificate is not trusted or does not name %s (%s); set " \
+                       "winrm_ca_cert to the CA that issued it" % (where, settings["host"], _first_line(text))
+            if isinstance(error, requests.exceptions.Timeout):
+                return "%s did not answer within %d seconds (winrm_connection_timeout)" % (where, settings["timeout"])
+            if isinstance(error, requests.exceptions.ConnectionError):
+                if "refused" in text.lower():
+                    return "cannot reach %s: connection refused (is the WinRM service listening on port %d? " \
+                           "winrm quickconfig, or check winrm_port and winrm_scheme)" % (where, settings["port"])
+                if any(marker in text for marker in ("Name or service not known", "NameResolution",
+                                                     "nodename nor servname", "Temporary failure in name resolution",
+                                                     "No address associated")):
+                    return "cannot reach %s: the name %s does not resolve" % (where, settings["host"])
+                return "cannot reach %s: %s" % (where, _first_line(text))
+            if isinstance(error, WSManFaultError):
+                return "%s refused the command: %s" % (where, error.reason)
+            if isinstance(error, WinRMTransportError):
+                return "%s answered HTTP %s; is it a WinRM endpoint? (%s)" % (where, error.code, settings["scheme"])
+            if isinstance(error, WinRMError):
+                return "%s: %s" % (where, text)
+        return "%s failed: %s: %s" % (where, type(error).__name__, _first_line(text) or "no details")
+
+
+def _first_line(text):
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def check_results(host_name, operations, results, describe):
+    """Raise WinrmError naming the first failed operation, described by
+    ``describe(operation)``; returns the results otherwise."""
+    for operation, result in zip(operations, results):
+        if "error" in result:
+            raise WinrmError("on %s, %s failed: %s" % (host_name, describe(operation), result["error"]))
+    if len(results) < len(operations):
+        raise WinrmError("on %s, %s did not run" % (host_name, describe(operations[len(results)])))
+    return results

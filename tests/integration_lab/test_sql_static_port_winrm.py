@@ -1,0 +1,131 @@
+"""sql_static_port's WinRM connection failures, run as Ansible runs it
+(ansible-playbook against localhost) with the real pywinrm, on loopback
+only. Needs nothing from the lab.
+
+- refused: a closed port on 127.0.0.1;
+- wrong credentials: a small HTTP endpoint on 127.0.0.1 that authenticates
+  NTLM for real (pyspnego's NTLM acceptor with a one-user credential file),
+  as the WinRM service does, and answers 401 to a wrong password. It speaks
+  no WS-Management beyond that: it is SIMULATED up to the authentication.
+
+The password never appears in the output, even at -vvv."""
+import base64
+import http.server
+import socket
+import threading
+
+import pytest
+import spnego
+
+MODULE = "sqlauth.kerberos.sql_static_port"
+USER = "CORP\\sqladmin"
+PASSWORD = "Right-Pa55word"
+WRONG = "Wrong-Pa55word-x"
+
+
+def closed_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class NtlmEndpoint(http.server.BaseHTTPRequestHandler):
+    """/wsman behind NTLM authentication, answering only 401 or 500."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        server = self.server
+        header = self.headers.get("Authorization", "")
+        scheme, dummy, token = header.partition(" ")
+        if scheme.lower() not in ("ntlm", "negotiate") or not token:
+            return self.answer(401, "NTLM")
+        try:
+            if server.context is None or server.context.complete:
+                server.context = spnego.server(protocol="ntlm")
+            reply = server.context.step(base64.b64decode(token))
+        except spnego.exceptions.SpnegoError:
+            server.rejected += 1
+            server.context = None
+            return self.answer(401, "NTLM")
+        if not server.context.complete:
+            return self.answer(401, "NTLM " + base64.b64encode(reply).decode())
+        server.accepted += 1
+        return self.answer(500, None)
+
+    def answer(self, status, authenticate):
+        self.send_response(status)
+        if authenticate:
+            self.send_header("WWW-Authenticate", authenticate)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def ntlm_endpoint(tmp_path, monkeypatch):
+    users = tmp_path / "ntlm-users"
+    users.write_text("CORP:sqladmin:%s\n" % PASSWORD)
+    monkeypatch.setenv("NTLM_USER_FILE", str(users))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NtlmEndpoint)
+    server.context, server.rejected, server.accepted = None, 0, 0
+    thread = threading.Thread(target=server.serve_forever, kwargs=dict(poll_interval=0.2), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def winrm_args(port, **more):
+    args = dict(winrm_host="127.0.0.1", winrm_port=port, winrm_transport="ntlm", winrm_username=USER,
+                winrm_password=PASSWORD, winrm_connection_timeout=10,
+                instances=[dict(instance="SALES", port=1533)])
+    args.update(more)
+    return args
+
+
+def test_connection_refused_is_named(run_module):
+    port = closed_port()
+    result = run_module(MODULE, winrm_args(port), verbosity=3)
+    assert result["failed"]
+    assert result["msg"].startswith("cannot reach WinRM on http://127.0.0.1:%d/wsman: connection refused" % port)
+    assert PASSWORD not in run_module.last_output
+
+
+def test_wrong_credentials_are_named(run_module, ntlm_endpoint):
+    port = ntlm_endpoint.server_address[1]
+    result = run_module(MODULE, winrm_args(port, winrm_password=WRONG), verbosity=3)
+    assert result["failed"]
+    assert result["msg"].startswith("WinRM on http://127.0.0.1:%d/wsman rejected the credentials of %s "
+                                    "(transport ntlm, HTTP 401)" % (port, USER)), result["msg"]
+    assert ntlm_endpoint.rejected >= 1 and ntlm_endpoint.accepted == 0
+    assert WRONG not in run_module.last_output
+
+
+def test_right_credentials_pass_authentication(run_module, ntlm_endpoint):
+    """The same endpoint accepts the right password, which proves the 401
+    above is about the password; it then answers 500, as it is no WinRM."""
+    port = ntlm_endpoint.server_address[1]
+    result = run_module(MODULE, winrm_args(port), verbosity=3)
+    assert result["failed"] and ntlm_endpoint.accepted >= 1, result
+    assert "answered HTTP 500" in result["msg"], result["msg"]
+    assert PASSWORD not in run_module.last_output
+
+
+def test_password_from_the_environment_is_not_shown_either(run_module):
+    port = closed_port()
+    args = winrm_args(port)
+    del args["winrm_password"]
+    result = run_module(MODULE, args, verbosity=3, env=dict(SQLAUTH_WINRM_PASSWORD=PASSWORD))
+    assert result["failed"] and "connection refused" in result["msg"]
+    assert PASSWORD not in run_module.last_output
+
+
+def test_ntlm_needs_a_password(run_module):
+    args = winrm_args(closed_port())
+    del args["winrm_password"]
+    result = run_module(MODULE, args)
+    assert result["failed"] and "WinRM transport ntlm needs winrm_username and winrm_password" in result["msg"]

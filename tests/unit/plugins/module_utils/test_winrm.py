@@ -1,0 +1,225 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The WinRM primitive: what is sent (the fixed script, data only as a
+base64 JSON argument), how pywinrm is set up, and how failures read.
+pywinrm's Protocol is replaced by fakes (SIMULATED Windows where a host is
+needed); real connections are tested in tests/integration_lab. Only the
+error translation needs pywinrm itself (skipped without it)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import pytest
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils import _winrm
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_static_port import (
+    StaticPortError,
+    static_port_windows,
+    validate_static_port,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._winrm import (
+    COMPACT_SCRIPT,
+    REMOTE_SCRIPT,
+    WindowsHost,
+    WinrmError,
+    clixml_message,
+    powershell_arguments,
+    powershell_script,
+)
+from ansible_collections.sqlauth.kerberos.tests.unit.plugins.simulated_windows import SimulatedWindows
+
+HOST = "sql1.corp.example.com"
+EVIL = "X'; Remove-Item C:\\ -Recurse; '"
+CONNECTION = dict(winrm_host=HOST, winrm_username="CORP\\sqladmin", winrm_password="S3cret!pw")
+
+
+def sent_script(arguments):
+    return base64.b64decode(arguments[-1]).decode("utf-16-le")
+
+
+def test_data_reaches_the_script_only_as_base64_json():
+    operations = [dict(op="read", key="SOFTWARE\\" + EVIL, depth=1), dict(op="service", name=EVIL)]
+    arguments = powershell_arguments(operations)
+    assert arguments[:-1] == ["-NoProfile", "-NonInteractive", "-EncodedCommand"]
+    script = sent_script(arguments)
+    match = re.match(r"\A& \{\n(.*)\n\} '([A-Za-z0-9+/]*={0,2})'\Z", script, re.DOTALL)
+    assert match and match.group(1) == COMPACT_SCRIPT
+    assert EVIL not in script and "Remove-Item" not in script
+    assert json.loads(base64.b64decode(match.group(2)))["operations"] == operations
+    with pytest.raises(ValueError):
+        powershell_script("abc'; calc; '")
+
+
+def test_simulated_host_data_flowing_back_is_still_only_json():
+    """SIMULATED: the remote registry names an instance id with quotes and
+    a command; the next batch carries it as JSON, never as script text."""
+    sim = SimulatedWindows(HOST)
+    sim.add_instance("SALES", instance_id="MSSQL16.SALES" + EVIL)
+    request = validate_static_port(dict(platform="windows", winrm_host=HOST, instances=[dict(instance="SALES", port=1533)]))
+    result = static_port_windows(WindowsHost(CONNECTION, sim.protocol_factory), request, check_mode=False)
+    assert result["instances"][0]["instance_id"] == "MSSQL16.SALES" + EVIL
+    assert len(sim.commands) == 3
+    for command in sim.commands:
+        assert EVIL not in command["script"]
+        assert command["script"].startswith("& {\n" + COMPACT_SCRIPT + "\n} '")
+    assert any(EVIL in operation.get("key", "") for command in sim.commands[1:]
+               for operation in command["batch"]["operations"])
+
+
+def test_the_script_has_no_placeholder_and_parses():
+    assert "{" + "0}" not in REMOTE_SCRIPT and "%s" not in REMOTE_SCRIPT
+    tree_sitter = pytest.importorskip("tree_sitter")
+    grammar = pytest.importorskip("tree_sitter_powershell")
+    parser = tree_sitter.Parser(tree_sitter.Language(grammar.language()))
+    for text in (REMOTE_SCRIPT, powershell_script(base64.b64encode(b'{"operations":[]}').decode())):
+        assert not parser.parse(text.encode("utf-8")).root_node.has_error
+
+
+def test_protocol_settings():
+    seen = []
+    host = WindowsHost(dict(CONNECTION, winrm_scheme="https", winrm_ca_cert="/ca.pem", winrm_connection_timeout=60),
+                       protocol_factory=lambda **options: seen.append(options))
+    with pytest.raises(WinrmError):
+        host.run([])  # the fake returns None: the call fails, after building the protocol
+    options = seen[0]
+    assert options["endpoint"] == "https://sql1.corp.example.com:5986/wsman"
+    assert options["transport"] == "ntlm" and options["username"] == "CORP\\sqladmin"
+    assert options["server_cert_validation"] == "validate" and options["ca_trust_path"] == "/ca.pem"
+    assert options["message_encryption"] == "auto" and options["proxy"] is None
+    assert options["read_timeout_sec"] == 60 and options["operation_timeout_sec"] == 20
+
+
+@pytest.mark.parametrize("options, expected", [
+    (dict(winrm_host=HOST), ("kerberos", "http://sql1.corp.example.com:5985/wsman")),
+    (dict(winrm_host="fe80::1", winrm_port=15985, winrm_transport="kerberos"), ("kerberos", "http://[fe80::1]:15985/wsman")),
+    (dict(CONNECTION, winrm_transport="credssp"), ("credssp", "http://sql1.corp.example.com:5985/wsman")),
+])
+def test_transport_and_url(options, expected):
+    host = WindowsHost(options, protocol_factory=object)
+    assert (host.settings["transport"], host.url) == expected
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(), "no WinRM host given"),
+    (dict(winrm_host="sql1/wsman"), "is not a host name"),
+    (dict(winrm_host=HOST, winrm_transport="ntlm", winrm_username="CORP\\a"), "needs winrm_username and winrm_password"),
+    (dict(CONNECTION, winrm_connection_timeout=1), "at least 2 seconds"),
+    (dict(CONNECTION, winrm_port=70000), "is not a TCP port number"),
+])
+def test_bad_options(options, message):
+    with pytest.raises(WinrmError, match=message):
+        WindowsHost(options, protocol_factory=object)
+
+
+class RaisingProtocol:
+    def __init__(self, error):
+        self.error = error
+
+    def __call__(self, **options):
+        return self
+
+    def open_shell(self, **kwargs):
+        raise self.error
+
+
+def pywinrm_error(name, *args):
+    """An exception of pywinrm or requests, by name."""
+    pytest.importorskip("winrm")
+    import requests.exceptions  # pylint: disable=import-outside-toplevel
+    from winrm import exceptions  # pylint: disable=import-outside-toplevel
+    error_class = getattr(exceptions, name, None) or getattr(requests.exceptions, name)
+    return error_class(*args)
+
+
+@pytest.mark.parametrize("error, message", [
+    (("InvalidCredentialsError", "the specified credentials were rejected by the server"),
+     "WinRM on http://sql1.corp.example.com:5985/wsman rejected the credentials of CORP\\sqladmin (transport ntlm, "
+     "HTTP 401)"),
+    (("ConnectionError", "HTTPConnectionPool: Max retries exceeded ([Errno 111] Connection refused)"),
+     "cannot reach WinRM on http://sql1.corp.example.com:5985/wsman: connection refused"),
+    (("ConnectionError", "Failed to resolve 'sql1' ([Errno -2] Name or service not known)"),
+     "the name sql1.corp.example.com does not resolve"),
+    (("SSLError", "certificate verify failed: unable to get local issuer certificate"),
+     "TLS failed, the host's certificate is not trusted"),
+    (("ReadTimeout", "read timed out"), "did not answer within 30 seconds"),
+    (("WinRMTransportError", "http", 500, ""), "answered HTTP 500"),
+])
+def test_connection_failures_read_clearly_without_the_password(error, message):
+    host = WindowsHost(CONNECTION, protocol_factory=RaisingProtocol(pywinrm_error(*error)))
+    with pytest.raises(WinrmError) as raised:
+        host.run([dict(op="service", name="MSSQLSERVER")])
+    assert message in str(raised.value)
+    assert "S3cret!pw" not in str(raised.value)
+
+
+def test_unexpected_failures_name_their_type():
+    host = WindowsHost(CONNECTION, protocol_factory=RaisingProtocol(RuntimeError("boom")))
+    with pytest.raises(WinrmError, match="failed: RuntimeError: boom"):
+        host.run([dict(op="service", name="MSSQLSERVER")])
+
+
+class OutputProtocol:
+    def __init__(self, stdout, stderr=b"", code=0):
+        self.output = (stdout, stderr, code)
+
+    def __call__(self, **options):
+        return self
+
+    def open_shell(self, **kwargs):
+        return "s"
+
+    def run_command(self, *args, **kwargs):
+        return "c"
+
+    def get_command_output(self, shell_id, command_id):
+        return self.output
+
+    def cleanup_command(self, *args):
+        return None
+
+    def close_shell(self, *args):
+        return None
+
+
+def test_powershell_failure_shows_its_error_text():
+    clixml = (b'#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+              b'<S S="Error">Access is denied. &lt;here&gt;_x000D__x000A_</S>'
+              b'<S S="Error">At line:1 char:1_x000D__x000A_</S></Objs>')
+    host = WindowsHost(CONNECTION, protocol_factory=OutputProtocol(b"", clixml, 1))
+    with pytest.raises(WinrmError) as raised:
+        host.run([dict(op="service", name="MSSQLSERVER")])
+    assert str(raised.value) == ("the PowerShell command on sql1.corp.example.com failed (exit code 1): "
+                                 "Access is denied. <here>\nAt line:1 char:1")
+    assert clixml_message(b"plain text\n") == "plain text"
+
+
+def test_large_batches_are_split_in_order(monkeypatch):
+    sim = SimulatedWindows(HOST)
+    sim.set_key("SOFTWARE\\Test", Value="x")
+    monkeypatch.setattr(_winrm, "MAX_COMMAND_LINE", 13000)
+    operations = [dict(op="read", key="SOFTWARE\\Test", depth=0)] * 40
+    results = WindowsHost(CONNECTION, sim.protocol_factory).run(operations)
+    assert len(results) == 40 and all(r["values"]["Value"]["data"] == "x" for r in results)
+    assert len(sim.commands) > 1
+    # A failed operation ends the batch: later parts are not sent.
+    sim.commands.clear()
+    failing = [dict(op="write", key="SOFTWARE\\Missing", values={"a": dict(kind="String", data="b")})] + operations
+    results = WindowsHost(CONNECTION, sim.protocol_factory).run(failing)
+    assert results == [dict(error="registry key not found")] and len(sim.commands) == 1
+
+
+def test_errors_after_reading_name_the_operation():
+    sim = SimulatedWindows(HOST)
+    sim.add_instance("SALES")
+    del sim.services["mssql$sales"]
+    request = validate_static_port(dict(platform="windows", winrm_host=HOST, restart=True,
+                                        instances=[dict(instance="SALES", port=1533)]))
+    result = static_port_windows(WindowsHost(CONNECTION, sim.protocol_factory), request, check_mode=False)
+    assert any("service MSSQL$SALES not found" in warning for warning in result["warnings"])
+    assert not result["instances"][0]["restarted"]
+    with pytest.raises(StaticPortError):
+        validate_static_port(dict(platform="windows", instances=[dict(port=1)]))

@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The sql_static_port module itself (argument spec, check and diff modes,
+output, no_log), run in-process against a SIMULATED Windows host: pywinrm's
+Protocol is replaced by SimulatedWindows' fake, everything else is real.
+The Linux path and real WinRM connections are tested through
+ansible-playbook in tests/integration_lab/test_sql_static_port*.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible.module_utils import basic
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils import _host_module, _winrm
+from ansible_collections.sqlauth.kerberos.plugins.modules import sql_static_port
+from ansible_collections.sqlauth.kerberos.tests.unit.plugins.simulated_windows import SimulatedWindows
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+    from contextlib import contextmanager
+    from unittest import mock
+
+    @contextmanager
+    def patch_module_args(args):
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps(dict(ANSIBLE_MODULE_ARGS=args)).encode()):
+            yield
+
+HOST = "sql1.corp.example.com"
+PASSWORD = "Pa55-word-never-shown"
+
+
+@pytest.fixture
+def sim(monkeypatch):
+    """SIMULATED Windows host with a named instance on a dynamic port."""
+    host = SimulatedWindows(HOST)
+    host.add_instance("MSSQLSERVER", ipall=dict(TcpPort="1433", TcpDynamicPorts=""))
+    host.add_instance("SALES", dependents=["SQLAgent$SALES"])
+    simulate(monkeypatch, host)
+    return host
+
+
+def simulate(monkeypatch, host):
+    """Put the SIMULATED host where pywinrm's Protocol is (pywinrm itself
+    is then not needed)."""
+    monkeypatch.setattr(_winrm, "Protocol", host.protocol_factory)
+    monkeypatch.setattr(_winrm, "WINRM_IMPORT_ERROR", None)
+    monkeypatch.setattr(_host_module, "WINRM_IMPORT_ERROR", None)
+
+
+def run_module(capsys, **args):
+    args = dict(dict(winrm_host=HOST, winrm_username="CORP\\sqladmin", winrm_password=PASSWORD), **args)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            sql_static_port.main()
+    output = capsys.readouterr().out
+    assert PASSWORD not in output
+    return json.loads(output)
+
+
+def test_simulated_check_mode_diff_then_apply_then_idempotent(sim, capsys):
+    instances = [dict(instance="SALES", port=1533), dict(port=1433)]
+    checked = run_module(capsys, instances=instances, _ansible_check_mode=True, _ansible_diff=True)
+    assert checked["changed"] and not checked.get("failed")
+    assert checked["diff"]["after"] == {HOST + "\\SALES": {"Tcp\\IPAll\\TcpPort": "1533", "Tcp\\IPAll\\TcpDynamicPorts": ""}}
+    assert sim.values(sim.tcp_key("SALES") + r"\IPAll")["TcpPort"] == ""
+    assert checked["invocation"]["module_args"]["winrm_password"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
+    applied = run_module(capsys, instances=instances)
+    assert applied["changed"] and applied["restart_required"]
+    assert sim.values(sim.tcp_key("SALES") + r"\IPAll")["TcpPort"] == "1533"
+    assert [i["restart_required"] for i in applied["instances"]] == [True, False]
+
+    again = run_module(capsys, instances=instances, _ansible_check_mode=True)
+    assert not again["changed"] and again["restart_required"]
+
+    restarted = run_module(capsys, instances=instances, restart=True)
+    assert restarted["changed"] and not restarted["restart_required"]
+    assert restarted["instances"][0]["restarted"] and restarted["instances"][0]["listening_ports"] == [1533]
+    assert sim.services["sqlagent$sales"].status == "Running"
+
+    final = run_module(capsys, instances=instances, restart=True)
+    assert not final["changed"] and not final["restart_required"]
+
+
+def test_simulated_errors_fail_the_module(sim, capsys):
+    result = run_module(capsys, instances=[dict(instance="HR", port=1633)])
+    assert result["failed"] and "no SQL Server instance HR" in result["msg"]
+    result = run_module(capsys, instances=[dict(instance="SALES", port=1433)])
+    assert result["failed"] and "already used by instance MSSQLSERVER" in result["msg"]
+    result = run_module(capsys, instances=[dict(instance="SALES", port=65536)])
+    assert result["failed"] and "port 65536 is not a TCP port number (1-65535)" in result["msg"]
+    result = run_module(capsys, instances=[dict(instance="SALES", port=1533)], winrm_host=None)
+    assert result["failed"] and "winrm_host is required" in result["msg"]
+    assert sim.values(sim.tcp_key("SALES") + r"\IPAll")["TcpPort"] == ""
+
+
+def test_simulated_restart_failure_reports_partial_changes(monkeypatch, capsys):
+    host = SimulatedWindows(HOST)
+    host.add_instance("SALES", fails_to_start=True)
+    simulate(monkeypatch, host)
+    result = run_module(capsys, instances=[dict(instance="SALES", port=1533)], restart=True)
+    assert result["failed"] and result["changed"]
+    assert "restarting service MSSQL$SALES failed" in result["msg"]
+    assert result["instances"][0]["changes"][0]["after"] == "1533"
