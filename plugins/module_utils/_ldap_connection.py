@@ -292,8 +292,8 @@ def _certificate_reason(text):
 # accepts far more. Staying under Samba's limit keeps one code path for both.
 MAX_FILTER_BYTES = 200000
 # Samba matches every candidate entry against the whole filter, so a search
-# costs about entries x terms: the SPN holders of 1,000 instances took 10 s
-# in two 2,000-term searches, 3 s in eight 500-term ones (bench/README.md).
+# costs about entries x terms: the SPN holders of 1,000 instances took 6 s
+# in two 2,000-term searches, 2 s in nine of 500 terms (bench/README.md).
 # Callers that batch thousands of terms pass this as max_terms: the cost
 # stays linear, for one round trip per 500 terms.
 MAX_FILTER_TERMS = 500
