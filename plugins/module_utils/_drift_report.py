@@ -1,0 +1,406 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The drift report: every check of every SQL Server instance, from what the
+read-only modules found (spn_facts, rbkcd_delegate and sql_static_port in
+check mode), with the fix for each problem spelled out, as the commands an
+AD administrator runs, and rendered as JSON data, JUnit XML, HTML, a
+PowerShell script and LDIF. Pure code, no I/O.
+
+A check is one thing that is right or wrong about one instance: one required
+SPN, the service account's right to write its own SPNs, one linked server's
+delegation, the static port, TCP/IP. Its ``result`` is ok, drift or skipped
+(not checked, with the reason); its ``status`` says which problem."""
+from __future__ import annotations
+
+import base64
+import html
+from xml.etree import ElementTree
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._rbkcd import (
+    RBCD_ATTRIBUTE,
+    build_descriptor,
+    delegation_ace,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import DEFAULT_INSTANCE
+
+RESULTS = ("ok", "drift", "skipped")
+# The order checks are listed and fixed in: ports first (SPNs name the port),
+# then the right to write SPNs, the SPNs, and delegation, which needs the SPNs.
+CHECK_ORDER = ("static_port", "tcp_enabled", "spn_write_acl", "spn", "delegation")
+SPN_WRITE_RIGHTS = (("RPWP;servicePrincipalName", "read and write servicePrincipalName"),
+                    ("WS;Validated write to service principal name", "validated write to SPNs"))
+_AD_CMDLET_NOUN = {"user": "ADUser", "computer": "ADComputer", "gmsa": "ADServiceAccount",
+                   "msa": "ADServiceAccount"}
+
+
+def instance_key(host, instance):
+    """An instance folded for matching: (host, INSTANCE)."""
+    return host.lower(), (instance or DEFAULT_INSTANCE).upper()
+
+
+def instance_key_from_name(name):
+    host, dummy, instance = name.strip().partition("\\")
+    return instance_key(host, instance)
+
+
+def _ps_quote(text):
+    return "'%s'" % text.replace("'", "''")
+
+
+def _check(check, subject, status, detail, fix=None, commands=(), ldif=(), account=None):
+    result = "ok" if status == "ok" else "skipped" if status == "skipped" else "drift"
+    entry = dict(check=check, subject=subject, result=result, status=status, detail=detail)
+    if account:
+        entry["account"] = account
+    if result == "drift":
+        entry.update(fix=fix, commands=list(commands), ldif=list(ldif))
+    return entry
+
+
+def _ldif_spn(dn, operation, spn):
+    return "dn: %s\nchangetype: modify\n%s: servicePrincipalName\nservicePrincipalName: %s\n-\n" % (dn, operation, spn)
+
+
+# -- the checks ----------------------------------------------------------------
+
+def spn_checks(report):
+    """One check per required SPN of a spn_facts instance report."""
+    account = report["service_account"]
+    checks = []
+    for row in report["spns"]:
+        spn, status = row["spn"], row["status"]
+        others = [holder for holder in row["holders"] if holder["sid"] != account["sid"]]
+        holders = ", ".join(holder["name"] for holder in row["holders"]) or "no account"
+        if row.get("conflict"):
+            checks.append(_check("spn", spn, "conflict",
+                                 "%s is also required on another account by %s" % (spn, ", ".join(row["conflict"])),
+                                 fix="Run the instances that share this name under one service account: an SPN can "
+                                     "live on a single account.", account=account["name"]))
+            continue
+        if status == "ok":
+            checks.append(_check("spn", spn, "ok", "registered on %s" % account["name"], account=account["name"]))
+            continue
+        commands = ["setspn -D %s %s" % (spn, holder["name"]) for holder in others]
+        ldif = [_ldif_spn(holder["dn"], "delete", spn) for holder in others]
+        if status == "duplicate":
+            detail = "held by %s: the KDC refuses tickets for a duplicate SPN" % holders
+            fix = "Remove %s from %s, keeping it on %s." % (spn, ", ".join(h["name"] for h in others),
+                                                            account["name"])
+        else:
+            detail = "not registered" if status == "missing" else "registered on %s, not on %s" % (
+                holders, account["name"])
+            fix = ("Register %s on %s." % (spn, account["name"]) if status == "missing" else
+                   "Move %s from %s to %s." % (spn, holders, account["name"]))
+            commands.append("setspn -S %s %s" % (spn, account["name"]))
+            ldif.append(_ldif_spn(account["dn"], "add", spn))
+        checks.append(_check("spn", spn, status, detail, fix=fix, commands=commands, ldif=ldif,
+                             account=account["name"]))
+    return checks
+
+
+def spn_write_acl_check(report):
+    account = report["service_account"]
+    if report.get("can_register_own_spns") is None:
+        return _check("spn_write_acl", account["name"], "skipped",
+                      "not checked for this kind of account (%s)" % account.get("kind"), account=account["name"])
+    if report["can_register_own_spns"]:
+        return _check("spn_write_acl", account["name"], "ok", "the account may write its own SPNs",
+                      account=account["name"])
+    return _check(
+        "spn_write_acl", account["name"], "acl_missing",
+        "%s may not write its own servicePrincipalName: SQL Server cannot register its SPNs at start" % account["name"],
+        fix="Grant SELF %s on %s." % (" and ".join(text for dummy, text in SPN_WRITE_RIGHTS), account["dn"]),
+        commands=['dsacls "%s" /G "SELF:%s"' % (account["dn"], right) for right, dummy in SPN_WRITE_RIGHTS],
+        ldif=["# %s: grant SELF the SPN write rights with the dsacls lines of the PowerShell script; in LDIF the "
+              "whole nTSecurityDescriptor would have to be replaced.\n" % account["dn"]],
+        account=account["name"])
+
+
+def delegation_checks(links, reports_by_key, delegation):
+    """Per front-end instance, one check per linked server: the back end's
+    account lists the front end's account in msDS-AllowedToActOnBehalfOfOtherIdentity.
+    ``delegation`` is rbkcd_delegate's result in check mode (state present)."""
+    targets = {}
+    for target in (delegation or {}).get("targets") or []:
+        targets[target["account"]["sid"]] = target
+    checks = {}
+    new_principals = {}
+    for link in links:
+        front = reports_by_key.get(instance_key_from_name(link["front"]))
+        back = reports_by_key.get(instance_key_from_name(link["back"]))
+        if front is None or back is None:
+            continue
+        front_account, back_account = front["service_account"], back["service_account"]
+        subject = "%s -> %s" % (front["name"], back["name"])
+        target = targets.get(back_account["sid"])
+        if target is None:
+            entry = _check("delegation", subject, "skipped", "delegation was not checked", account=back_account["name"])
+        elif front_account["sid"] in {p["sid"] for p in target["principals_before"]}:
+            entry = _check("delegation", subject, "ok", "%s may delegate to %s" % (front_account["name"],
+                                                                                 back_account["name"]),
+                           account=back_account["name"])
+        else:
+            noun = _AD_CMDLET_NOUN.get(back_account.get("kind"), "ADObject")
+            identity = _ps_quote(back_account["dn"])
+            command = ("Set-%s -Identity %s -PrincipalsAllowedToDelegateToAccount @(@((Get-%s -Identity %s -Properties "
+                       "PrincipalsAllowedToDelegateToAccount).PrincipalsAllowedToDelegateToAccount) + %s)"
+                       % (noun, identity, noun, identity, _ps_quote(front_account["dn"])))
+            entry = _check(
+                "delegation", subject, "delegation_missing",
+                "%s may not delegate to %s: linked-server queries log in as NT AUTHORITY\\ANONYMOUS LOGON"
+                % (front_account["name"], back_account["name"]),
+                fix="Add %s to the PrincipalsAllowedToDelegateToAccount (%s) of %s, keeping the entries it has."
+                    % (front_account["name"], RBCD_ATTRIBUTE, back_account["name"]),
+                commands=[command], account=back_account["name"])
+            new_principals.setdefault(back_account["sid"], (target, []))[1].append(entry)
+        checks.setdefault(instance_key(front["host"], front["instance"]), []).append(entry)
+    for target, entries in new_principals.values():
+        ldif = _ldif_delegation(target)
+        entries[0]["ldif"] = [ldif]
+    return checks
+
+
+def _ldif_delegation(target):
+    """The whole planned value when the attribute is absent (an add, which
+    fails if another writer set it meanwhile); with a value present, an LDIF
+    would need its exact bytes: the PowerShell line keeps its entries."""
+    dn = target["account"]["dn"]
+    if target["principals_before"] or target.get("non_standard_entries"):
+        return ("# %s: %s already has a value; use the PowerShell line, which keeps its entries.\n"
+                % (dn, RBCD_ATTRIBUTE))
+    value = build_descriptor([delegation_ace(p["sid"]) for p in target["principals"]])
+    return "dn: %s\nchangetype: modify\nadd: %s\n%s:: %s\n-\n" % (dn, RBCD_ATTRIBUTE, RBCD_ATTRIBUTE,
+                                                               base64.b64encode(value).decode("ascii"))
+
+
+def port_checks(report, port):
+    """The static-port and TCP/IP checks of an instance. ``port`` is the
+    host's port check: dict(managed, platform, result) with sql_static_port's
+    check-mode result, or None when it was not run."""
+    name, wanted = report["name"], report["port"]
+    checks = []
+    live = None
+    if port and port.get("managed") and port.get("result"):
+        live = next((item for item in port["result"].get("instances") or []
+                     if instance_key(report["host"], item.get("instance")) == instance_key(report["host"],
+                                                                                          report["instance"])
+                     or port.get("platform") == "linux"), None)
+    if not report.get("tcp_enabled", True):
+        checks.append(_check("tcp_enabled", name, "tcp_disabled", "TCP/IP is disabled (inventory): clients fall back "
+                             "to named pipes, and no port SPN applies",
+                             fix="Enable TCP/IP for %s in SQL Server Configuration Manager (Protocols > TCP/IP) if "
+                                 "clients connect over TCP, then set tcp_enabled: true and a static port in the "
+                                 "inventory." % name))
+    elif wanted == "dynamic":
+        checks.append(_check("static_port", name, "dynamic_port", "the inventory gives no static port: clients find "
+                             "the instance through SQL Browser and a port SPN cannot be registered",
+                             fix="Choose a static TCP port for %s, set it as port: in the inventory, and run the site "
+                                 "playbook (it pins the port)." % name))
+    elif not port or not port.get("managed"):
+        checks.append(_check("static_port", name, "skipped", "ports are not checked on this host "
+                             "(sql_kerberos_manage_ports: false)"))
+    elif live is None:
+        checks.append(_check("static_port", name, "skipped", "not checked: the host's port check failed or did not "
+                             "run (see the run's output)"))
+    elif live.get("changed") or live.get("restart_required"):
+        changes = live.get("changes") or []
+        moved = "; ".join("%s %s -> %s" % (c.get("option") or c.get("value"), _shown(c.get("before")),
+                                         _shown(c.get("after"))) for c in changes)
+        status = "port_not_static" if changes else "restart_required"
+        detail = ("not pinned to %s (%s)" % (wanted, moved) if changes else
+                  "pinned to %s, but the running instance does not listen on it yet" % wanted)
+        checks.append(_check("static_port", name, status, detail,
+                             fix="Pin TCP port %s on %s and restart the instance (the site playbook pins it; it "
+                                 "restarts only with sql_static_port_allow_restart: true)." % (wanted, name),
+                             commands=_port_commands(port.get("platform"), live, wanted)))
+    else:
+        checks.append(_check("static_port", name, "ok", "pinned to %s" % wanted))
+    return checks
+
+
+def _shown(value):
+    return "(none)" if value in (None, "") else str(value)
+
+
+def _port_commands(platform, live, wanted):
+    if platform == "linux":
+        return ["sudo /opt/mssql/bin/mssql-conf set network.tcpport %s" % wanted,
+                "sudo systemctl restart mssql-server"]
+    commands = []
+    for change in live.get("changes") or []:
+        key = change["key"].replace("HKLM\\", "HKLM:\\", 1)
+        commands.append("Set-ItemProperty -Path %s -Name %s -Value %s" % (
+            _ps_quote(key), _ps_quote(change["value"]), _ps_quote(str(change.get("after") or ""))))
+    if live.get("service"):
+        commands.append("Restart-Service -Name %s -Force" % _ps_quote(live["service"]))
+    return commands
+
+
+# -- the report ----------------------------------------------------------------
+
+def build_report(audit, links, delegation, ports, mode="report", generated=None):
+    """The drift report.
+
+    ``audit``: spn_facts' result; ``links``: the inventory's linked servers
+    (dict(front, back)); ``delegation``: rbkcd_delegate's check-mode result
+    for them, or None; ``ports``: per host FQDN (lower case), the port check
+    (see port_checks)."""
+    reports = audit.get("instances") or []
+    by_key = {instance_key(r["host"], r["instance"]): r for r in reports}
+    delegations = delegation_checks(links or [], by_key, delegation)
+    hosts = {}
+    for report in reports:
+        key = instance_key(report["host"], report["instance"])
+        checks = port_checks(report, (ports or {}).get(report["host"].lower()))
+        checks.append(spn_write_acl_check(report))
+        checks.extend(spn_checks(report))
+        checks.extend(delegations.get(key, []))
+        checks.sort(key=lambda c: CHECK_ORDER.index(c["check"]))
+        entry = dict(name=report["name"], instance=report["instance"], port=report["port"],
+                     service_account=report["service_account"]["name"],
+                     result="drift" if any(c["result"] == "drift" for c in checks) else "ok", checks=checks)
+        hosts.setdefault(report["host"].lower(), dict(host=report["host"], instances=[]))["instances"].append(entry)
+    host_list = [hosts[name] for name in sorted(hosts)]
+    for host in host_list:
+        host["result"] = "drift" if any(i["result"] == "drift" for i in host["instances"]) else "ok"
+    every = [check for host in host_list for instance in host["instances"] for check in instance["checks"]]
+    summary = dict(hosts=len(host_list), instances=len(reports), checks=len(every),
+                   **{result: sum(c["result"] == result for c in every) for result in RESULTS})
+    summary["instances_with_drift"] = sum(i["result"] == "drift" for h in host_list for i in h["instances"])
+    return dict(drift=summary["drift"] > 0, mode=mode, generated=generated, summary=summary, hosts=host_list)
+
+
+def problems(report):
+    """(host, instance, check) for every check with drift, in report order."""
+    return [(host, instance, check) for host in report["hosts"] for instance in host["instances"]
+            for check in instance["checks"] if check["result"] == "drift"]
+
+
+def problem_lines(report):
+    """One readable line per problem, for the play's output."""
+    return ["%s: %s %s: %s" % (instance["name"], check["check"], check["subject"], check["detail"])
+            for dummy, instance, check in problems(report)]
+
+
+# -- renderings ----------------------------------------------------------------
+
+def to_junit(report):
+    """JUnit XML: a test suite per host, a test case per instance and check;
+    drift is a failure, an unchecked item is skipped."""
+    suites = ElementTree.Element("testsuites", name="sqlauth.kerberos drift report")
+    totals = dict(tests=0, failures=0, skipped=0)
+    for host in report["hosts"]:
+        cases = [(instance, check) for instance in host["instances"] for check in instance["checks"]]
+        counts = dict(tests=len(cases), failures=sum(c["result"] == "drift" for dummy, c in cases),
+                      skipped=sum(c["result"] == "skipped" for dummy, c in cases))
+        suite = ElementTree.SubElement(suites, "testsuite", name=host["host"], errors="0", time="0",
+                                       **{k: str(v) for k, v in counts.items()})
+        if report.get("generated"):
+            suite.set("timestamp", report["generated"])
+        for instance, check in cases:
+            case = ElementTree.SubElement(suite, "testcase", classname=instance["name"],
+                                          name="%s %s" % (check["check"], check["subject"]), time="0")
+            if check["result"] == "drift":
+                failure = ElementTree.SubElement(case, "failure", type=check["status"],
+                                                 message="%s: %s" % (check["status"], check["detail"]))
+                failure.text = "\n".join([check["fix"] or ""] + check["commands"])
+            elif check["result"] == "skipped":
+                ElementTree.SubElement(case, "skipped", message=check["detail"])
+        for key in totals:
+            totals[key] += counts[key]
+    for key, value in totals.items():
+        suites.set(key, str(value))
+    suites.set("errors", "0")
+    suites.set("time", "0")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(suites, encoding="unicode") + "\n"
+
+
+def to_powershell(report):
+    """The AD changes that fix the report's problems, as a PowerShell script
+    for an AD administrator (setspn and dsacls ship with the AD DS tools;
+    Set-AD* with the ActiveDirectory module). Port fixes run on the SQL
+    hosts and stay in the report."""
+    lines = ["# AD changes that fix the Kerberos drift of %d SQL Server instance(s)." %
+             report["summary"]["instances_with_drift"],
+             "# Generated by sqlauth.kerberos%s; nothing has been written. Review, then run as an" %
+             (" at %s" % report["generated"] if report.get("generated") else ""),
+             "# AD administrator: setspn and dsacls come with the AD DS tools, Set-AD* with the",
+             "# ActiveDirectory module.", "#Requires -Modules ActiveDirectory", "$ErrorActionPreference = 'Stop'", ""]
+    for dummy, instance, check in problems(report):
+        if check["check"] in ("static_port", "tcp_enabled") or not check["commands"]:
+            continue
+        lines.append("# %s: %s %s (%s)" % (instance["name"], check["check"], check["subject"], check["status"]))
+        lines.extend(check["commands"])
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def to_ldif(report):
+    """The same AD changes as LDIF (ldapmodify): single values added and
+    deleted, never a whole attribute replaced."""
+    parts = ["# AD changes that fix the Kerberos drift (sqlauth.kerberos); nothing has been written.\n"
+             "# Apply with ldapmodify over LDAPS as a domain administrator, in this order.\n"]
+    for dummy, instance, check in problems(report):
+        if check.get("ldif"):
+            parts.append("# %s: %s %s (%s)\n" % (instance["name"], check["check"], check["subject"], check["status"]))
+            parts.extend(check["ldif"])
+    return "\n".join(parts)
+
+
+_HTML_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem;color:#1d1d1f;background:#fafafa}
+h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.2rem;margin:2rem 0 .5rem;border-bottom:2px solid #ccc}
+h3{font-size:1rem;margin:1.25rem 0 .4rem}.meta{color:#555;margin:0 0 1rem}
+table{border-collapse:collapse;width:100%;background:#fff;margin-bottom:.5rem}
+th,td{border:1px solid #d0d0d0;padding:.35rem .5rem;text-align:left;vertical-align:top;font-size:.9rem}
+th{background:#eceff3}td.status{font-weight:600;white-space:nowrap}
+tr.ok td.status{background:#d7f5dd;color:#0b5d1e}tr.drift td.status{background:#fbd9d6;color:#8a1c12}
+tr.skipped td.status{background:#ececec;color:#555}
+pre{margin:.3rem 0 0;padding:.35rem;background:#f3f3f3;white-space:pre-wrap;word-break:break-all;font-size:.8rem}
+.summary span{display:inline-block;margin-right:1rem;padding:.2rem .6rem;border-radius:.3rem}
+.summary .ok{background:#d7f5dd}.summary .drift{background:#fbd9d6}.summary .skipped{background:#ececec}
+.badge{font-size:.8rem;padding:.1rem .4rem;border-radius:.3rem;margin-left:.4rem}
+.badge.ok{background:#d7f5dd}.badge.drift{background:#fbd9d6}
+"""
+
+
+def to_html(report):
+    """A self-contained page (inline style, no script, nothing fetched): a
+    table per instance, statuses coloured, the fix under each problem."""
+    escape = html.escape
+    summary = report["summary"]
+    title = "Kerberos drift report: %s" % ("drift found" if report["drift"] else "no drift")
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           "<title>%s</title><style>%s</style></head><body>" % (escape(title), _HTML_STYLE),
+           "<h1>%s</h1>" % escape(title),
+           '<p class="meta">SQL Server Kerberos configuration (SPNs, SPN write rights, linked-server delegation, '
+           'static ports) checked by sqlauth.kerberos%s.</p>'
+           % (escape(" at %s" % report["generated"]) if report.get("generated") else ""),
+           '<p class="summary"><span>%d hosts, %d instances, %d checks</span><span class="ok">%d ok</span>'
+           '<span class="drift">%d drift</span><span class="skipped">%d skipped</span></p>'
+           % (summary["hosts"], summary["instances"], summary["checks"], summary["ok"], summary["drift"],
+              summary["skipped"])]
+    for host in report["hosts"]:
+        out.append('<h2 id="%s">%s<span class="badge %s">%s</span></h2>' % (
+            escape(host["host"]), escape(host["host"]), host["result"], host["result"]))
+        for instance in host["instances"]:
+            out.append('<h3>%s<span class="badge %s">%s</span></h3>' % (
+                escape(instance["name"]), instance["result"], instance["result"]))
+            out.append('<p class="meta">port %s, service account %s</p>' % (
+                escape(str(instance["port"])), escape(instance["service_account"])))
+            out.append("<table><thead><tr><th>Check</th><th>Subject</th><th>Status</th><th>Account</th>"
+                       "<th>Finding and fix</th></tr></thead><tbody>")
+            for check in instance["checks"]:
+                finding = escape(check["detail"])
+                if check["result"] == "drift":
+                    finding += "<br><strong>Fix:</strong> %s" % escape(check["fix"] or "")
+                    if check["commands"]:
+                        finding += "<pre>%s</pre>" % escape("\n".join(check["commands"]))
+                out.append('<tr class="%s"><td>%s</td><td>%s</td><td class="status">%s</td><td>%s</td><td>%s</td>'
+                           "</tr>" % (check["result"], escape(check["check"]), escape(check["subject"]),
+                                      escape(check["status"]), escape(check.get("account") or ""), finding))
+            out.append("</tbody></table>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
