@@ -58,6 +58,11 @@ def _check(check, subject, status, detail, fix=None, commands=(), ldif=(), accou
     return entry
 
 
+def _setspn(option, spn, account):
+    """A setspn line; quoted for PowerShell, where the script runs."""
+    return "setspn %s %s %s" % (option, _ps_quote(spn), _ps_quote(account))
+
+
 def _ldif_spn(dn, operation, spn):
     return "dn: %s\nchangetype: modify\n%s: servicePrincipalName\nservicePrincipalName: %s\n-\n" % (dn, operation, spn)
 
@@ -81,18 +86,20 @@ def spn_checks(report):
         if status == "ok":
             checks.append(_check("spn", spn, "ok", "registered on %s" % account["name"], account=account["name"]))
             continue
-        commands = ["setspn -D %s %s" % (spn, holder["name"]) for holder in others]
+        commands = [_setspn("-D", spn, holder["name"]) for holder in others]
         ldif = [_ldif_spn(holder["dn"], "delete", spn) for holder in others]
+        held = len(others) < len(row["holders"])
         if status == "duplicate":
             detail = "held by %s: the KDC refuses tickets for a duplicate SPN" % holders
-            fix = "Remove %s from %s, keeping it on %s." % (spn, ", ".join(h["name"] for h in others),
-                                                            account["name"])
+            fix = ("Remove %s from %s, keeping it on %s." if held else "Move %s from %s to %s.") % (
+                spn, ", ".join(h["name"] for h in others), account["name"])
         else:
             detail = "not registered" if status == "missing" else "registered on %s, not on %s" % (
                 holders, account["name"])
             fix = ("Register %s on %s." % (spn, account["name"]) if status == "missing" else
                    "Move %s from %s to %s." % (spn, holders, account["name"]))
-            commands.append("setspn -S %s %s" % (spn, account["name"]))
+        if not held:
+            commands.append(_setspn("-S", spn, account["name"]))
             ldif.append(_ldif_spn(account["dn"], "add", spn))
         checks.append(_check("spn", spn, status, detail, fix=fix, commands=commands, ldif=ldif,
                              account=account["name"]))
@@ -111,7 +118,8 @@ def spn_write_acl_check(report):
         "spn_write_acl", account["name"], "acl_missing",
         "%s may not write its own servicePrincipalName: SQL Server cannot register its SPNs at start" % account["name"],
         fix="Grant SELF %s on %s." % (" and ".join(text for dummy, text in SPN_WRITE_RIGHTS), account["dn"]),
-        commands=['dsacls "%s" /G "SELF:%s"' % (account["dn"], right) for right, dummy in SPN_WRITE_RIGHTS],
+        commands=["dsacls %s /G %s" % (_ps_quote(account["dn"]), _ps_quote("SELF:" + right))
+                  for right, dummy in SPN_WRITE_RIGHTS],
         ldif=["# %s: grant SELF the SPN write rights with the dsacls lines of the PowerShell script; in LDIF the "
               "whole nTSecurityDescriptor would have to be replaced.\n" % account["dn"]],
         account=account["name"])
@@ -277,6 +285,11 @@ def problems(report):
             for check in instance["checks"] if check["result"] == "drift"]
 
 
+def problems_in_fix_order(report):
+    """The problems sorted by what must be fixed first (CHECK_ORDER), in report order within each kind."""
+    return sorted(problems(report), key=lambda item: CHECK_ORDER.index(item[2]["check"]))
+
+
 def problem_lines(report):
     """One readable line per problem, for the play's output."""
     return ["%s: %s %s: %s" % (instance["name"], check["check"], check["subject"], check["detail"])
@@ -327,7 +340,7 @@ def to_powershell(report):
              (" at %s" % report["generated"] if report.get("generated") else ""),
              "# AD administrator: setspn and dsacls come with the AD DS tools, Set-AD* with the",
              "# ActiveDirectory module.", "#Requires -Modules ActiveDirectory", "$ErrorActionPreference = 'Stop'", ""]
-    for dummy, instance, check in problems(report):
+    for dummy, instance, check in problems_in_fix_order(report):
         if check["check"] in ("static_port", "tcp_enabled") or not check["commands"]:
             continue
         lines.append("# %s: %s %s (%s)" % (instance["name"], check["check"], check["subject"], check["status"]))
@@ -341,7 +354,7 @@ def to_ldif(report):
     deleted, never a whole attribute replaced."""
     parts = ["# AD changes that fix the Kerberos drift (sqlauth.kerberos); nothing has been written.\n"
              "# Apply with ldapmodify over LDAPS as a domain administrator, in this order.\n"]
-    for dummy, instance, check in problems(report):
+    for dummy, instance, check in problems_in_fix_order(report):
         if check.get("ldif"):
             parts.append("# %s: %s %s (%s)\n" % (instance["name"], check["check"], check["subject"], check["status"]))
             parts.extend(check["ldif"])

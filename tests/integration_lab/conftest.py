@@ -12,6 +12,7 @@ import re
 import shutil
 import ssl
 import subprocess
+import sys
 from pathlib import Path
 
 import ldap3
@@ -19,6 +20,9 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "lab"))
+from kdc import Kdc, read_env  # noqa: E402 (the lab's helpers, shared with the demo)
+
 LAB_DIR = Path(os.environ.get("SQLAUTH_LAB_DIR", "/var/tmp/sqlauth-kerberos-lab"))
 # The keys of a spn_facts `instances` item; scenarios carry more (expectations, role settings).
 INSTANCE_OPTIONS = ("host", "instance", "port", "tcp_enabled", "service_account", "listeners", "extra_spns")
@@ -29,15 +33,6 @@ ANSIBLE_PLAYBOOK = (str(ANSIBLE_VENV / "bin" / "ansible-playbook") if os.environ
                     else shutil.which("ansible-playbook", path=str(ANSIBLE_VENV / "bin")) or "ansible-playbook")
 
 
-def _read_env(path):
-    values = {}
-    for line in path.read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            values[key] = value
-    return values
-
-
 class Lab:
     """The running lab: connection details, seeded accounts, scenarios."""
 
@@ -45,7 +40,7 @@ class Lab:
         env_file = LAB_DIR / "connection.env"
         if not env_file.exists():
             pytest.exit("the lab is not provisioned: run tests/lab/lab.sh up", returncode=3)
-        self.env = _read_env(env_file)
+        self.env = read_env(env_file)
         self.dir = LAB_DIR
         self.server = self.env["SQLAUTH_LDAP_SERVER"]
         self.ca_cert = self.env["SQLAUTH_LDAP_CA_CERT"]
@@ -107,49 +102,6 @@ class Lab:
         tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=self.ca_cert)
         server = ldap3.Server(self.server, port=636, use_ssl=True, tls=tls)
         return ldap3.Connection(server, user=user, password=password, auto_bind=True)
-
-
-class Kdc:
-    """Kerberos client commands against the lab KDC, in a private ticket cache."""
-
-    def __init__(self, lab, tmp_path):
-        self.lab = lab
-        self.env = dict(os.environ, KRB5_CONFIG=lab.krb5_config, KRB5CCNAME="FILE:%s" % (tmp_path / "ccache"))
-        self.tmp_path = tmp_path
-
-    def run(self, *args, stdin=None):
-        return subprocess.run(list(args), input=stdin, capture_output=True, text=True, env=self.env, check=False)
-
-    def kinit(self, sam_account_name, forwardable=False):
-        password = self.lab.accounts[sam_account_name]["password"] if sam_account_name in self.lab.accounts \
-            else self.lab.password
-        args = ["kinit"] + (["-f"] if forwardable else []) + [sam_account_name]
-        result = self.run(*args, stdin=password + "\n")
-        assert result.returncode == 0, result.stderr
-        return self
-
-    def kvno(self, spn):
-        """(ok, output): whether the KDC issues a service ticket for the SPN."""
-        result = self.run("kvno", spn)
-        return result.returncode == 0, (result.stdout + result.stderr).strip()
-
-    def decrypts(self, spn, sam_account_name):
-        """Whether a service ticket for SPN is encrypted with the given
-        account's key: the precise 'would SQL Server running as X accept it'
-        test. Builds a keytab from the account's password with ktutil."""
-        ok, output = self.kvno(spn)
-        assert ok, output
-        kvno = output.rsplit("kvno = ", 1)[1].split()[0]
-        keytab = self.tmp_path / ("%s.keytab" % sam_account_name.replace("$", "_"))
-        keytab.unlink(missing_ok=True)
-        password = self.lab.accounts[sam_account_name]["password"]
-        principal = "%s@%s" % (spn, self.lab.realm)
-        script = "addent -password -p %s -k %s -e arcfour-hmac\n%s\nwkt %s\nquit\n" % (
-            principal, kvno, password, keytab)
-        result = self.run("ktutil", stdin=script)
-        assert keytab.exists(), result.stderr
-        check = self.run("kvno", "-k", str(keytab), spn)
-        return check.returncode == 0 and "keytab entry valid" in check.stdout
 
 
 class AnsibleRunner:

@@ -25,22 +25,8 @@ NOT_FORWARDABLE = "reason=Missing forwardable flag on ticket for constrained del
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def double_hop(lab, kdc, front, spn, user="alice"):
-    """The front end's service account impersonates ``user`` to ``spn``.
-    Returns (granted, kvno's output, the KDC's log lines about it)."""
-    log = lab.dir / "samba.log"
-    start = log.stat().st_size
-    kdc.kinit(front, forwardable=True)
-    result = kdc.run("kvno", "-U", user, "-P", spn)
-    with open(log, "rb") as handle:
-        handle.seek(start)
-        new = handle.read().decode("utf-8", "replace").splitlines()
-    verdicts = [line for line in new if "RBCD:" in line or ("impersonatee=%s@" % user) in line]
-    return result.returncode == 0, (result.stdout + result.stderr).strip(), verdicts
-
-
 def assert_granted(lab, kdc, front, spn):
-    granted, output, verdicts = double_hop(lab, kdc, front, spn)
+    granted, output, verdicts = kdc.double_hop(front, spn)
     assert granted, (output, verdicts)
     assert any(GRANTED % front in line for line in verdicts), verdicts
     assert "%s@%s: kvno = " % (spn, lab.realm) in output
@@ -48,7 +34,7 @@ def assert_granted(lab, kdc, front, spn):
 
 
 def assert_refused(lab, kdc, front, spn, reason=REFUSED):
-    granted, output, verdicts = double_hop(lab, kdc, front, spn)
+    granted, output, verdicts = kdc.double_hop(front, spn)
     assert not granted, output
     assert "constrained delegation failed" in output, output
     assert any(reason in line for line in verdicts), verdicts
