@@ -145,9 +145,8 @@ def delegation_checks(links, reports_by_key, delegation):
         if target is None:
             entry = _check("delegation", subject, "skipped", "delegation was not checked", account=back_account["name"])
         elif front_account["sid"] in {p["sid"] for p in target["principals_before"]}:
-            entry = _check("delegation", subject, "ok", "%s may delegate to %s" % (front_account["name"],
-                                                                                 back_account["name"]),
-                           account=back_account["name"])
+            allowed = "%s may delegate to %s" % (front_account["name"], back_account["name"])
+            entry = _check("delegation", subject, "ok", allowed, account=back_account["name"])
         else:
             noun = _AD_CMDLET_NOUN.get(back_account.get("kind"), "ADObject")
             identity = _ps_quote(back_account["dn"])
@@ -178,8 +177,8 @@ def _ldif_delegation(target):
         return ("# %s: %s already has a value; use the PowerShell line, which keeps its entries.\n"
                 % (dn, RBCD_ATTRIBUTE))
     value = build_descriptor([delegation_ace(p["sid"]) for p in target["principals"]])
-    return "dn: %s\nchangetype: modify\nadd: %s\n%s:: %s\n-\n" % (dn, RBCD_ATTRIBUTE, RBCD_ATTRIBUTE,
-                                                               base64.b64encode(value).decode("ascii"))
+    encoded = base64.b64encode(value).decode("ascii")
+    return "dn: %s\nchangetype: modify\nadd: %s\n%s:: %s\n-\n" % (dn, RBCD_ATTRIBUTE, RBCD_ATTRIBUTE, encoded)
 
 
 def port_checks(report, port):
@@ -190,9 +189,10 @@ def port_checks(report, port):
     checks = []
     live = None
     if port and port.get("managed") and port.get("result"):
+        wanted_key = instance_key(report["host"], report["instance"])
+        # SQL Server on Linux has one instance per host, whatever its name.
         live = next((item for item in port["result"].get("instances") or []
-                     if instance_key(report["host"], item.get("instance")) == instance_key(report["host"],
-                                                                                          report["instance"])
+                     if instance_key(report["host"], item.get("instance")) == wanted_key
                      or port.get("platform") == "linux"), None)
     if not report.get("tcp_enabled", True):
         checks.append(_check("tcp_enabled", name, "tcp_disabled", "TCP/IP is disabled (inventory): clients fall back "
@@ -214,7 +214,7 @@ def port_checks(report, port):
     elif live.get("changed") or live.get("restart_required"):
         changes = live.get("changes") or []
         moved = "; ".join("%s %s -> %s" % (c.get("option") or c.get("value"), _shown(c.get("before")),
-                                         _shown(c.get("after"))) for c in changes)
+                                           _shown(c.get("after"))) for c in changes)
         status = "port_not_static" if changes else "restart_required"
         detail = ("not pinned to %s (%s)" % (wanted, moved) if changes else
                   "pinned to %s, but the running instance does not listen on it yet" % wanted)

@@ -149,7 +149,7 @@ def test_junit_report_is_valid_junit_with_a_failure_per_problem(lab, estate):
     assert sorted(suite.name for suite in suites) == sorted(host["host"] for host in report["hosts"])
     failed = {(case.classname, case.name) for suite in suites for case in suite
               if case.result and isinstance(case.result[0], junitparser.Failure)}
-    assert failed == {(name, "%s %s" % (check, subject)) for name, check, subject, _ in drift_of(report)}
+    assert failed == {(name, "%s %s" % (check, subject)) for name, check, subject, dummy in drift_of(report)}
     assert sum(suite.tests for suite in suites) == report["summary"]["checks"]
 
 
