@@ -8,20 +8,29 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils import _drift_report
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_static_port import inventory_port_settings
 
 
 def drift_report(audit, links, delegation, hostvars, hosts, mode="report", generated=None):
-    """The report; each host's port check is its sql_kerberos_port_check fact."""
+    """The report; each host's port check is its registered sql_static_port
+    result, when the role manages its ports (inventory_port_settings)."""
     if not isinstance(audit, dict) or "instances" not in audit:
         raise AnsibleFilterError("drift_report needs the registered result of sqlauth.kerberos.spn_facts")
     ports = {}
     for host in hosts:
-        variables = hostvars[host]
-        check = variables.get("sql_kerberos_port_check")
-        if check:
-            ports[(variables.get("sqlauth_host_fqdn") or host).lower()] = check
+        settings = inventory_port_settings(hostvars[host], host)
+        ports[settings["fqdn"].lower()] = dict(managed=settings["managed"], platform=settings["platform"],
+                                               result=settings["result"])
     return _drift_report.build_report(audit, links or [], delegation if isinstance(delegation, dict) else None,
                                       ports, mode=mode, generated=generated)
+
+
+def drift_report_render(report, file_format):
+    """The report as the text of one file format."""
+    try:
+        return _drift_report.render(report, file_format)
+    except ValueError as error:
+        raise AnsibleFilterError(str(error)) from None
 
 
 class FilterModule:
@@ -29,8 +38,5 @@ class FilterModule:
         return {
             "drift_report": drift_report,
             "drift_report_lines": _drift_report.problem_lines,
-            "drift_report_junit": _drift_report.to_junit,
-            "drift_report_html": _drift_report.to_html,
-            "drift_report_powershell": _drift_report.to_powershell,
-            "drift_report_ldif": _drift_report.to_ldif,
+            "drift_report_render": drift_report_render,
         }

@@ -1,11 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, sqlauth.kerberos contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The filter the sql_static_port role uses to turn one host's
+"""The filters the sql_static_port role uses to turn one host's
 sqlauth_instances into sql_static_port's ``instances``, naming every
-instance that has no static port to pin."""
+instance that has no static port to pin, and the sql_kerberos role uses to
+check every host's ports at once."""
 from __future__ import annotations
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_static_port import inventory_port_settings
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
     DEFAULT_INSTANCE,
     SpnError,
@@ -65,6 +67,22 @@ def static_port_instances(instances, host, platform="windows"):
     return result
 
 
+def static_port_problems(hostvars, hosts):
+    """Per host whose ports the sql_kerberos role manages, the instances it
+    cannot pin (static_port_instances' problems); hosts without any are left
+    out. Reads each host's variables once, for the whole play."""
+    problems = {}
+    for host in hosts:
+        variables = hostvars[host]
+        settings = inventory_port_settings(variables, host)
+        if settings["managed"]:
+            found = static_port_instances(variables.get("sqlauth_instances") or [], settings["fqdn"],
+                                          settings["platform"])["problems"]
+            if found:
+                problems[host] = found
+    return problems
+
+
 def static_port_restarts(result, host):
     """The names (``host`` or ``host\\NAME``) of the instances that
     sql_static_port's result says still need a restart."""
@@ -78,4 +96,5 @@ def static_port_restarts(result, host):
 
 class FilterModule:
     def filters(self):
-        return {"static_port_instances": static_port_instances, "static_port_restarts": static_port_restarts}
+        return {"static_port_instances": static_port_instances, "static_port_problems": static_port_problems,
+                "static_port_restarts": static_port_restarts}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 from xml.etree import ElementTree
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._rbkcd import (
@@ -298,6 +299,10 @@ def problem_lines(report):
 
 # -- renderings ----------------------------------------------------------------
 
+def to_json(report):
+    return json.dumps(report, indent=2) + "\n"
+
+
 def to_junit(report):
     """JUnit XML: a test suite per host, a test case per instance and check;
     drift is a failure, an unchecked item is skipped."""
@@ -417,3 +422,13 @@ def to_html(report):
             out.append("</tbody></table>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
+
+
+RENDERINGS = dict(json=to_json, junit=to_junit, html=to_html, powershell=to_powershell, ldif=to_ldif)
+
+
+def render(report, file_format):
+    """The report as one of RENDERINGS' formats."""
+    if file_format not in RENDERINGS:
+        raise ValueError("no drift report format %r (formats: %s)" % (file_format, ", ".join(RENDERINGS)))
+    return RENDERINGS[file_format](report)

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# The lab's own clients, for the scenarios' verify steps: MIT Kerberos (kinit,
-# kvno, ktutil) against the lab's KDC and OpenLDAP's ldapmodify against its DC,
-# never the collection's code. The lab's connection.env must be loaded
-# (KRB5_CONFIG, SQLAUTH_LAB_REALM, SQLAUTH_LDAP_SERVER, SQLAUTH_LDAP_CA_CERT);
-# passwords come in the environment, never as arguments.
+# The lab's own clients, for the scenarios' verify steps: OpenLDAP's ldapsearch
+# and ldapmodify against the lab's DC, MIT Kerberos (kinit, kvno, ktutil)
+# against its KDC, and Samba's samba-tool; never the collection's code. The
+# lab's connection.env must be loaded (SQLAUTH_LDAP_*, SQLAUTH_LAB_*,
+# KRB5_CONFIG); the service accounts' passwords come in the environment too,
+# never as arguments.
 #
-#   lab_client.sh kdc-accepts ACCOUNT SPN...
-#       As the user alice ($CLIENT_PASSWORD), get a service ticket for each SPN
-#       and check that ACCOUNT's key ($ACCOUNT_PASSWORD) decrypts it: what SQL
-#       Server running as ACCOUNT needs to accept alice's Kerberos login.
+#   lab_client.sh spns ACCOUNT [SPN...]
+#       ACCOUNT holds exactly these MSSQLSvc SPNs (ldapsearch over LDAPS as the
+#       lab's administrator), and for each, the user alice ($CLIENT_PASSWORD)
+#       gets a service ticket that ACCOUNT's key ($ACCOUNT_PASSWORD) decrypts:
+#       what SQL Server running as ACCOUNT needs to accept alice's Kerberos login.
 #   lab_client.sh writes-own-spn ACCOUNT DN
-#       Bind as ACCOUNT ($ACCOUNT_PASSWORD) and add, then remove, an SPN on its
-#       own object DN: what SQL Server does at start-up.
+#       Bound as ACCOUNT ($ACCOUNT_PASSWORD), add then remove an SPN on its own
+#       object DN: what SQL Server does at start-up.
+#   lab_client.sh delegation ACCOUNT [DN...]
+#       Exactly the accounts DN... may delegate to ACCOUNT (resource-based
+#       constrained delegation, as samba-tool reads it from the DC's database).
 #   lab_client.sh double-hop FRONT SPN
-#       As FRONT ($ACCOUNT_PASSWORD), get a ticket to SPN on behalf of alice
+#       FRONT ($ACCOUNT_PASSWORD) gets a ticket to SPN on behalf of alice
 #       (S4U2Self, then S4U2Proxy): a linked-server query under the caller's
 #       identity.
 #
@@ -21,11 +26,30 @@
 set -euo pipefail
 
 realm=${SQLAUTH_LAB_REALM:?load the lab connection.env first}
+lab=${SQLAUTH_LAB_DIR:?load the lab connection.env first}
 : "${KRB5_CONFIG:?load the lab connection.env first}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # A private ticket cache: nothing of the caller's is used or changed.
-export KRB5CCNAME=FILE:$work/ccache
+export KRB5CCNAME=FILE:$work/ccache LDAPTLS_CACERT=${SQLAUTH_LDAP_CA_CERT:?}
+failed=0
+
+ok() { echo "ok   $*"; }
+not_ok() { echo "FAIL $*"; failed=1; }
+lower_sorted() { sed '/^$/d' | tr '[:upper:]' '[:lower:]' | sort; }
+
+# expect_set WHAT FOUND EXPECTED...: the lines of FOUND are the EXPECTED
+# values, in any order and case (AD compares names and SPNs without case).
+expect_set() {
+    local what=$1 found=$2 shown
+    shift 2
+    if [ "$(lower_sorted <<<"$found")" = "$(printf '%s\n' "$@" | lower_sorted)" ]; then
+        ok "$what:" "${@:-(none)}"
+    else
+        shown=${found//$'\n'/; }
+        not_ok "$what: ${shown:-(none)} instead of" "${@:-(none)}"
+    fi
+}
 
 kinit_as() {
     local principal=$1 password=$2
@@ -33,14 +57,23 @@ kinit_as() {
     printf '%s\n' "$password" | kinit "$@" "$principal" >/dev/null
 }
 
-kdc_accepts() {
-    local account=$1 failed=0 spn out number keytab
+spns() {
+    local account=$1 out held number keytab spn
     shift
+    out=$(ldapsearch -LLL -o ldif-wrap=no -x -H "ldaps://${SQLAUTH_LDAP_SERVER:?}" -D "${SQLAUTH_LDAP_USERNAME:?}" \
+        -y <(printf '%s' "${SQLAUTH_LDAP_PASSWORD:?}") -b "${SQLAUTH_LAB_BASE_DN:?}" \
+        "(sAMAccountName=$account)" servicePrincipalName)
+    if ! grep -q '^dn: ' <<<"$out"; then
+        not_ok "$account: no such account"
+        return
+    fi
+    held=$(sed -n 's/^servicePrincipalName: \(MSSQLSvc\/\)/\1/p' <<<"$out")
+    expect_set "$account holds exactly these SQL Server SPNs" "$held" "$@"
+    [ $# -gt 0 ] || return 0
     kinit_as alice "${CLIENT_PASSWORD:?}"
     for spn in "$@"; do
         if ! out=$(kvno "$spn" 2>&1); then
-            echo "FAIL $spn: the KDC gives alice no ticket for it: $out"
-            failed=1
+            not_ok "$spn: the KDC gives alice no ticket for it: $out"
             continue
         fi
         number=${out##*kvno = }
@@ -50,20 +83,18 @@ kdc_accepts() {
             "$spn" "$realm" "$number" "${ACCOUNT_PASSWORD:?}" "$keytab" | ktutil >/dev/null 2>&1 || true
         out=$(kvno -k "$keytab" "$spn" 2>&1) || true
         if [[ $out == *"keytab entry valid"* ]]; then
-            echo "ok   $spn: alice gets a ticket that $account's key decrypts"
+            ok "$spn: alice gets a ticket that $account's key decrypts"
         else
-            echo "FAIL $spn: alice's ticket is not for $account's key: $out"
-            failed=1
+            not_ok "$spn: alice's ticket is not for $account's key: $out"
         fi
     done
-    return "$failed"
 }
 
 writes_own_spn() {
     local account=$1 dn=$2 probe
     probe="MSSQLSvc/molecule-probe-${account,,}.corp.example.test:4242"
-    if LDAPTLS_CACERT=${SQLAUTH_LDAP_CA_CERT:?} ldapmodify -x -H "ldaps://${SQLAUTH_LDAP_SERVER:?}" \
-        -D "$account@$realm" -y <(printf '%s' "${ACCOUNT_PASSWORD:?}") >"$work/out" 2>&1 <<EOF
+    if ldapmodify -x -H "ldaps://${SQLAUTH_LDAP_SERVER:?}" -D "$account@$realm" \
+        -y <(printf '%s' "${ACCOUNT_PASSWORD:?}") >"$work/out" 2>&1 <<EOF
 dn: $dn
 changetype: modify
 add: servicePrincipalName
@@ -75,29 +106,37 @@ delete: servicePrincipalName
 servicePrincipalName: $probe
 EOF
     then
-        echo "ok   $account added and removed $probe on its own object"
+        ok "$account added and removed $probe on its own object"
     else
-        echo "FAIL $account may not write its own SPNs: $(tr '\n' ' ' <"$work/out")"
-        return 1
+        not_ok "$account may not write its own SPNs: $(tr '\n' ' ' <"$work/out")"
     fi
+}
+
+delegation() {
+    local account=$1 allowed
+    shift
+    allowed=$(samba-tool delegation show "$account" -H "$lab/private/sam.ldb" \
+        | sed -n 's/^msDS-AllowedToActOnBehalfOfOtherIdentity: //p')
+    expect_set "exactly these accounts may delegate to $account" "$allowed" "$@"
 }
 
 double_hop() {
     local front=$1 spn=$2 out
     kinit_as "$front" "${ACCOUNT_PASSWORD:?}" -f
     if out=$(kvno -U alice -P "$spn" 2>&1); then
-        echo "ok   $front gets a ticket to $spn for alice: $out"
+        ok "$front gets a ticket to $spn for alice: $out"
     else
-        echo "FAIL $front gets no ticket to $spn for alice: $out"
-        return 1
+        not_ok "$front gets no ticket to $spn for alice: $out"
     fi
 }
 
 command=${1:-}
 shift || true
 case "$command" in
-    kdc-accepts) kdc_accepts "$@" ;;
+    spns) spns "$@" ;;
     writes-own-spn) writes_own_spn "$@" ;;
+    delegation) delegation "$@" ;;
     double-hop) double_hop "$@" ;;
-    *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
+exit "$failed"

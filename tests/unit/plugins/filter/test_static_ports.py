@@ -3,13 +3,18 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The filters of the sql_static_port role: a host's sqlauth_instances into
 the module's instances, and the module's result into the instances that
-need a restart."""
+need a restart; and the sql_kerberos role's static_port_problems, every
+managed host's unpinnable instances at once (from a plain dict standing in
+for hostvars)."""
 
 from __future__ import annotations
+
+import pytest
 
 from ansible_collections.sqlauth.kerberos.plugins.filter.static_ports import (
     FilterModule,
     static_port_instances,
+    static_port_problems,
     static_port_restarts,
 )
 
@@ -62,4 +67,68 @@ def test_restarts_named_as_clients_name_them():
                              dict(instance="HR", restart_required=False)])
     assert static_port_restarts(result, HOST) == [HOST, HOST + "\\SALES"]
     assert static_port_restarts(dict(skipped=True), HOST) == []
-    assert set(FilterModule().filters()) == {"static_port_instances", "static_port_restarts"}
+    assert set(FilterModule().filters()) == {"static_port_instances", "static_port_problems",
+                                             "static_port_restarts"}
+
+
+# -- static_port_problems ------------------------------------------------------
+
+NO_PORT = ("%s has no static port (port: not set, dynamic for a named instance): give it one in sqlauth_instances, "
+           "e.g. port: 1533, or leave it out of sql_static_port_instances")
+
+
+def test_problems_per_managed_host_under_its_inventory_name():
+    hostvars = {
+        "sql1": dict(sqlauth_host_fqdn="sql1.corp.example.com", sqlauth_instances=[dict(service_account="x")]),
+        "sql2": dict(sqlauth_host_fqdn=HOST, sqlauth_instances=[dict(instance="SALES", service_account="x"),
+                                                                dict(instance="HR", port=1533)]),
+        "sql3.corp.example.com": dict(sqlauth_instances=[dict(instance="OPS", port="dynamic")]),
+        "lnx": dict(sqlauth_host_fqdn="lnx.corp.example.com", sqlauth_platform="linux",
+                    sqlauth_instances=[dict(port=1433), dict(instance="SALES", port=1533)]),
+    }
+    assert static_port_problems(hostvars, list(hostvars)) == {
+        # Problems name the host by its FQDN, as static_port_instances does.
+        "sql2": [NO_PORT % (HOST + "\\SALES")],
+        "sql3.corp.example.com": ["sql3.corp.example.com\\OPS has no static port (port: dynamic): give it one in "
+                                  "sqlauth_instances, e.g. port: 1533, or leave it out of sql_static_port_instances"],
+        "lnx": ["lnx.corp.example.com\\SALES: SQL Server on Linux has a single instance, MSSQLSERVER "
+                "(sqlauth_platform is linux)"],
+    }
+
+
+def test_problems_match_static_port_instances():
+    items = [dict(instance="SALES"), dict(instance="A", port=1533), dict(instance="B", port=1533), "not a dict"]
+    hostvars = {"sql2": dict(sqlauth_host_fqdn=HOST, sqlauth_instances=items)}
+    assert static_port_problems(hostvars, ["sql2"]) == {"sql2": static_port_instances(items, HOST)["problems"]}
+    assert len(static_port_problems(hostvars, ["sql2"])["sql2"]) == 3
+
+
+@pytest.mark.parametrize("managed", [False, "false", "no", "Off", "0"])
+def test_unmanaged_hosts_are_left_out(managed):
+    hostvars = {HOST: dict(sql_kerberos_manage_ports=managed, sqlauth_instances=[dict(instance="SALES")])}
+    assert static_port_problems(hostvars, [HOST]) == {}
+
+
+@pytest.mark.parametrize("managed", [True, "true", "yes"])
+def test_managed_hosts_are_checked(managed):
+    hostvars = {HOST: dict(sql_kerberos_manage_ports=managed, sqlauth_instances=[dict(instance="SALES")])}
+    assert static_port_problems(hostvars, [HOST]) == {HOST: [NO_PORT % (HOST + "\\SALES")]}
+
+
+def test_hosts_without_problems_or_instances_are_left_out():
+    hostvars = {"a": dict(sqlauth_instances=[dict(port=1433), dict(instance="SALES", port=1533)]),
+                "b": dict(sqlauth_instances=[dict(instance="HR", tcp_enabled=False)]),
+                "c": dict(sqlauth_instances=None), "d": {}}
+    assert static_port_problems(hostvars, list(hostvars)) == {}
+    assert static_port_problems(hostvars, []) == {}
+
+
+def test_instances_that_are_not_a_list_are_a_problem():
+    assert static_port_problems({HOST: dict(sqlauth_instances="SALES")}, [HOST]) == {
+        HOST: ["sqlauth_instances of sql2.corp.example.com must be a list, got str"]}
+
+
+def test_only_the_listed_hosts_are_read():
+    # An unlisted host's variables are never read (None would fail).
+    hostvars = {HOST: dict(sqlauth_instances=[dict(instance="SALES")]), "other": None}
+    assert list(static_port_problems(hostvars, [HOST])) == [HOST]

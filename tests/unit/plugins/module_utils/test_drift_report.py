@@ -10,7 +10,8 @@ changed to a clean estate and to the states only the inventory declares
 (dynamic port, TCP/IP off, SPN conflicts, unchecked ACLs) or only Windows
 hosts report (registry changes); and its renderings: JUnit XML (read back
 with ElementTree and junitparser), HTML, the PowerShell script and LDIF,
-whose delegation value is decoded with _rbkcd."""
+whose delegation value is decoded with _rbkcd, JSON, and render, which picks
+one by its format name."""
 
 from __future__ import annotations
 
@@ -30,11 +31,14 @@ from junitparser import Failure, JUnitXml, Skipped
 from ansible_collections.sqlauth.kerberos.plugins.module_utils import _rbkcd
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._drift_report import (
     CHECK_ORDER,
+    RENDERINGS,
     RESULTS,
     build_report,
     problem_lines,
     problems,
+    render,
     to_html,
+    to_json,
     to_junit,
     to_ldif,
     to_powershell,
@@ -760,3 +764,53 @@ def test_setspn_quotes_an_account_name_with_a_space():
     lexer = shlex.shlex(check["commands"][0], posix=True)
     lexer.whitespace_split, lexer.escape = True, ""
     assert list(lexer) == ["setspn", "-S", check["subject"], "CORP\\SQL Service"]
+
+
+# -- JSON and render -----------------------------------------------------------
+
+def test_json_reads_back_as_the_report():
+    report = build()
+    text = to_json(report)
+    assert text.endswith("}\n") and not text.endswith("\n\n")
+    assert json.loads(text) == report
+    assert text.startswith('{\n  "drift": true,\n')
+    # Nothing generated: null, not left out.
+    unstamped = build_report(FIXTURE["audit"], FIXTURE["links"], FIXTURE["delegation"], FIXTURE["ports"])
+    assert json.loads(to_json(unstamped))["generated"] is None
+
+
+def test_json_keeps_inventory_text_as_is():
+    data = inputs()
+    audit_report(data, SALES)["service_account"]["name"] = "CORP\\<b>sqlsvc2</b> \"x\""
+    report = build(data)
+    assert json.loads(to_json(report)) == report
+    assert instances(json.loads(to_json(report)))[SALES]["service_account"] == "CORP\\<b>sqlsvc2</b> \"x\""
+
+
+@pytest.mark.parametrize("file_format, renderer", [("json", to_json), ("junit", to_junit), ("html", to_html),
+                                                   ("powershell", to_powershell), ("ldif", to_ldif)])
+def test_render_picks_the_format(file_format, renderer):
+    report = build()
+    assert RENDERINGS[file_format] is renderer
+    assert render(report, file_format) == renderer(report)
+
+
+def test_render_has_exactly_the_documented_formats():
+    assert list(RENDERINGS) == ["json", "junit", "html", "powershell", "ldif"]
+
+
+@pytest.mark.parametrize("file_format", ["xml", "JUnit", "yaml", "", None])
+def test_render_refuses_an_unknown_format(file_format):
+    with pytest.raises(ValueError) as error:
+        render(build(), file_format)
+    assert str(error.value) == "no drift report format %r (formats: json, junit, html, powershell, ldif)" % (
+        file_format,)
+
+
+def test_render_of_a_clean_estate():
+    report = build(clean_inputs())
+    assert json.loads(render(report, "json"))["drift"] is False
+    assert ElementTree.fromstring(render(report, "junit").encode("utf-8")).get("failures") == "0"
+    assert "Kerberos drift report: no drift" in render(report, "html")
+    assert script_commands(render(report, "powershell")) == []
+    assert ldif_records(render(report, "ldif")) == []
