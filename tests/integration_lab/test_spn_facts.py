@@ -86,7 +86,7 @@ def test_wrong_account_spns_are_tickets_the_service_account_cannot_decrypt(lab, 
         assert kdc.decrypts(row["spn"], holder), row
 
 
-def test_plan_fixes_each_finding(audit):
+def test_plan_fixes_each_finding(audit, lab):
     plan = audit["result"]["plan"]
     by_action = {}
     for step in plan:
@@ -97,8 +97,8 @@ def test_plan_fixes_each_finding(audit):
     assert move["remove_from"] == ["CORP\\SQL3$"] and move["account"] == "CORP\\sqlsvc3"
     duplicate = by_action["remove_duplicate_spn"][0]
     assert duplicate["remove_from"] == ["CORP\\sqlsvc4old"] and duplicate["account"] == "CORP\\sqlsvc4"
-    assert {s["account"] for s in by_action["grant_spn_write_acl"]} == {"CORP\\sqlsvc2", "CORP\\sqlsvc3",
-                                                                        "CORP\\sqlsvc4"}
+    acl_missing = [s for s in lab.scenarios["instances"] if "spn_write_acl_missing" in s["expect"]["findings"]]
+    assert {s["account"] for s in by_action["grant_spn_write_acl"]} == {s["expect"]["account"] for s in acl_missing}
     assert [s["instances"] for s in by_action["set_static_port"]] == [["sql5.corp.example.test\\HR"]]
     assert [a["action"] for a in plan[:2]] in (["set_static_port", "enable_tcp"], ["enable_tcp", "set_static_port"])
 
