@@ -21,7 +21,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "lab"))
-from kdc import Kdc, read_env  # noqa: E402 (the lab's helpers, shared with the demo)
+from kdc import Kdc  # noqa: E402 (the lab's helpers, shared with the demo)
+from lab_env import read_env  # noqa: E402
 
 LAB_DIR = Path(os.environ.get("SQLAUTH_LAB_DIR", "/var/tmp/sqlauth-kerberos-lab"))
 # The keys of a spn_facts `instances` item; scenarios carry more (expectations, role settings).

@@ -9,15 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-
-def read_env(path):
-    """KEY=VALUE lines, as the lab writes connection.env."""
-    values = {}
-    for line in Path(path).read_text().splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            values[key] = value
-    return values
+from lab_env import read_env
 
 
 class LabFacts:

@@ -20,6 +20,7 @@ import sys
 import ldap3
 import yaml
 from ldap3.core.exceptions import LDAPNoSuchObjectResult
+from lab_env import read_env
 
 TREE_DELETE_CONTROL = ("1.2.840.113556.1.4.805", True, None)
 UF_NORMAL_ACCOUNT = 0x0200
@@ -34,16 +35,6 @@ USER_FLAGS = {
 # lets SQL Server register its own SPNs at start-up.
 SPN_WRITE_ACES = ("(OA;;RPWP;f3a64788-5306-11d1-a9c5-0000f80367c1;;PS)"
                   "(OA;;SW;f3a64788-5306-11d1-a9c5-0000f80367c1;;PS)")
-
-
-def read_env(path):
-    values = {}
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            key, sep, value = line.rstrip("\n").partition("=")
-            if sep:
-                values[key] = value
-    return values
 
 
 def new_password():
