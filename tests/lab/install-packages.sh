@@ -20,8 +20,9 @@ fi
 
 apt-get install -y -qq -o Dpkg::Use-Pty=0 -t bookworm-backports \
     samba samba-ad-dc winbind ldb-tools krb5-user ldap-utils >/dev/null
+# chromium: the test suite renders the HTML drift report, headless.
 apt-get install -y -qq -o Dpkg::Use-Pty=0 \
-    python3-venv python3-dev gcc libkrb5-dev git shellcheck >/dev/null
+    python3-venv python3-dev gcc libkrb5-dev git shellcheck chromium >/dev/null
 
 # Samba's packaged services would hold the lab's ports; the lab runs its own DC.
 for unit in samba-ad-dc smbd nmbd winbind; do
