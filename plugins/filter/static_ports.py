@@ -67,20 +67,31 @@ def static_port_instances(instances, host, platform="windows"):
     return result
 
 
+def static_port_plan(hostvars, hosts):
+    """dict(hosts, problems): the hosts whose ports the sql_kerberos role
+    pins or checks (managed, and every instance can be pinned), and per
+    managed host that cannot be, its problems (static_port_instances').
+    Reads each host's variables once, for the whole play."""
+    plan = dict(hosts=[], problems={})
+    for host in hosts:
+        variables = hostvars[host]
+        settings = inventory_port_settings(variables, host)
+        if not settings["managed"]:
+            continue
+        found = static_port_instances(variables.get("sqlauth_instances") or [], settings["fqdn"],
+                                      settings["platform"])["problems"]
+        if found:
+            plan["problems"][host] = found
+        else:
+            plan["hosts"].append(host)
+    return plan
+
+
 def static_port_problems(hostvars, hosts):
     """Per host whose ports the sql_kerberos role manages, the instances it
     cannot pin (static_port_instances' problems); hosts without any are left
     out. Reads each host's variables once, for the whole play."""
-    problems = {}
-    for host in hosts:
-        variables = hostvars[host]
-        settings = inventory_port_settings(variables, host)
-        if settings["managed"]:
-            found = static_port_instances(variables.get("sqlauth_instances") or [], settings["fqdn"],
-                                          settings["platform"])["problems"]
-            if found:
-                problems[host] = found
-    return problems
+    return static_port_plan(hostvars, hosts)["problems"]
 
 
 def static_port_restarts(result, host):
@@ -96,5 +107,6 @@ def static_port_restarts(result, host):
 
 class FilterModule:
     def filters(self):
-        return {"static_port_instances": static_port_instances, "static_port_problems": static_port_problems,
+        return {"static_port_instances": static_port_instances, "static_port_plan": static_port_plan,
+                "static_port_problems": static_port_problems,
                 "static_port_restarts": static_port_restarts}

@@ -61,10 +61,13 @@ class AccountReference:
     value: str
     domain: str | None = None
 
-    def filter_terms(self):
+    def filter_terms(self, first_choice=False):
+        """Equality terms finding every account pick() could choose; with
+        first_choice, a bare name's term only, without its name$ fallback
+        (find_accounts_among searches that one if the name is missing)."""
         if self.kind == "sam":
             terms = ["(sAMAccountName=%s)" % escape_filter_value(self.value)]
-            if not self.value.endswith("$"):
+            if not self.value.endswith("$") and not first_choice:
                 terms.append("(sAMAccountName=%s$)" % escape_filter_value(self.value))
             return terms
         if self.kind == "upn":
@@ -146,6 +149,11 @@ class Account:
     def kind(self):
         classes = {c.lower() for c in self.object_classes}
         return next((kind for cls, kind in _KINDS if cls in classes), "other")
+
+    @property
+    def is_user_class(self):
+        """Users, computers and (g)MSAs: what a service can run as."""
+        return "user" in {c.lower() for c in self.object_classes}
 
     @property
     def is_computer(self):
@@ -271,18 +279,38 @@ def find_accounts(client, references, with_security_descriptor=False):
         if problem:
             problems[reference] = problem
     searchable = [reference for reference in references if reference not in problems]
+    candidates = search_accounts(client, user_filters({term for reference in searchable
+                                                       for term in reference.filter_terms()}),
+                                 with_security_descriptor)
+    resolved, missing = match_accounts(searchable, candidates, domain)
+    problems.update(missing)
+    return resolved, problems
 
-    terms = sorted({term for reference in searchable for term in reference.filter_terms()})
+
+def user_filters(terms):
+    """Batched filters for the user-class objects matching any of ``terms``."""
+    return batched_or_filters(sorted(terms), "(&(objectClass=user)%s)", max_terms=MAX_FILTER_TERMS)
+
+
+def search_accounts(client, filters, with_security_descriptor=False):
+    """The objects of the domain matching ``filters``, as Accounts with their
+    SPNs: {dn folded: Account}."""
+    domain = client.own_domain()
     attributes = ACCOUNT_ATTRIBUTES + (["nTSecurityDescriptor"] if with_security_descriptor else [])
     controls = client.dacl_controls() if with_security_descriptor else None
     candidates = {}
-    for ldap_filter in batched_or_filters(terms, "(&(objectClass=user)%s)", max_terms=MAX_FILTER_TERMS):
+    for ldap_filter in filters:
         for entry in client.search(client.default_naming_context, ldap_filter, attributes, controls=controls):
             candidates[entry.dn.lower()] = account_from_entry(entry, domain["netbios"])
+    return candidates
 
-    resolved = {}
-    index = _index_candidates(candidates.values())
-    for reference in searchable:
+
+def match_accounts(references, candidates, domain):
+    """pick() for every reference among candidate accounts ({dn: Account}):
+    ({reference: Account}, {reference: problem}) for unknown or ambiguous names."""
+    resolved, problems = {}, {}
+    index = _index_candidates(account for account in candidates.values() if account.is_user_class)
+    for reference in references:
         matches = reference.pick(_near(index, reference), domain["dns"])
         if len(matches) == 1:
             resolved[reference] = matches[0]
@@ -294,16 +322,25 @@ def find_accounts(client, references, with_security_descriptor=False):
     return resolved, problems
 
 
+def refuse_other_domains(client, references):
+    """Raise AccountError naming every reference to another domain than the
+    connection's, before anything is searched."""
+    domain = client.own_domain()
+    foreign = [problem for problem in (_domain_problem(reference, domain) for reference in references) if problem]
+    if foreign:
+        raise AccountError("; ".join(foreign))
+
+
+def raise_problems(references, problems):
+    if problems:
+        raise AccountError("; ".join(problems[reference] for reference in references if reference in problems))
+
+
 def resolve_accounts(client, references, with_security_descriptor=False):
     """Resolve AccountReferences in the connection's domain with as few
     searches as the filter size allows. Returns {reference: Account}; raises
     AccountError naming every unknown or ambiguous name at once."""
-    domain = client.own_domain()
-    # A name in another domain is refused before searching anything.
-    foreign = [problem for problem in (_domain_problem(reference, domain) for reference in references) if problem]
-    if foreign:
-        raise AccountError("; ".join(foreign))
+    refuse_other_domains(client, references)
     resolved, problems = find_accounts(client, references, with_security_descriptor)
-    if problems:
-        raise AccountError("; ".join(problems[reference] for reference in references if reference in problems))
+    raise_problems(references, problems)
     return resolved

@@ -5,18 +5,27 @@
 are ok, missing, on the wrong account or duplicated, which service accounts
 cannot register their own SPNs, and the plan that fixes each problem.
 
-I/O is three batched searches whatever the inventory size (accounts, SPN
-holders forest-wide, nothing per SPN); classification and planning are pure.
+I/O is batched searches whatever the inventory size, nothing per SPN: in a
+forest of one domain one pass reads the accounts and the holders of their
+SPNs together, one search per ~380 instances; otherwise the accounts in
+the domain, then the holders in the Global Catalog. Classification and
+planning are pure.
 """
 from __future__ import annotations
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import (
     account_from_entry,
+    match_accounts,
     parse_account_reference,
+    raise_problems,
+    refuse_other_domains,
     resolve_accounts,
+    search_accounts,
+    user_filters,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     MAX_FILTER_TERMS,
+    batched_group_filters,
     batched_or_filters,
     escape_filter_value,
 )
@@ -74,6 +83,10 @@ def can_register_own_spns(account):
                                               object_class)
 
 
+def spn_term(spn):
+    return "(servicePrincipalName=%s)" % escape_filter_value(spn_key(spn))
+
+
 def find_spn_holders(client, spns, forest=True):
     """Every account holding any of ``spns``: {spn_key: [Account]}. Searches
     the Global Catalog (the whole forest) unless told not to or the DC is not
@@ -82,17 +95,49 @@ def find_spn_holders(client, spns, forest=True):
     use_global_catalog = forest and client.global_catalog() is not None
     base = "" if use_global_catalog else client.default_naming_context
     wanted = {spn_key(spn) for spn in spns}
-    terms = sorted("(servicePrincipalName=%s)" % escape_filter_value(spn) for spn in wanted)
-    holders = {}
-    for ldap_filter in batched_or_filters(terms, max_terms=MAX_FILTER_TERMS):
+    accounts = []
+    for ldap_filter in batched_or_filters(sorted(spn_term(spn) for spn in wanted), max_terms=MAX_FILTER_TERMS):
         for entry in client.search(base, ldap_filter, HOLDER_ATTRIBUTES, global_catalog=use_global_catalog):
             domain = client.domain_of(entry.dn)
-            account = account_from_entry(entry, domain["netbios"] if domain else None)
-            for spn in account.spns:
-                if spn_key(spn) in wanted:
-                    holders.setdefault(spn_key(spn), {})[account.sid] = account
-    return ({key: sorted(by_sid.values(), key=lambda a: a.name.lower()) for key, by_sid in holders.items()},
-            "forest" if use_global_catalog else "domain")
+            accounts.append(account_from_entry(entry, domain["netbios"] if domain else None))
+    return holders_among(accounts, wanted), "forest" if use_global_catalog else "domain"
+
+
+def holders_among(accounts, wanted):
+    """{spn_key: [Account]} for the SPN keys in ``wanted``, each holder once,
+    by name."""
+    holders = {}
+    for account in accounts:
+        for spn in account.spns:
+            if spn_key(spn) in wanted:
+                holders.setdefault(spn_key(spn), {})[account.sid] = account
+    return {key: sorted(by_sid.values(), key=lambda a: a.name.lower()) for key, by_sid in holders.items()}
+
+
+def read_accounts_and_holders(client, required, references):
+    """Where the domain holds every SPN holder (a forest of one domain, or a
+    domain-scoped audit): the service accounts and the holders of the
+    required SPNs in one pass. Each filter holds whole instances, the
+    account's name and its SPNs, so most entries answer both and come back
+    once: 1,000 instances are three searches (bench/README.md). Names
+    missing from it are searched again with their fallbacks (name$).
+    Returns ({reference: Account}, {spn_key: [Account]})."""
+    refuse_other_domains(client, references)
+    domain = client.own_domain()
+    groups = [reference.filter_terms(first_choice=True) + [spn_term(r.spn) for r in spns]
+              for _instance, reference, spns in required]
+    candidates = search_accounts(client, batched_group_filters(groups), with_security_descriptor=True)
+    resolved, problems = match_accounts(references, candidates, domain)
+    fallbacks = [reference for reference in problems
+                 if reference.filter_terms() != reference.filter_terms(first_choice=True)]
+    if fallbacks:
+        terms = {term for reference in fallbacks for term in reference.filter_terms()}
+        candidates.update(search_accounts(client, user_filters(terms), with_security_descriptor=True))
+        found, problems = match_accounts(references, candidates, domain)
+        resolved.update(found)
+    raise_problems(references, problems)
+    wanted = {spn_key(r.spn) for _instance, _reference, spns in required for r in spns}
+    return resolved, holders_among(candidates.values(), wanted)
 
 
 def classify_spn(account, holders):
@@ -114,9 +159,14 @@ def prepare_audit(instance_options):
 def audit(client, prepared, forms, forest=True):
     """Audit prepared instances. Returns dict(instances, plan, summary, search_scope)."""
     references = sorted({reference for _instance, reference in prepared}, key=lambda r: (r.text.lower(), r.kind))
-    accounts = resolve_accounts(client, references, with_security_descriptor=True)
     required = [(instance, reference, instance.required_spns(forms)) for instance, reference in prepared]
-    holders, scope = find_spn_holders(client, [r.spn for entry in required for r in entry[2]], forest)
+    use_global_catalog = forest and client.global_catalog() is not None
+    if not use_global_catalog or client.global_catalog_is_domain():
+        accounts, holders = read_accounts_and_holders(client, required, references)
+        scope = "forest" if use_global_catalog else "domain"
+    else:
+        accounts = resolve_accounts(client, references, with_security_descriptor=True)
+        holders, scope = find_spn_holders(client, [r.spn for entry in required for r in entry[2]], forest)
 
     reports = []
     for instance, reference, spns in required:

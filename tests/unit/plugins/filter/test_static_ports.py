@@ -14,6 +14,7 @@ import pytest
 from ansible_collections.sqlauth.kerberos.plugins.filter.static_ports import (
     FilterModule,
     static_port_instances,
+    static_port_plan,
     static_port_problems,
     static_port_restarts,
 )
@@ -67,7 +68,7 @@ def test_restarts_named_as_clients_name_them():
                              dict(instance="HR", restart_required=False)])
     assert static_port_restarts(result, HOST) == [HOST, HOST + "\\SALES"]
     assert static_port_restarts(dict(skipped=True), HOST) == []
-    assert set(FilterModule().filters()) == {"static_port_instances", "static_port_problems",
+    assert set(FilterModule().filters()) == {"static_port_instances", "static_port_plan", "static_port_problems",
                                              "static_port_restarts"}
 
 
@@ -132,3 +133,20 @@ def test_only_the_listed_hosts_are_read():
     # An unlisted host's variables are never read (None would fail).
     hostvars = {HOST: dict(sqlauth_instances=[dict(instance="SALES")]), "other": None}
     assert list(static_port_problems(hostvars, [HOST])) == [HOST]
+
+
+# -- static_port_plan -------------------------------------------------------------
+
+def test_plan_names_the_hosts_to_pin_in_order_and_those_that_cannot_be():
+    hostvars = {
+        "c": dict(sqlauth_instances=[dict(port=1433)]),
+        "a": dict(sqlauth_instances=[dict(instance="SALES")]),
+        "b": dict(sql_kerberos_manage_ports="false", sqlauth_instances=[dict(port=1433)]),
+        "d": dict(sqlauth_instances=[dict(instance="HR", tcp_enabled=False)]),
+        "e": {},
+    }
+    plan = static_port_plan(hostvars, list(hostvars))
+    # Managed hosts with nothing to pin (d: TCP off, e: no instance) still get their check.
+    assert plan == dict(hosts=["c", "d", "e"], problems=dict(a=[NO_PORT % "a\\SALES"]))
+    assert static_port_problems(hostvars, list(hostvars)) == plan["problems"]
+    assert static_port_plan(hostvars, []) == dict(hosts=[], problems={})

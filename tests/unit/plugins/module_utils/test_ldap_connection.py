@@ -12,7 +12,9 @@ import pytest
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     MAX_FILTER_BYTES,
+    MAX_GROUPED_FILTER_TERMS,
     DirectoryEntry,
+    batched_group_filters,
     batched_or_filters,
     escape_filter_value,
 )
@@ -162,6 +164,43 @@ def test_batched_or_filters_whole_filter_under_max_bytes_in_utf8():
     max_bytes = 500
     for ldap_filter in batched_or_filters(terms, "(&(objectClass=user)%s)", max_bytes=max_bytes):
         assert len(ldap_filter.encode("utf-8")) <= max_bytes
+
+
+def test_batched_group_filters_no_groups_no_filters():
+    assert list(batched_group_filters([])) == []
+
+
+def test_batched_group_filters_keeps_groups_whole_and_terms_once():
+    groups = [["(cn=a)", "(cn=b)"], ["(cn=b)", "(cn=c)"], ["(cn=d)", "(cn=e)", "(cn=d)"], ["(cn=f)"]]
+    filters = list(batched_group_filters(groups, max_terms=4))
+    # (cn=b) is shared: the second group adds one term; the third would pass 4.
+    assert filters == ["(|(cn=a)(cn=b)(cn=c))", "(|(cn=d)(cn=e)(cn=f))"]
+
+
+@pytest.mark.parametrize("group_size, count, max_terms, max_bytes", [
+    (5, 1000, 2000, MAX_FILTER_BYTES), (5, 1000, 200, MAX_FILTER_BYTES), (7, 300, 2000, 3000), (1, 10, 1, 100),
+])
+def test_batched_group_filters_cover_every_group_within_limits(group_size, count, max_terms, max_bytes):
+    groups = [make_terms(group_size * count)[n * group_size:(n + 1) * group_size] for n in range(count)]
+    batches = [split_filter(f, "%s") for f in batched_group_filters(groups, max_bytes=max_bytes, max_terms=max_terms)]
+    assert [term for batch in batches for term in batch] == [term for group in groups for term in group]
+    for batch in batches:
+        assert len(batch) <= max_terms and len("(|%s)" % "".join(batch)) <= max_bytes
+        # Whole groups only: every batch starts where a group starts.
+        assert make_terms(group_size * count).index(batch[0]) % group_size == 0
+    assert len(batches) == -(-count // min(max_terms // group_size, (max_bytes - 3) // len("".join(groups[0]))))
+
+
+def test_batched_group_filters_oversized_group_gets_its_own_filter():
+    assert list(batched_group_filters([["(cn=a)"], ["(cn=b)", "(cn=c)", "(cn=d)"], ["(cn=e)"]], max_terms=2)) == [
+        "(|(cn=a))", "(|(cn=b)(cn=c)(cn=d))", "(|(cn=e))"]
+
+
+def test_batched_group_filters_default_fits_about_380_instances():
+    # An instance is its account and four SPNs: 2,000 terms hold 400 of them.
+    groups = [["(sAMAccountName=svc%04d)" % n] + make_terms(4 * n + 4, width=4)[4 * n:] for n in range(1000)]
+    assert MAX_GROUPED_FILTER_TERMS == 2000
+    assert len(list(batched_group_filters(groups))) == 3
 
 
 # -- DirectoryEntry --------------------------------------------------------------

@@ -460,13 +460,18 @@ class FakeDirectory:
 
     default_naming_context = CORP["dn"]
 
-    def __init__(self, entries=(), is_global_catalog=True):
+    def __init__(self, entries=(), is_global_catalog=True, one_domain=False):
         self.entries = list(entries)
         self.is_global_catalog = is_global_catalog
+        # A forest of CORP alone: the Global Catalog is CORP's partition.
+        self.one_domain = one_domain
         self.searches = []
 
     def global_catalog(self):
         return self if self.is_global_catalog else None
+
+    def global_catalog_is_domain(self):
+        return self.is_global_catalog and self.one_domain
 
     def own_domain(self):
         return CORP
@@ -705,6 +710,92 @@ def test_audit_of_500_instances_is_two_kinds_of_search():
     assert spn_count > 2000
     assert result["summary"]["spns"]["ok"] == sum(len(e.values("servicePrincipalName")) for e in directory.entries)
     assert len([step for step in result["plan"] if step["action"] == "add_spn"]) == result["summary"]["spns"]["missing"]
+
+
+# -- a forest of one domain: accounts and holders in one pass ---------------------
+
+def corp_only(directory):
+    """The directory without its EMEA entries, as a forest of CORP alone."""
+    return FakeDirectory([e for e in directory.entries if directory.domain_of(e.dn) == CORP], one_domain=True)
+
+
+def test_audit_of_500_instances_in_one_domain_is_one_pass():
+    options = estate_options()
+    two_domain = estate_directory([parse_instance(o) for o in options])
+    one_domain = corp_only(two_domain)
+
+    result = audit(one_domain, prepare_audit(options), SPN_FORMS)
+
+    # Whole instances per filter (the account and its SPNs), 2,000 terms at most:
+    # about 2,700 terms, two searches of the domain, each entry read once.
+    assert len(one_domain.searches) == 2
+    assert all(s.base == CORP["dn"] and not s.global_catalog for s in one_domain.searches)
+    assert all(s.attributes == ACCOUNT_ATTRIBUTES + ["nTSecurityDescriptor"] for s in one_domain.searches)
+    assert all(s.controls == DACL_CONTROLS for s in one_domain.searches)
+    assert result["search_scope"] == "forest"
+    # The same report as the two-pass audit of a forest with more domains.
+    assert result == audit(two_domain, prepare_audit(options), SPN_FORMS)
+
+
+@pytest.mark.parametrize("forest, one_domain, is_global_catalog, scope", [
+    (True, True, True, "forest"), (False, False, True, "domain"), (True, False, False, "domain"),
+])
+def test_audit_in_one_pass_wherever_the_domain_holds_every_holder(accounts_directory, forest, one_domain,
+                                                                   is_global_catalog, scope):
+    directory = corp_only(accounts_directory)
+    directory.one_domain, directory.is_global_catalog = one_domain, is_global_catalog
+    directory.entries[1].raw["serviceprincipalname"] = [b"MSSQLSvc/sql01:1433"]
+    prepared = prepare_audit([dict(host="sql01.corp.example.com", service_account="CORP\\sqlsvc"),
+                              dict(host=HOST, service_account="LocalSystem")])
+
+    result = audit(directory, prepared, SPN_FORMS, forest=forest)
+
+    (search,) = directory.searches
+    assert search.ldap_filter.startswith("(|(sAMAccountName=sqlsvc)(servicePrincipalName=mssqlsvc/sql01.corp")
+    assert result["search_scope"] == scope
+    assert [row["status"] for row in result["instances"][0]["spns"]] == ["missing", "missing", "wrong_account",
+                                                                         "missing"]
+    assert result["instances"][0]["spns"][2]["holders"][0]["name"] == "CORP\\sqlsvc2"
+    assert result["instances"][1]["service_account"]["name"] == "CORP\\SQL2$"
+
+
+def test_audit_in_one_pass_searches_name_fallbacks_only_when_missing(accounts_directory):
+    directory = corp_only(accounts_directory)
+    prepared = prepare_audit([dict(host="sql05.corp.example.com", service_account="gmsa-sql5"),
+                              dict(host="sql01.corp.example.com", service_account="sqlsvc")])
+
+    result = audit(directory, prepared, SPN_FORMS)
+
+    first, fallback = directory.searches
+    assert "(sAMAccountName=gmsa-sql5)" in first.ldap_filter and "gmsa-sql5$" not in first.ldap_filter
+    assert "sqlsvc$" not in first.ldap_filter
+    # Only the name that was not found is searched again, with its name$ form.
+    assert fallback.ldap_filter == "(&(objectClass=user)(|(sAMAccountName=gmsa-sql5$)(sAMAccountName=gmsa-sql5)))"
+    assert [r["service_account"]["name"] for r in result["instances"]] == ["CORP\\gmsa-sql5$", "CORP\\sqlsvc"]
+
+
+def test_audit_in_one_pass_reports_every_bad_name_at_once(accounts_directory):
+    directory = corp_only(accounts_directory)
+    prepared = prepare_audit([dict(host="sql01.corp.example.com", service_account=name)
+                              for name in ("nobody", "sqlsvc", "twin@partner.example.org")])
+    with pytest.raises(AccountError) as error:
+        audit(directory, prepared, SPN_FORMS)
+    assert str(error.value).split("; ") == [
+        "account 'nobody' was not found in DC=corp,DC=example,DC=com",
+        "account 'twin@partner.example.org' is ambiguous: it matches "
+        "CN=twin-a,OU=Service Accounts,DC=corp,DC=example,DC=com, "
+        "CN=twin-b,OU=Service Accounts,DC=corp,DC=example,DC=com",
+    ]
+    # nobody's fallback (nobody$) was searched too, once.
+    assert len(directory.searches) == 2
+
+
+def test_audit_in_one_pass_refuses_other_domains_before_searching(accounts_directory):
+    directory = corp_only(accounts_directory)
+    with pytest.raises(AccountError, match="is in domain EMEA"):
+        audit(directory, prepare_audit([dict(host="sql01.corp.example.com", service_account="EMEA\\svc")]),
+              SPN_FORMS)
+    assert directory.searches == []
 
 
 # -- resolve_accounts ------------------------------------------------------------
