@@ -124,7 +124,7 @@ def read_accounts_and_holders(client, required, references):
     Returns ({reference: Account}, {spn_key: [Account]})."""
     refuse_other_domains(client, references)
     domain = client.own_domain()
-    groups = [reference.filter_terms(first_choice=True) + [spn_term(r.spn) for r in spns]
+    groups = [(reference.filter_terms(first_choice=True), [spn_term(r.spn) for r in spns])
               for _instance, reference, spns in required]
     candidates = search_accounts(client, batched_group_filters(groups), with_security_descriptor=True)
     resolved, problems = match_accounts(references, candidates, domain)

@@ -168,39 +168,54 @@ def test_batched_or_filters_whole_filter_under_max_bytes_in_utf8():
 
 def test_batched_group_filters_no_groups_no_filters():
     assert list(batched_group_filters([])) == []
+    assert list(batched_group_filters([[[], []]])) == []
 
 
 def test_batched_group_filters_keeps_groups_whole_and_terms_once():
-    groups = [["(cn=a)", "(cn=b)"], ["(cn=b)", "(cn=c)"], ["(cn=d)", "(cn=e)", "(cn=d)"], ["(cn=f)"]]
+    groups = [[["(cn=a)", "(cn=b)"]], [["(cn=b)", "(cn=c)"]], [["(cn=d)", "(cn=e)", "(cn=d)"]], [["(cn=f)"]]]
     filters = list(batched_group_filters(groups, max_terms=4))
     # (cn=b) is shared: the second group adds one term; the third would pass 4.
     assert filters == ["(|(cn=a)(cn=b)(cn=c))", "(|(cn=d)(cn=e)(cn=f))"]
+
+
+def test_batched_group_filters_lists_the_first_tier_of_every_group_first():
+    groups = [(["(cn=a)"], ["(spn=a1)", "(spn=a2)"]), (["(cn=b)"], ["(spn=b1)", "(cn=a)"]), (["(cn=c)", "(spn=c1)"],
+                                                                                           ["(spn=c1)"])]
+    assert list(batched_group_filters(groups)) == [
+        "(|(cn=a)(cn=b)(cn=c)(spn=c1)(spn=a1)(spn=a2)(spn=b1))"]
 
 
 @pytest.mark.parametrize("group_size, count, max_terms, max_bytes", [
     (5, 1000, 2000, MAX_FILTER_BYTES), (5, 1000, 200, MAX_FILTER_BYTES), (7, 300, 2000, 3000), (1, 10, 1, 100),
 ])
 def test_batched_group_filters_cover_every_group_within_limits(group_size, count, max_terms, max_bytes):
-    groups = [make_terms(group_size * count)[n * group_size:(n + 1) * group_size] for n in range(count)]
+    terms = make_terms(group_size * count)
+    groups = [[terms[n * group_size:(n + 1) * group_size]] for n in range(count)]
     batches = [split_filter(f, "%s") for f in batched_group_filters(groups, max_bytes=max_bytes, max_terms=max_terms)]
-    assert [term for batch in batches for term in batch] == [term for group in groups for term in group]
+    assert [term for batch in batches for term in batch] == terms
     for batch in batches:
         assert len(batch) <= max_terms and len("(|%s)" % "".join(batch)) <= max_bytes
         # Whole groups only: every batch starts where a group starts.
-        assert make_terms(group_size * count).index(batch[0]) % group_size == 0
-    assert len(batches) == -(-count // min(max_terms // group_size, (max_bytes - 3) // len("".join(groups[0]))))
+        assert terms.index(batch[0]) % group_size == 0
+    per_filter = min(max_terms // group_size, (max_bytes - 3) // len("".join(groups[0][0])))
+    assert len(batches) == -(-count // per_filter)
 
 
 def test_batched_group_filters_oversized_group_gets_its_own_filter():
-    assert list(batched_group_filters([["(cn=a)"], ["(cn=b)", "(cn=c)", "(cn=d)"], ["(cn=e)"]], max_terms=2)) == [
-        "(|(cn=a))", "(|(cn=b)(cn=c)(cn=d))", "(|(cn=e))"]
+    groups = [[["(cn=a)"]], [["(cn=b)", "(cn=c)"], ["(cn=d)"]], [["(cn=e)"]]]
+    assert list(batched_group_filters(groups, max_terms=2)) == ["(|(cn=a))", "(|(cn=b)(cn=c)(cn=d))", "(|(cn=e))"]
 
 
 def test_batched_group_filters_default_fits_about_380_instances():
     # An instance is its account and four SPNs: 2,000 terms hold 400 of them.
-    groups = [["(sAMAccountName=svc%04d)" % n] + make_terms(4 * n + 4, width=4)[4 * n:] for n in range(1000)]
+    spns = make_terms(4000, width=4)
+    groups = [(["(sAMAccountName=svc%04d)" % n], spns[4 * n:4 * n + 4]) for n in range(1000)]
     assert MAX_GROUPED_FILTER_TERMS == 2000
-    assert len(list(batched_group_filters(groups))) == 3
+    filters = list(batched_group_filters(groups))
+    assert len(filters) == 3
+    # Names first, then SPNs, in each filter.
+    assert filters[0].startswith("(|(sAMAccountName=svc0000)(sAMAccountName=svc0001)")
+    assert filters[0].index("(sAMAccountName=svc0399)") < filters[0].index("(servicePrincipalName=")
 
 
 # -- DirectoryEntry --------------------------------------------------------------

@@ -751,7 +751,9 @@ def test_audit_in_one_pass_wherever_the_domain_holds_every_holder(accounts_direc
     result = audit(directory, prepared, SPN_FORMS, forest=forest)
 
     (search,) = directory.searches
-    assert search.ldap_filter.startswith("(|(sAMAccountName=sqlsvc)(servicePrincipalName=mssqlsvc/sql01.corp")
+    # The accounts' names first, then the SPNs (Samba stops at the first term an entry matches).
+    assert search.ldap_filter.startswith("(|(sAMAccountName=sqlsvc)(servicePrincipalName=HOST/sql2.corp.example.com)"
+                                         "(sAMAccountName=sql2$)(servicePrincipalName=mssqlsvc/sql01.corp")
     assert result["search_scope"] == scope
     assert [row["status"] for row in result["instances"][0]["spns"]] == ["missing", "missing", "wrong_account",
                                                                          "missing"]
