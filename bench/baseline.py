@@ -11,8 +11,9 @@ resolution and no ACL check (spn_facts does both). The required SPNs come
 from the collection's own code, so both sides look for exactly the same set.
 
 Usage: python baseline.py VARS_FILE (the JSON vars file with bench_instances);
-the connection comes from the SQLAUTH_LDAP_* environment variables. Prints a
-JSON summary.
+the connection comes from the SQLAUTH_LDAP_* environment variables, the
+Global Catalog's port from SQLAUTH_BENCH_GC_PORT (default 3269; the
+latency relay's port when measuring through it). Prints a JSON summary.
 """
 
 import json
@@ -42,7 +43,8 @@ def main():
         instances = json.load(handle)["bench_instances"]
     spns = required_spns(instances)
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=os.environ["SQLAUTH_LDAP_CA_CERT"])
-    server = ldap3.Server(os.environ["SQLAUTH_LDAP_SERVER"], port=GLOBAL_CATALOG_LDAPS_PORT, use_ssl=True,
+    port = int(os.environ.get("SQLAUTH_BENCH_GC_PORT") or GLOBAL_CATALOG_LDAPS_PORT)
+    server = ldap3.Server(os.environ["SQLAUTH_LDAP_SERVER"], port=port, use_ssl=True,
                           tls=tls, get_info=ldap3.NONE)
     connection = ldap3.Connection(server, user=os.environ["SQLAUTH_LDAP_USERNAME"],
                                   password=os.environ["SQLAUTH_LDAP_PASSWORD"], auto_bind=True,

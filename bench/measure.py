@@ -43,8 +43,15 @@ TIMEOUT = 900  # seconds for any one measurement
 # For the latency model: each LDAP request and response crosses the network
 # once; loopback hides that cost, which is what batching saves.
 MODEL_RTTS_MS = (1, 20)
+# And measured: at the target size, the floor, spn_facts and the baseline also
+# run through bench/latency_proxy.py, which delays every request by this
+# round-trip time (a DC in another site); --rtt-ms 0 leaves them out.
+DEFAULT_RTT_MS = 10
+RELAY_PORTS = {636: 10636, 3269: 13269}
 TARGET_SIZE = 1000
 KINDS = ("floor", "spn_facts", "python_entry", "baseline", "drift_report")
+# The kinds measured through the relay, named after their loopback twin.
+WAN_KINDS = ("floor_directory_wan", "spn_facts_wan", "baseline_wan")
 MSSQL_FILTER = "(servicePrincipalName=MSSQLSvc/*)"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -55,7 +62,14 @@ LABELS = {
     "python_entry": "spn_facts, Python entry point (no AnsiballZ), s",
     "baseline": "per-SPN baseline (one search per SPN), s",
     "drift_report": "drift report playbook, end to end, s",
+    "floor_directory_wan": "floor (directory), DC %g ms away (measured), s",
+    "spn_facts_wan": "spn_facts, AnsiballZ, DC %g ms away (measured), s",
+    "baseline_wan": "per-SPN baseline, DC %g ms away (measured), s",
 }
+
+
+def loopback_kind(kind):
+    return kind[:-len("_wan")] if kind.endswith("_wan") else kind
 
 
 class Failure(Exception):
@@ -100,6 +114,24 @@ class Bench:
         self.python = sys.executable
         self.drift_playbook = os.path.join(REPO, options.drift_playbook)
         self.prepared = {}
+        self.rtt_ms = options.rtt_ms
+        self.relay = None
+
+    def start_relay(self):
+        """The latency relay in front of the DC (bench/latency_proxy.py)."""
+        if not self.rtt_ms:
+            return
+        argv = [self.python, os.path.join(HERE, "latency_proxy.py"), "--rtt-ms", str(self.rtt_ms)]
+        for dc_port, relay_port in RELAY_PORTS.items():
+            argv += ["--map", "%d:%d" % (relay_port, dc_port)]
+        self.relay = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        if self.relay.stdout.readline().strip() != "ready":
+            raise Failure("the latency relay did not start")
+
+    def stop_relay(self):
+        if self.relay is not None:
+            self.relay.terminate()
+            self.relay.wait()
 
     # -- preparation -------------------------------------------------------
 
@@ -139,17 +171,21 @@ class Bench:
 
     def run(self, kind, size):
         prepared = self.prepared.get(size)
-        if kind in ("floor", "floor_directory"):
-            base = estate.BASE_DN if kind == "floor_directory" else prepared["base"]
+        env = self.env
+        if kind.endswith("_wan"):
+            env = dict(env, SQLAUTH_LDAP_PORT=str(RELAY_PORTS[636]), SQLAUTH_BENCH_GC_PORT=str(RELAY_PORTS[3269]))
+        port = ":%s" % env["SQLAUTH_LDAP_PORT"] if env.get("SQLAUTH_LDAP_PORT") else ""
+        if loopback_kind(kind) in ("floor", "floor_directory"):
+            base = estate.BASE_DN if loopback_kind(kind) == "floor_directory" else prepared["base"]
             argv = ["ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-E", "pr=1000/noprompt",
-                    "-H", "ldaps://%s" % self.connection["SQLAUTH_LDAP_SERVER"], "-x",
+                    "-H", "ldaps://%s%s" % (self.connection["SQLAUTH_LDAP_SERVER"], port), "-x",
                     "-D", self.connection["SQLAUTH_LDAP_USERNAME"], "-y", self.password_file,
                     "-b", base, MSSQL_FILTER, "servicePrincipalName"]
-        elif kind == "spn_facts":
+        elif loopback_kind(kind) == "spn_facts":
             argv = [self.python, prepared["ansiballz"]]
         elif kind == "python_entry":
             argv = [self.python, os.path.join(HERE, "entry.py"), prepared["arguments"]]
-        elif kind == "baseline":
+        elif loopback_kind(kind) == "baseline":
             argv = [self.python, os.path.join(HERE, "baseline.py"), prepared["variables"]]
         elif kind == "drift_report":
             argv = [self.tool("ansible-playbook"), "-i", prepared["inventory"], self.drift_playbook,
@@ -166,7 +202,7 @@ class Bench:
             cpu_before = dc_cpu_seconds(self.lab)
             started = time.perf_counter()
             try:
-                returncode = subprocess.run(argv, stdout=out, stderr=err, env=self.env, cwd=self.work,
+                returncode = subprocess.run(argv, stdout=out, stderr=err, env=env, cwd=self.work,
                                             timeout=TIMEOUT, check=False).returncode
             except subprocess.TimeoutExpired:
                 raise Failure("%s (%s) took longer than %d s" % (kind, size, TIMEOUT)) from None
@@ -183,7 +219,7 @@ class Bench:
         sample = {"seconds": seconds, "max_rss_mb": int(max_rss_kb) / 1024.0,
                   "client_cpu_s": float(user_s) + float(system_s),
                   "dc_cpu_s": None if cpu_before is None or cpu_after is None else cpu_after - cpu_before}
-        sample.update(self.check(kind, size, output, errors))
+        sample.update(self.check(loopback_kind(kind), size, output, errors))
         return sample
 
     def check(self, kind, size, output, errors):
@@ -233,6 +269,8 @@ class Bench:
                 if repetition < repeats[size]:
                     # The Python entry point only where it is compared: at the target size.
                     plan += [(kind, size) for kind in KINDS if kind != "python_entry" or size == TARGET_SIZE]
+                    if size == TARGET_SIZE and self.rtt_ms:
+                        plan += [(kind, None if kind == "floor_directory_wan" else size) for kind in WAN_KINDS]
             order.shuffle(plan)
             for kind, size in plan:
                 sample = self.run(kind, size)
@@ -281,8 +319,20 @@ def modelled_ratios(samples, size, rtt_ms):
     return describe(ratios) if ratios else None
 
 
-def summarize(samples, sizes):
-    results = {"sizes": list(sizes), "measurements": {}, "ratios": {}, "round_trips": {}, "peak_rss_mb": {}}
+def effective_rtt(samples, size):
+    """The relay's real round-trip time in ms, per round: what the baseline's
+    searches (and bind) lost through it, each one round trip. asyncio's
+    timers overshoot by up to a millisecond, so it is a bit over --rtt-ms."""
+    direct = {s["round"]: s for s in samples.get(("baseline", size), [])}
+    relayed = {s["round"]: s for s in samples.get(("baseline_wan", size), [])}
+    values = [1000.0 * (relayed[r]["seconds"] - direct[r]["seconds"]) / (relayed[r]["searches"] + 1)
+              for r in relayed if r in direct]
+    return describe(values) if values else None
+
+
+def summarize(samples, sizes, rtt_ms):
+    results = {"sizes": list(sizes), "measurements": {}, "ratios": {}, "round_trips": {}, "peak_rss_mb": {},
+               "rtt_ms": rtt_ms}
     for (kind, size), items in sorted(samples.items(), key=lambda item: (item[0][0], item[0][1] or 0)):
         key = "%s@%s" % (kind, size if size else "directory")
         results["measurements"][key] = {
@@ -302,6 +352,11 @@ def summarize(samples, sizes):
         }
         for rtt in MODEL_RTTS_MS:
             results["ratios"][str(size)]["baseline/spn_facts@%dms" % rtt] = modelled_ratios(samples, size, rtt)
+        results["ratios"][str(size)].update({
+            "spn_facts/floor_directory@wan": paired_ratios(samples, "spn_facts_wan", "floor_directory_wan", size, None),
+            "baseline/spn_facts@wan": paired_ratios(samples, "baseline_wan", "spn_facts_wan", size),
+        })
+        results["effective_rtt_ms"] = effective_rtt(samples, size) or results.get("effective_rtt_ms")
         facts = samples.get(("spn_facts", size), [])
         trips = sorted({s["round_trips"] for s in facts})
         binds = sorted({s["binds"] for s in facts})
@@ -338,7 +393,15 @@ def targets(results):
             add("spn_facts <= 1.5x the floor (%s dump)" % label, round(value, 2), 1.5, value <= 1.5)
     if ratios.get("baseline/spn_facts"):
         value = ratios["baseline/spn_facts"]["median"]
-        add(">= 20x faster than the per-SPN baseline", round(value, 2), 20, value >= 20)
+        add(">= 20x faster than the per-SPN baseline (loopback)", round(value, 2), 20, value >= 20)
+    if ratios.get("baseline/spn_facts@wan"):
+        value = ratios["baseline/spn_facts@wan"]["median"]
+        add(">= 20x faster than the per-SPN baseline, DC %g ms away (measured)" % results["rtt_ms"], round(value, 2),
+            20, value >= 20)
+    if ratios.get("spn_facts/floor_directory@wan"):
+        value = ratios["spn_facts/floor_directory@wan"]["median"]
+        add("spn_facts <= 1.5x the floor (directory dump), DC %g ms away (measured)" % results["rtt_ms"],
+            round(value, 2), 1.5, value <= 1.5)
     if trips["round_trips"]:
         value = max(trips["round_trips"])
         add("<= 1 LDAP round trip per 200 instances, plus the bind", "%s (+%s bind)" % (value, max(trips["binds"])),
@@ -367,7 +430,18 @@ def markdown(results, checks, context):
     for kind in KINDS:
         cells = [fmt(results["measurements"].get("%s@%s" % (kind, size), {}).get("seconds")) for size in sizes]
         lines.append("| %s | %s |" % (LABELS[kind], " | ".join(cells)))
-    for key, label in (("spn_facts/floor", "ratio spn_facts / floor (estate)"),
+    if results.get("rtt_ms"):
+        for kind in WAN_KINDS:
+            size_key = "directory" if kind == "floor_directory_wan" else TARGET_SIZE
+            stat = results["measurements"].get("%s@%s" % (kind, size_key), {}).get("seconds")
+            cells = [fmt(stat) if size == TARGET_SIZE else "-" for size in sizes]
+            lines.append("| %s | %s |" % (LABELS[kind] % results["rtt_ms"], " | ".join(cells)))
+        lines.append("| round-trip time through the relay, effective, ms (from the baseline) | %s |" % " | ".join(
+            fmt(results.get("effective_rtt_ms"), 1) if size == TARGET_SIZE else "-" for size in sizes))
+    wan = () if not results.get("rtt_ms") else (
+        ("spn_facts/floor_directory@wan", "ratio spn_facts / floor (directory), DC %g ms away" % results["rtt_ms"]),
+        ("baseline/spn_facts@wan", "ratio baseline / spn_facts, DC %g ms away (measured)" % results["rtt_ms"]))
+    for key, label in wan + (("spn_facts/floor", "ratio spn_facts / floor (estate)"),
                        ("spn_facts/floor_directory", "ratio spn_facts / floor (directory)"),
                        ("baseline/spn_facts", "ratio baseline / spn_facts"),
                        ("spn_facts/python_entry", "ratio AnsiballZ / Python entry")) + tuple(
@@ -434,6 +508,8 @@ def main():
     parser.add_argument("--repeats", type=int, help="rounds for every size (default: 5, 5, 2)")
     parser.add_argument("--quick", action="store_true", help="100 and 1,000 instances, 3 rounds each")
     parser.add_argument("--drift-playbook", default=DRIFT_REPORT_PLAYBOOK)
+    parser.add_argument("--rtt-ms", type=float, default=DEFAULT_RTT_MS,
+                        help="round-trip time of the relayed measurements at 1,000 instances; 0: none")
     parser.add_argument("--results", default=os.path.join(HERE, "results"))
     options = parser.parse_args()
     sizes = sorted(QUICK_REPEATS) if options.quick else [int(size) for size in options.sizes.split(",")]
@@ -449,10 +525,13 @@ def main():
         for size in sizes:
             print("preparing %d instances (inventory, module arguments, AnsiballZ payload)" % size, flush=True)
             bench.prepare(size)
+        bench.start_relay()
         samples = bench.measure(sizes, repeats)
     except Failure as error:
         sys.exit("bench: %s" % error)
-    results = summarize(samples, sizes)
+    finally:
+        bench.stop_relay()
+    results = summarize(samples, sizes, bench.rtt_ms if TARGET_SIZE in sizes else 0)
     checks = targets(results)
     context = context_info(bench, started, load_before)
     table = markdown(results, checks, context)
