@@ -9,16 +9,10 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import DEFAULT_INSTANCE, SpnError
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import parse_instance
-
-
-def _instance_name(name):
-    """How SQL Server names an instance, folded for comparison; an explicit
-    MSSQLSERVER is the default instance."""
-    host, _sep, instance = name.strip().partition("\\")
-    if not instance or instance.upper() == DEFAULT_INSTANCE:
-        return host.lower()
-    return "%s\\%s" % (host.lower(), instance.upper())
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import (
+    instance_key_from_name,
+    parse_instance,
+)
 
 
 def linked_servers(hostvars, hosts):
@@ -54,10 +48,10 @@ def rbkcd_targets(links, instances):
             instance = parse_instance(options)
         except SpnError as error:
             raise AnsibleFilterError(str(error)) from None
-        known[_instance_name(instance.name)] = instance
+        known[instance_key_from_name(instance.name)] = instance
     problems, targets = [], {}
     for link in links:
-        front, back = (known.get(_instance_name(link.get(end) or "")) for end in ("front", "back"))
+        front, back = (known.get(instance_key_from_name(link.get(end) or "")) for end in ("front", "back"))
         for end, found in (("front", front), ("back", back)):
             if found is None:
                 problems.append("linked server %s -> %s: %s is not an instance of the inventory"

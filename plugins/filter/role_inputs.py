@@ -9,7 +9,11 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import AccountError, parse_account_reference
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import DEFAULT_INSTANCE, short_host_name
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import short_host_name
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import (
+    instance_key,
+    instance_key_from_name,
+)
 
 
 def spn_acl_targets(instances, include_computer_accounts=False, state="present"):
@@ -33,12 +37,6 @@ def spn_acl_targets(instances, include_computer_accounts=False, state="present")
     return list(targets.values())
 
 
-def _instance_name(host, instance):
-    """An instance's name as spn_facts gives it, folded: plan steps are compared lower-cased."""
-    instance = (instance or DEFAULT_INSTANCE).upper()
-    return host.lower() if instance == DEFAULT_INSTANCE else ("%s\\%s" % (host, instance)).lower()
-
-
 def spn_registrations(audit, hostvars, hosts, allow_move=False):
     """From spn_facts' result, the spn_register registrations that fix its
     SPN findings, and the readable reasons for what must not be done.
@@ -52,14 +50,14 @@ def spn_registrations(audit, hostvars, hosts, allow_move=False):
         fqdn = variables.get("sqlauth_host_fqdn") or host
         for item in variables.get("sqlauth_instances") or []:
             if allow_move or item.get("allow_spn_move"):
-                allowed.add(_instance_name(fqdn, item.get("instance")))
+                allowed.add(instance_key(fqdn, item.get("instance")))
 
     grouped, blocked = {}, []
     for step in audit.get("plan", []):
         if step["action"] == "add_spn":
             move = False
         elif step["action"] in ("move_spn", "remove_duplicate_spn"):
-            refused = [name for name in step["instances"] if name.lower() not in allowed]
+            refused = [name for name in step["instances"] if instance_key_from_name(name) not in allowed]
             if refused:
                 blocked.append("%s is held by %s but %s needs it on %s: allow the move with allow_spn_move: true "
                                "on %s in the inventory" % (step["spn"], ", ".join(step["remove_from"]),

@@ -23,7 +23,10 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._rbkcd import (
     build_descriptor,
     delegation_ace,
 )
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import DEFAULT_INSTANCE
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import (
+    instance_key,
+    instance_key_from_name,
+)
 
 RESULTS = ("ok", "drift", "skipped")
 # The order checks are listed and fixed in: ports first (SPNs name the port),
@@ -33,16 +36,6 @@ SPN_WRITE_RIGHTS = (("RPWP;servicePrincipalName", "read and write servicePrincip
                     ("WS;Validated write to service principal name", "validated write to SPNs"))
 _AD_CMDLET_NOUN = {"user": "ADUser", "computer": "ADComputer", "gmsa": "ADServiceAccount",
                    "msa": "ADServiceAccount"}
-
-
-def instance_key(host, instance):
-    """An instance folded for matching: (host, INSTANCE)."""
-    return host.lower(), (instance or DEFAULT_INSTANCE).upper()
-
-
-def instance_key_from_name(name):
-    host, dummy, instance = name.strip().partition("\\")
-    return instance_key(host, instance)
 
 
 def _ps_quote(text):

@@ -138,3 +138,15 @@ def _label(options):
     host = options.get("host") or "?"
     instance = options.get("instance") or DEFAULT_INSTANCE
     return host if instance.upper() == DEFAULT_INSTANCE else "%s\\%s" % (host, instance)
+
+
+def instance_key(host, instance=None):
+    """An instance folded for comparison however it is written: (host,
+    INSTANCE), the default instance as MSSQLSERVER whether named or not."""
+    return host.strip().lower(), (instance or DEFAULT_INSTANCE).strip().upper()
+
+
+def instance_key_from_name(name):
+    """instance_key of a name as SQL Server writes it: HOST or HOST\\INSTANCE."""
+    host, _sep, instance = name.strip().partition("\\")
+    return instance_key(host, instance)

@@ -15,6 +15,8 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances im
     SQL_INSTANCE_OPTIONS,
     RequiredSpn,
     SqlInstance,
+    instance_key,
+    instance_key_from_name,
     parse_instance,
 )
 
@@ -294,3 +296,16 @@ def test_listener_port_zero_is_not_taken_for_missing():
     # Regression: a listener port of 0 used to be replaced silently by the instance's port.
     with pytest.raises(SpnError, match="listener port 0 is not a TCP port number"):
         instance(port=1433, listeners=[dict(name="ag1.corp.example.com", port=0)])
+
+
+@pytest.mark.parametrize("name", ["SQL1.Corp.Example.com", "sql1.corp.example.com\\mssqlserver",
+                                  " sql1.corp.example.com\\MSSQLSERVER ", "sql1.corp.example.com\\"])
+def test_instance_key_folds_every_way_of_writing_the_default_instance(name):
+    assert instance_key_from_name(name) == ("sql1.corp.example.com", "MSSQLSERVER")
+    assert instance_key("SQL1.corp.example.com") == instance_key("sql1.corp.example.com", "MSSQLServer")
+
+
+def test_instance_key_of_a_named_instance():
+    assert instance_key_from_name("SQL1.corp.example.com\\sales") == ("sql1.corp.example.com", "SALES")
+    assert instance_key("sql1.corp.example.com", "Sales") == instance_key_from_name("sql1.corp.example.com\\SALES")
+    assert instance_key("sql1.corp.example.com", "HR") != instance_key("sql1.corp.example.com")
