@@ -441,10 +441,11 @@ def markdown(results, checks, context):
     wan = () if not results.get("rtt_ms") else (
         ("spn_facts/floor_directory@wan", "ratio spn_facts / floor (directory), DC %g ms away" % results["rtt_ms"]),
         ("baseline/spn_facts@wan", "ratio baseline / spn_facts, DC %g ms away (measured)" % results["rtt_ms"]))
-    for key, label in wan + (("spn_facts/floor", "ratio spn_facts / floor (estate)"),
-                       ("spn_facts/floor_directory", "ratio spn_facts / floor (directory)"),
-                       ("baseline/spn_facts", "ratio baseline / spn_facts"),
-                       ("spn_facts/python_entry", "ratio AnsiballZ / Python entry")) + tuple(
+    loopback = (("spn_facts/floor", "ratio spn_facts / floor (estate)"),
+                ("spn_facts/floor_directory", "ratio spn_facts / floor (directory)"),
+                ("baseline/spn_facts", "ratio baseline / spn_facts"),
+                ("spn_facts/python_entry", "ratio AnsiballZ / Python entry"))
+    for key, label in wan + loopback + tuple(
             ("baseline/spn_facts@%dms" % rtt, "ratio baseline / spn_facts, model: + %d ms per round trip" % rtt)
             for rtt in MODEL_RTTS_MS):
         lines.append("| %s | %s |" % (label, " | ".join(fmt(results["ratios"][str(s)].get(key)) for s in sizes)))

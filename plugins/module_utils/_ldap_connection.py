@@ -353,7 +353,8 @@ def batched_group_filters(groups, max_bytes=MAX_FILTER_BYTES, max_terms=MAX_GROU
             tiers, size = [], len(b"(|)")
             new = _new_terms(group, tiers)
             added = [term for tier in new for term in tier]
-        tiers.extend({} for _ in range(len(new) - len(tiers)))
+        while len(tiers) < len(new):
+            tiers.append({})
         for batch_tier, tier in zip(tiers, new):
             batch_tier.update(dict.fromkeys(tier))
         size += _bytes(added)

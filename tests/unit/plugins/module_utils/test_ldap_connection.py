@@ -179,8 +179,9 @@ def test_batched_group_filters_keeps_groups_whole_and_terms_once():
 
 
 def test_batched_group_filters_lists_the_first_tier_of_every_group_first():
-    groups = [(["(cn=a)"], ["(spn=a1)", "(spn=a2)"]), (["(cn=b)"], ["(spn=b1)", "(cn=a)"]), (["(cn=c)", "(spn=c1)"],
-                                                                                           ["(spn=c1)"])]
+    groups = [(["(cn=a)"], ["(spn=a1)", "(spn=a2)"]),
+              (["(cn=b)"], ["(spn=b1)", "(cn=a)"]),
+              (["(cn=c)", "(spn=c1)"], ["(spn=c1)"])]
     assert list(batched_group_filters(groups)) == [
         "(|(cn=a)(cn=b)(cn=c)(spn=c1)(spn=a1)(spn=a2)(spn=b1))"]
 

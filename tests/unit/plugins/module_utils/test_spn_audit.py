@@ -741,7 +741,7 @@ def test_audit_of_500_instances_in_one_domain_is_one_pass():
     (True, True, True, "forest"), (False, False, True, "domain"), (True, False, False, "domain"),
 ])
 def test_audit_in_one_pass_wherever_the_domain_holds_every_holder(accounts_directory, forest, one_domain,
-                                                                   is_global_catalog, scope):
+                                                                  is_global_catalog, scope):
     directory = corp_only(accounts_directory)
     directory.one_domain, directory.is_global_catalog = one_domain, is_global_catalog
     directory.entries[1].raw["serviceprincipalname"] = [b"MSSQLSvc/sql01:1433"]
