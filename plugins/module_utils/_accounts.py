@@ -64,7 +64,7 @@ class AccountReference:
     def filter_terms(self, first_choice=False):
         """Equality terms finding every account pick() could choose; with
         first_choice, a bare name's term only, without its name$ fallback
-        (find_accounts_among searches that one if the name is missing)."""
+        (the one-pass audit, _spn_audit, searches it only for a name not found)."""
         if self.kind == "sam":
             terms = ["(sAMAccountName=%s)" % escape_filter_value(self.value)]
             if not self.value.endswith("$") and not first_choice:
