@@ -68,14 +68,36 @@ options:
     type: path
   connection_timeout:
     description:
-      - Seconds to wait for the TCP connection; replies may take six times as long.
+      - Seconds to wait for the DC while connecting, for the TCP connection and then for each answer during
+        the TLS handshake and the bind (1 to 3600).
       - If not set, the environment variable E(SQLAUTH_LDAP_CONNECTION_TIMEOUT) is used.
     type: int
     default: 10
+  operation_timeout:
+    description:
+      - Seconds to wait for the DC's answer to each LDAP operation (search page, modify) once connected
+        (1 to 3600).
+      - A module call against a DC that stops answering fails within O(connection_timeout) plus
+        O(operation_timeout) plus a second, and its message says how long it waited. A modify that timed out
+        may or may not have been applied; the message says so, and a re-run converges.
+      - If not set, the environment variable E(SQLAUTH_LDAP_OPERATION_TIMEOUT) is used.
+    type: int
+    default: 30
+  ambiguous_names:
+    description:
+      - What to do with a bare account name (V(sqlrpt01)) that names a user while a computer of the same name
+        (V(SQLRPT01$)) exists too. The user is taken, as Windows does.
+      - V(warn) says so in a warning naming both; V(fail) makes it an error before anything is written.
+      - If not set, the environment variable E(SQLAUTH_AMBIGUOUS_NAMES) is used.
+    type: str
+    choices: [warn, fail]
+    default: warn
 notes:
   - The module talks LDAP from where it runs; run it on the controller with C(delegate_to) set to
     V(localhost), and set the connection once for all LDAP modules with C(module_defaults) and the
     action group C(group/sqlauth.kerberos.ldap).
+  - Every write of a call goes to the one DC it connects to. Runs writing through different DCs at the same
+    time meet Active Directory replication, where the last writer of an attribute wins.
 requirements:
   - ldap3 >= 2.9.1
   - gssapi >= 1.8.0 (only for O(auth_protocol=kerberos))

@@ -284,7 +284,44 @@ def find_accounts(client, references, with_security_descriptor=False):
                                  with_security_descriptor)
     resolved, missing = match_accounts(searchable, candidates, domain)
     problems.update(missing)
+    note_ambiguous_names(client, resolved, candidates, problems)
     return resolved, problems
+
+
+def ambiguous_short_names(resolved, candidates):
+    """{reference: message} for bare names (``x``) that resolved to a user
+    while a computer ``x$`` exists too: AD allows both, and a DBA who meant
+    the host's computer account gets the user without a word otherwise.
+    Only the computers among ``candidates`` are seen (find_accounts always
+    searches ``x$`` too; the one-pass audit sees it when it holds an SPN of
+    the estate, the case where the plan would move that SPN)."""
+    computers = {}
+    for account in candidates.values():
+        if account.is_computer:
+            computers[account.sam_account_name.lower()] = account
+    messages = {}
+    for reference, account in resolved.items():
+        if reference.kind != "sam" or reference.value.endswith("$") or account.is_computer:
+            continue
+        computer = computers.get(reference.value.lower() + "$")
+        if computer is not None:
+            messages[reference] = (
+                "account name %r matches both the user %s and the computer %s; the user was taken (a bare name is "
+                "a user's, as in Windows): write %r for the computer's account, or a distinguished name, to say "
+                "which" % (reference.text, account.name, computer.name, reference.value + "$"))
+    return messages
+
+
+def note_ambiguous_names(client, resolved, candidates, problems):
+    """Ambiguous bare names become problems when the connection's options
+    say ambiguous_names=fail, warnings on the client otherwise."""
+    strict = (getattr(client, "options", None) or {}).get("ambiguous_names") == "fail"
+    for reference, message in ambiguous_short_names(resolved, candidates).items():
+        if strict:
+            problems[reference] = message + " (ambiguous_names=fail)"
+            resolved.pop(reference, None)
+        elif message not in getattr(client, "warnings", [message]):
+            client.warnings.append(message)
 
 
 def user_filters(terms):

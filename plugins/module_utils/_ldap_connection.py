@@ -11,6 +11,7 @@ ldap3 cannot sign or seal a Kerberos bind on plain LDAP.
 from __future__ import annotations
 
 import ssl
+import time
 import traceback
 
 from ansible.module_utils.basic import env_fallback
@@ -38,6 +39,9 @@ LDAP_CONNECTION_ARGUMENT_SPEC = dict(
                          fallback=(env_fallback, ["SQLAUTH_LDAP_CERT_VALIDATION"])),
     ca_cert=dict(type="path", fallback=(env_fallback, ["SQLAUTH_LDAP_CA_CERT"])),
     connection_timeout=dict(type="int", default=10, fallback=(env_fallback, ["SQLAUTH_LDAP_CONNECTION_TIMEOUT"])),
+    operation_timeout=dict(type="int", default=30, fallback=(env_fallback, ["SQLAUTH_LDAP_OPERATION_TIMEOUT"])),
+    ambiguous_names=dict(type="str", choices=["warn", "fail"], default="warn",
+                         fallback=(env_fallback, ["SQLAUTH_AMBIGUOUS_NAMES"])),
 )
 
 PAGE_SIZE = 1000  # AD's default MaxPageSize
@@ -50,7 +54,8 @@ _DACL_SECURITY_INFORMATION = 0x4
 class LdapError(Exception):
     """A connection, bind or directory operation that failed; the message
     says what went wrong in terms an AD administrator can act on. ``result``
-    is the LDAP result name (e.g. constraintViolation) when the DC answered."""
+    is the LDAP result name (e.g. constraintViolation) when the DC answered,
+    None when it did not (connection lost, timeout)."""
 
     def __init__(self, message, result=None):
         super().__init__(message)
@@ -91,8 +96,14 @@ class DirectoryClient:
             "simple" if self.options.get("password") else "kerberos")
         if self.auth_protocol == "simple" and not (self.options.get("username") and self.options.get("password")):
             raise LdapError("auth_protocol=simple needs both username and password")
+        for name in ("connection_timeout", "operation_timeout"):
+            if not 1 <= (self.options.get(name) or 0) <= 3600:
+                raise LdapError("%s must be between 1 and 3600 seconds, got %r" % (name, self.options.get(name)))
+        self.operation_timeout = self.options["operation_timeout"]
         self.round_trips = 0
         self.binds = 0
+        # Notes for the module's output (e.g. an ambiguous account name), said once each.
+        self.warnings = []
         self._connection = self._open(self.options["server"], self.options.get("port") or _DEFAULT_PORTS[self.tls_mode])
         self._global_catalog = None
         root = self.search("", "(objectClass=*)", ["defaultNamingContext", "rootDomainNamingContext",
@@ -117,9 +128,11 @@ class DirectoryClient:
             # ldap3 checks the name itself; '*' is its way to skip only that check.
             valid_names=["*"] if options["cert_validation"] == "ignore_hostname" else None,
         )
+        # connection_timeout bounds the TCP connect, then each wait of the TLS
+        # handshake and the bind; operation_timeout each later operation.
         server = ldap3.Server(host, port=port, use_ssl=self.tls_mode == "ldaps", tls=tls,
                               get_info=ldap3.NONE, connect_timeout=options["connection_timeout"])
-        kwargs = dict(receive_timeout=options["connection_timeout"] * 6, raise_exceptions=True,
+        kwargs = dict(receive_timeout=options["connection_timeout"], raise_exceptions=True,
                       auto_referrals=False, read_only=False)
         if self.auth_protocol == "simple":
             kwargs.update(user=options["username"], password=options["password"], authentication=ldap3.SIMPLE)
@@ -127,12 +140,14 @@ class DirectoryClient:
             kwargs.update(authentication=ldap3.SASL, sasl_mechanism=ldap3.KERBEROS,
                           sasl_credentials=(None, None, self._kerberos_credentials()))
         connection = ldap3.Connection(server, **kwargs)
+        started = time.monotonic()
         try:
             connection.open()
             if self.tls_mode == "start_tls":
                 connection.start_tls()
             connection.bind()
             self.binds += 1
+            connection.socket.settimeout(self.operation_timeout)
         except ldap3_exceptions.LDAPInvalidCredentialsResult:
             raise LdapError("bind to %s as %r failed: invalid credentials (wrong user name or password)"
                             % (where, options.get("username"))) from None
@@ -143,7 +158,7 @@ class DirectoryClient:
                 "the TLS certificate of %s does not name %r (%s); connect by the name in the certificate, or "
                 "set cert_validation=ignore_hostname" % (where, host, _first_line(error))) from None
         except ldap3_exceptions.LDAPException as error:
-            raise LdapError(_explain_connection_error(where, error, options)) from None
+            raise LdapError(_explain_connection_error(where, error, options, time.monotonic() - started)) from None
         except Exception as error:  # gssapi raises its own error types
             raise LdapError("Kerberos bind to %s failed: %s" % (where, _first_line(error))) from None
         return connection
@@ -205,13 +220,17 @@ class DirectoryClient:
         entries = []
         cookie = None
         while True:
+            started = time.monotonic()
             try:
                 connection.search(base, ldap_filter, scope, attributes=attributes, controls=controls,
                                   paged_size=PAGE_SIZE if paged else None, paged_cookie=cookie)
             except ldap3_exceptions.LDAPNoSuchObjectResult:
                 return entries
+            except ldap3_exceptions.LDAPOperationResult as error:
+                raise LdapError("LDAP search under %r failed: %s" % (base, _first_line(error)),
+                                result=error.description) from None
             except ldap3_exceptions.LDAPException as error:
-                raise LdapError("LDAP search under %r failed: %s" % (base, _first_line(error))) from None
+                raise LdapError(self._lost("searching under %r" % base, error, started)) from None
             self.round_trips += 1
             entries.extend(DirectoryEntry(item["dn"], item["raw_attributes"])
                            for item in connection.response if item.get("type") == "searchResEntry")
@@ -220,16 +239,29 @@ class DirectoryClient:
                 return entries
 
     def modify(self, dn, changes, controls=None):
-        """Apply one modify operation (all changes atomically)."""
+        """Apply one modify operation (all changes atomically). A DC's
+        refusal carries its result name; a lost connection or timeout has
+        none, and the change may or may not have been applied."""
+        started = time.monotonic()
         try:
             self._connection.modify(dn, changes, controls=controls)
         except ldap3_exceptions.LDAPOperationResult as error:
             raise LdapError("modifying %s failed: %s: %s" % (dn, error.description, (error.message or "").strip()),
                             result=error.description) from None
         except ldap3_exceptions.LDAPException as error:
-            raise LdapError("modifying %s failed: %s" % (dn, _first_line(error))) from None
+            raise LdapError(self._lost("modifying %s" % dn, error, started)
+                            + " (the DC may or may not have applied it)") from None
         finally:
             self.round_trips += 1
+
+    def _lost(self, what, error, started):
+        """The message for an operation that got no answer."""
+        waited = time.monotonic() - started
+        where = self.options["server"]
+        if _is_timeout(error):
+            return ("the DC %s did not answer within %ds (operation_timeout) while %s; waited %.1fs (is it hung or "
+                    "overloaded?)" % (where, self.operation_timeout, what, waited))
+        return "the connection to the DC %s was lost while %s: %s" % (where, what, _first_line(error))
 
     @staticmethod
     def dacl_controls():
@@ -268,15 +300,21 @@ def _first_line(error):
     return text.splitlines()[0]
 
 
-def _explain_connection_error(where, error, options):
+def _is_timeout(error):
+    lowered = str(error).lower()
+    return "timed out" in lowered or "timeout" in lowered
+
+
+def _explain_connection_error(where, error, options, waited):
     text = str(error)
     lowered = text.lower()
     if "certificate verify failed" in lowered:
         return ("the TLS certificate of %s is not trusted (%s); set ca_cert to the CA that issued the DC's "
                 "certificate%s" % (where, _certificate_reason(text),
                                    "" if options.get("ca_cert") else " (none given: the system CA store was used)"))
-    if "timed out" in lowered or "timeout" in lowered:
-        return "cannot reach the LDAP server %s: connection timed out after %ss" % (where, options["connection_timeout"])
+    if _is_timeout(error):
+        return ("cannot reach the LDAP server %s: no answer within %ds (connection_timeout) while connecting; waited "
+                "%.1fs (is the DC running, reachable and not hung?)" % (where, options["connection_timeout"], waited))
     if "refused" in lowered:
         return "cannot reach the LDAP server %s: connection refused (is the DC running and the port right?)" % where
     if "name or service not known" in lowered or "nodename nor servname" in lowered or "no address" in lowered:

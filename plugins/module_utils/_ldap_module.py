@@ -41,7 +41,7 @@ def run_ldap_module(module, validate, execute):
     finally:
         if client is not None:
             client.close()
-    for warning in result.pop("warnings", []):
+    for warning in client.warnings + result.pop("warnings", []):
         module.warn(warning)
     result.setdefault("changed", False)
     module.exit_json(**result)

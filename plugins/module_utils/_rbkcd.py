@@ -12,14 +12,16 @@ ACE with mask 0xF01FF per principal, the form Windows' own tools and
 
 Reading and building the descriptor and planning a change are pure. The I/O
 resolves every name in one batched search, reads every target's value in
-another, and writes one modify per changed target: delete-old-value plus
-add-new-value, so that a concurrent writer makes the modify fail instead of
-being overwritten; the value is then read again and the change planned anew.
+another, and writes one modify per changed target through the guarded write
+(_guarded_write): delete-old-value plus add-new-value, so that a concurrent
+writer makes the modify fail instead of being overwritten; the value is then
+read again and the change planned anew.
+
+``state=exact`` never empties the attribute by accident: every principal
+must resolve, and an empty list needs ``remove_all``.
 """
 from __future__ import annotations
 
-import random
-import time
 from dataclasses import dataclass, field
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import (
@@ -28,6 +30,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
     find_accounts,
     parse_account_reference,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write import guarded_write
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     LdapError,
     batched_or_filters,
@@ -55,7 +58,6 @@ BUILTIN_ADMINISTRATORS = "S-1-5-32-544"
 UF_NOT_DELEGATED = 0x100000
 STATES = ("present", "absent", "exact")
 UNKNOWN_PRINCIPAL_MODES = ("fail", "warn", "ignore")
-MAX_WRITE_ATTEMPTS = 20
 # Owner first, DACL last, as samba-tool lays them out: our values are then byte-identical to its.
 _PART_ORDER = ("owner", "group", "sacl", "dacl")
 
@@ -65,6 +67,7 @@ TARGET_OPTIONS = dict(
     principals=dict(type="list", elements="raw", required=True),
     state=dict(type="str", choices=list(STATES)),
     spns=dict(type="list", elements="str", default=[]),
+    remove_all=dict(type="bool"),
 )
 
 
@@ -176,6 +179,7 @@ class DelegationTarget:
     principals: tuple
     state: str
     spns: tuple
+    remove_all: bool = False
 
 
 def _principal_reference(item):
@@ -191,8 +195,13 @@ def _principal_reference(item):
 
 def prepare_targets(params):
     """Validate the module's input without I/O: a list of DelegationTargets."""
-    items = params.get("targets") or [dict(account=params["account"], host=params.get("host"),
-                                           principals=params["principals"], spns=params.get("spns") or [])]
+    items = params.get("targets")
+    if items is None:
+        items = [dict(account=params["account"], host=params.get("host"), principals=params["principals"],
+                      spns=params.get("spns") or [])]
+    elif not items:
+        raise DelegationError("targets is empty: list at least one target (an item with account and principals), "
+                              "or use account and principals instead")
     targets = []
     for item in items:
         text = item["account"]
@@ -202,16 +211,23 @@ def prepare_targets(params):
             principals = tuple(dict.fromkeys(_principal_reference(p) for p in item["principals"] or ()))
         except AccountError as error:
             raise DelegationError("target %r: %s" % (text, error)) from None
+        remove_all = bool(params.get("remove_all") if item.get("remove_all") is None else item["remove_all"])
         if not principals and state != "exact":
-            raise DelegationError("target %r: no principals given (state=exact with an empty list removes them "
-                                  "all)" % text)
+            raise DelegationError("target %r: no principals given (state=exact with an empty list and "
+                                  "remove_all=true removes them all)" % text)
+        if not principals and not remove_all:
+            raise DelegationError("target %r: state=exact with no principals would remove every principal; set "
+                                  "remove_all=true if that is meant; nothing written" % text)
+        if principals and remove_all:
+            raise DelegationError("target %r: remove_all=true goes with state=exact and an empty principals list "
+                                  "only" % text)
         spns = []
         for spn in item.get("spns") or ():
             try:
                 spns.append(str(parse_spn(spn)))
             except SpnError as error:
                 raise SpnError("target %r: %s" % (text, error)) from None
-        targets.append(DelegationTarget(reference, principals, state, tuple(dict.fromkeys(spns))))
+        targets.append(DelegationTarget(reference, principals, state, tuple(dict.fromkeys(spns)), remove_all))
     return targets
 
 
@@ -233,6 +249,7 @@ class TargetPlan:
     current: list | None = None  # the DACL last read, which the write replaces
     planned: list | None = None
     write_attempts: int = 0  # modify operations sent; more than one means concurrent writers
+    written: bool = False  # this run's modify took effect
     names: list = field(default_factory=list)  # the inputs that named this target
 
     def replan(self, value):
@@ -275,7 +292,7 @@ def resolve_principals(targets, accounts, problems, mode):
 
     A SID that matches no account can still be removed (an orphan left by a
     deleted account); it cannot be granted."""
-    sids_per_target, unknown = [], []
+    sids_per_target, unknown, exact_unknown = [], [], []
     for target in targets:
         sids = []
         for reference in target.principals:
@@ -285,7 +302,13 @@ def resolve_principals(targets, accounts, problems, mode):
                 sids.append(reference.value)
             else:
                 unknown.append("%s (principal of target %r)" % (problems[reference], target.reference.text))
+                if target.state == "exact":
+                    exact_unknown.append(unknown[-1])
         sids_per_target.append(sids)
+    if exact_unknown:
+        # Skipping them would make exact remove what the list meant to keep.
+        raise DelegationError("; ".join(exact_unknown) + "; state=exact needs every principal to resolve, whatever "
+                              "unknown_principals says; nothing written")
     if unknown and mode == "fail":
         raise DelegationError("; ".join(unknown) + "; nothing written (set unknown_principals=warn to skip them)")
     warnings = ["skipped: %s" % text for text in unknown] if mode == "warn" else []
@@ -327,29 +350,19 @@ def name_sids(client, sids, known):
 
 # -- writing -------------------------------------------------------------------
 
-def _back_off(attempt):
-    # Random, growing pauses keep concurrent runs from colliding in lockstep.
-    time.sleep(random.uniform(0.02, 0.1) * attempt)
-
-
 def write_plan(client, plan):
-    """Write one target's planned value, guarded; on a conflict read the
-    value again, plan again and retry after a pause."""
-    for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
-        if not plan.changed:
-            return
-        plan.write_attempts = attempt
-        try:
-            client.modify(plan.account.dn, guarded_modification(plan.value, plan.new_value()))
-            return
-        except LdapError:
-            fresh = read_value(client, plan.account.dn)
-            if fresh == plan.value:
-                raise  # nobody else wrote: the error is real
-            plan.replan(fresh)
-        _back_off(attempt)
-    raise LdapError("%s of %s kept changing under concurrent writers; gave up after %d attempts"
-                    % (RBCD_ATTRIBUTE, plan.account.name, MAX_WRITE_ATTEMPTS))
+    """Write one target's planned value, guarded; on a conflict the value is
+    read again and planned again (_guarded_write)."""
+    def replan(value):
+        plan.replan(value)
+        # Wrapped: a planned "no attribute" (None) is still a write.
+        return (plan.new_value(),) if plan.changed else None
+
+    outcome = guarded_write(client, plan.account.dn, plan.value, replan,
+                            lambda current, planned: guarded_modification(current, planned[0]),
+                            lambda: read_value(client, plan.account.dn),
+                            "writing %s of %s" % (RBCD_ATTRIBUTE, plan.account.name))
+    plan.write_attempts, plan.written = outcome.attempts, outcome.written
 
 
 # -- warnings (pure) ------------------------------------------------------------
@@ -438,7 +451,8 @@ def rbkcd_delegate(client, request, check_mode=False):
     holders = find_spn_holders(client, spns)[0] if spns else {}
     if not check_mode:
         for plan in plans:
-            write_plan(client, plan)
+            if plan.changed:
+                write_plan(client, plan)
 
     all_sids = {ace.sid for plan in plans for aces in (plan.current, plan.planned) for ace in aces or ()}
     names = name_sids(client, all_sids | {sid for plan in plans for sid in plan.sids}, accounts.values())
@@ -451,7 +465,7 @@ def rbkcd_delegate(client, request, check_mode=False):
         results.append(dict(
             account=plan.account.summary(),
             state=plan.state,
-            changed=plan.changed,
+            changed=plan.changed if check_mode else plan.written,
             principals_before=[_named(sid, names) for sid in old],
             principals=[_named(sid, names) for sid in new],
             added=[_named(sid, names) for sid in new if sid not in old],
@@ -462,7 +476,7 @@ def rbkcd_delegate(client, request, check_mode=False):
             attribute_present=plan.planned is not None,
             write_attempts=plan.write_attempts,
         ))
-        if results[-1]["changed"]:
+        if plan.changed:
             diff_before[plan.account.name] = _diff_lines(plan.current, names)
             diff_after[plan.account.name] = _diff_lines(plan.planned, names)
     return dict(changed=any(r["changed"] for r in results), targets=results, warnings=warnings,

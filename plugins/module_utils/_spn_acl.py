@@ -11,11 +11,12 @@ it keep its SPNs right itself.
 
 Only the DACL is read and written (SD_FLAGS control). Rights already granted,
 also by an inherited or broader ACE, count as granted; new ACEs go in
-canonical order. The write is guarded: delete-old-value + add-new-value in
-one modify, so a concurrent change makes it fail and retry instead of being
-overwritten. Samba does not implement deleting a value of
-nTSecurityDescriptor; there, the descriptor is read again right before a
-replace and only replaced if it is unchanged.
+canonical order. The write is guarded (_guarded_write): delete-old-value +
+add-new-value in one modify, so a concurrent change makes it fail and be
+planned again instead of being overwritten. Samba does not implement
+deleting a value of nTSecurityDescriptor; there, the same modify replaces
+the descriptor and swaps the collection's guard token, and a write by
+someone outside the collection in between is reported.
 """
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
     normalize_dn,
     parse_account_reference,
     resolve_accounts,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write import (
+    GUARD_ATTRIBUTE,
+    REPLICATION_METADATA,
+    attribute_version,
+    ensure_guard,
+    guard_swap,
+    guard_tokens,
+    guarded_write,
+    new_guard_token,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     LdapError,
@@ -60,7 +71,10 @@ TARGET_OPTIONS = dict(
     trustee=dict(type="str"),
     state=dict(type="str", choices=["present", "absent"]),
 )
-_WRITE_ATTEMPTS = 5
+# What organizational_unit may name: the containers of accounts. The domain
+# root too, but only when asked (allow_domain_root): it reaches every account.
+_UNIT_CLASSES = ("organizationalunit", "container")
+_DOMAIN_ROOT_CLASS = "domaindns"
 
 
 @dataclass(frozen=True)
@@ -101,7 +115,12 @@ def rights_granted(dacl, trustee_sid, class_guid=None, for_children=False):
 
 def prepare_targets(params):
     """Validate the module's input without I/O."""
-    items = params.get("targets") or [{key: params.get(key) for key in TARGET_OPTIONS}]
+    items = params.get("targets")
+    if items is None:
+        items = [{key: params.get(key) for key in TARGET_OPTIONS}]
+    elif not items:
+        raise AccountError("targets is empty: list at least one target (an item with account or "
+                           "organizational_unit), or use account or organizational_unit instead")
     targets = []
     for item in items:
         state = item.get("state") or params.get("state") or "present"
@@ -124,18 +143,37 @@ def prepare_targets(params):
     return targets
 
 
-def read_units(client, units):
-    """{normalised dn: (dn, descriptor bytes)} for the OUs, in one search."""
+def read_units(client, units, allow_domain_root=False):
+    """{normalised dn: (dn, descriptor bytes)} for the OUs, in one search;
+    raises AccountError naming every DN that is not an OU or container
+    (or the domain root, unless allowed)."""
     terms = sorted("(distinguishedName=%s)" % escape_filter_value(unit) for unit in units)
-    found = {}
+    found, refused = {}, []
     for ldap_filter in batched_or_filters(terms):
-        for entry in client.search(client.default_naming_context, ldap_filter, ["nTSecurityDescriptor"],
+        for entry in client.search(client.default_naming_context, ldap_filter, ["nTSecurityDescriptor", "objectClass"],
                                    controls=client.dacl_controls()):
+            refusal = unit_refusal(entry.dn, entry.values("objectClass"), allow_domain_root)
+            if refusal:
+                refused.append(refusal)
             found[normalize_dn(entry.dn)] = (entry.dn, entry.binary("nTSecurityDescriptor"))
     missing = [unit for unit in units if normalize_dn(unit) not in found]
-    if missing:
-        raise AccountError("organizational unit not found: %s" % "; ".join(missing))
+    problems = refused + (["organizational unit not found: %s" % "; ".join(missing)] if missing else [])
+    if problems:
+        raise AccountError("; ".join(problems) + "; nothing written")
     return found
+
+
+def unit_refusal(dn, object_classes, allow_domain_root):
+    """Why ``dn`` may not take inheritable SPN-write ACEs, or None."""
+    classes = [c.lower() for c in object_classes]
+    if any(c in _UNIT_CLASSES for c in classes):
+        return None
+    if _DOMAIN_ROOT_CLASS in classes:
+        return None if allow_domain_root else (
+            "%s is the domain root: rights granted there reach every account of the domain; name the OU of the "
+            "service accounts, or set allow_domain_root=true if that is really meant" % dn)
+    return ("%s is a %s, not an organizational unit or container: use account for a single account, or name the "
+            "OU that holds it" % (dn, object_classes[-1] if object_classes else "object of unknown class"))
 
 
 def plan_target(target, descriptor_bytes, trustee_sid, object_class_guid=None):
@@ -159,34 +197,89 @@ def plan_target(target, descriptor_bytes, trustee_sid, object_class_guid=None):
     return (after if removed else None), [], removed, still
 
 
-def write_descriptor(client, dn, old_bytes, new_descriptor, recompute):
-    """Write a new DACL guarded against concurrent changes; ``recompute``
-    turns a freshly read descriptor into the one to write (or None)."""
+class _DescriptorState(tuple):
+    """(descriptor bytes, guard tokens, replication version) as read."""
+
+    descriptor = property(lambda self: self[0])
+    tokens = property(lambda self: self[1])
+    version = property(lambda self: self[2])
+
+
+def _read_state(client, dn):
+    entries = client.search(dn, "(objectClass=*)", ["nTSecurityDescriptor", GUARD_ATTRIBUTE, REPLICATION_METADATA],
+                            scope="base", paged=False, controls=client.dacl_controls())
+    if not entries:
+        raise LdapError("%s disappeared while its DACL was being changed" % dn)
+    entry = entries[0]
+    return entry, _DescriptorState((entry.binary("nTSecurityDescriptor"), guard_tokens(entry),
+                                    attribute_version(entry, "nTSecurityDescriptor")))
+
+
+def write_descriptor(client, dn, old_bytes, recompute, name):
+    """Write the DACL ``recompute(descriptor bytes)`` returns (None: nothing
+    to write), guarded against concurrent writers. Returns (GuardedOutcome,
+    warnings)."""
     controls = client.dacl_controls()
-    for _attempt in range(_WRITE_ATTEMPTS):
-        new_bytes = new_descriptor.to_bytes()
+    what = "writing the DACL of %s" % name
+
+    def plan(current_bytes):
+        new = recompute(current_bytes)
+        return new.to_bytes() if new is not None else None
+
+    if not getattr(client, "descriptor_delete_refused", False):
         try:
-            client.modify(dn, {"nTSecurityDescriptor": [("MODIFY_DELETE", [old_bytes]), ("MODIFY_ADD", [new_bytes])]},
-                          controls=controls)
-            return
+            outcome = guarded_write(
+                client, dn, old_bytes, plan,
+                lambda current, new: {"nTSecurityDescriptor": [("MODIFY_DELETE", [current]), ("MODIFY_ADD", [new])]},
+                lambda: _read_state(client, dn)[1].descriptor, what, controls)
+            return outcome, []
         except LdapError as error:
-            if error.result not in ("unwillingToPerform", "noSuchAttribute", "constraintViolation"):
+            if error.result != "unwillingToPerform":
                 raise
-            current = client.search(dn, "(objectClass=*)", ["nTSecurityDescriptor"], scope="base", paged=False,
-                                    controls=controls)[0].binary("nTSecurityDescriptor")
-            if error.result == "unwillingToPerform" and current == old_bytes:
-                # This DC cannot delete the old value: compare-then-replace.
-                client.modify(dn, {"nTSecurityDescriptor": [("MODIFY_REPLACE", [new_bytes])]}, controls=controls)
-                return
-            old_bytes = current
-            new_descriptor = recompute(current)
-            if new_descriptor is None:
-                return
-    raise LdapError("the DACL of %s kept changing while it was being written; try again" % dn)
+            # This DC cannot delete a descriptor value (Samba): the guard token serves.
+            client.descriptor_delete_refused = True
+    entry, state = _read_state(client, dn)
+    if ensure_guard(client, dn, entry):
+        entry, state = _read_state(client, dn)
+    written = {}
+
+    def modification(current, new):
+        written["token"] = new_guard_token()
+        return {"nTSecurityDescriptor": [("MODIFY_REPLACE", [new])],
+                GUARD_ATTRIBUTE: guard_swap(current.tokens, written["token"])}
+
+    outcome = guarded_write(client, dn, state, lambda current: plan(current.descriptor), modification,
+                            lambda: _read_state(client, dn)[1], what, controls)
+    written_over = outcome.current
+    outcome.current = written_over.descriptor
+    warnings = foreign_write_warnings(client, dn, name, written_over, outcome.planned, written["token"], recompute) \
+        if outcome.written else []
+    return outcome, warnings
+
+
+def foreign_write_warnings(client, dn, name, written_over, written_bytes, token, recompute):
+    """After a guard-token write: whether anyone outside the collection also
+    wrote the descriptor around it. A write just before ours is overwritten;
+    the guard cannot stop it, but the descriptor's replication version,
+    which every write raises by one, tells."""
+    _entry, after = _read_state(client, dn)
+    if after.tokens == (token,):
+        # No guarded writer since ours: only our one write may have raised the version.
+        if written_over.version is None or after.version is None:
+            unexpected = after.descriptor != written_bytes
+        else:
+            unexpected = after.version != written_over.version + 1
+    else:
+        # Other guarded writers followed and planned from ours: it holds if nothing is left to do.
+        unexpected = recompute(after.descriptor) is not None
+    if not unexpected:
+        return []
+    return ["%s: its DACL was also changed by a writer outside this collection while this run wrote it; a change "
+            "made between this run's read and its write is overwritten: check the DACL of %s" % (name, dn)]
 
 
 def validate_spn_acl(params):
-    return dict(targets=prepare_targets(params))
+    return dict(targets=prepare_targets(params), allow_domain_root=bool(params.get("allow_domain_root")))
 
 
 def spn_acl(client, request, check_mode=False):
@@ -195,8 +288,8 @@ def spn_acl(client, request, check_mode=False):
     references = {t.account for t in targets if t.account} | {t.trustee for t in targets if t.trustee}
     accounts = resolve_accounts(client, sorted(references, key=lambda r: (r.text.lower(), r.kind)),
                                 with_security_descriptor=True) if references else {}
-    units = read_units(client, [t.organizational_unit for t in targets if t.organizational_unit]) \
-        if any(t.organizational_unit for t in targets) else {}
+    units = read_units(client, [t.organizational_unit for t in targets if t.organizational_unit],
+                       request.get("allow_domain_root", False)) if any(t.organizational_unit for t in targets) else {}
 
     results, warnings, before, after = [], [], {}, {}
     for target in targets:
@@ -209,16 +302,26 @@ def spn_acl(client, request, check_mode=False):
         else:
             dn, descriptor_bytes = units[normalize_dn(target.organizational_unit)]
             name, class_guid = dn, None
-        new_descriptor, added, removed, still_granted = plan_target(target, descriptor_bytes, trustee_sid, class_guid)
+
+        def replan(current, t=target, s=trustee_sid, c=class_guid):
+            return plan_target(t, current, s, c)
+
+        new_descriptor, added, removed, still_granted = replan(descriptor_bytes)
+        if new_descriptor is not None and not check_mode:
+            outcome, write_warnings = write_descriptor(client, dn, descriptor_bytes, lambda b: replan(b)[0], name)
+            warnings.extend(write_warnings)
+            if outcome.current != descriptor_bytes:
+                # Planned again on what another writer left: report what this run did.
+                descriptor_bytes = outcome.current
+                new_descriptor, added, removed, still_granted = replan(descriptor_bytes)
+            if not outcome.written:
+                new_descriptor, added, removed = None, [], []
         if target.state == "absent" and still_granted:
             warnings.append("%s: %s still has the SPN rights through other ACEs (inherited or broader) that "
                             "this module does not remove" % (name, trustee_name))
         if new_descriptor is not None:
             before[name] = [ace.to_sddl() for ace in SecurityDescriptor.from_bytes(descriptor_bytes).dacl or []]
             after[name] = [ace.to_sddl() for ace in new_descriptor.dacl or []]
-            if not check_mode:
-                write_descriptor(client, dn, descriptor_bytes, new_descriptor,
-                                 lambda current, t=target, s=trustee_sid, c=class_guid: plan_target(t, current, s, c)[0])
         results.append(dict(target=name, dn=dn, trustee=trustee_name, state=target.state,
                             changed=new_descriptor is not None,
                             added_aces=[ace.to_sddl() for ace in added],

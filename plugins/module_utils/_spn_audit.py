@@ -16,6 +16,7 @@ from __future__ import annotations
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import (
     account_from_entry,
     match_accounts,
+    note_ambiguous_names,
     parse_account_reference,
     raise_problems,
     refuse_other_domains,
@@ -135,6 +136,7 @@ def read_accounts_and_holders(client, required, references):
         candidates.update(search_accounts(client, user_filters(terms), with_security_descriptor=True))
         found, problems = match_accounts(references, candidates, domain)
         resolved.update(found)
+    note_ambiguous_names(client, resolved, candidates, problems)
     raise_problems(references, problems)
     wanted = {spn_key(r.spn) for _instance, _reference, spns in required for r in spns}
     return resolved, holders_among(candidates.values(), wanted)

@@ -11,6 +11,16 @@ one in a single modify per account, never by replacing the attribute, so
 concurrent writers of other SPNs are not overwritten; the DC's own uniqueness
 check settles a race for the same SPN.
 
+A modify the DC refuses because another writer got there first (the value
+already added or already gone, the SPN taken meanwhile) makes the run read
+the accounts again and plan again: work another run did is then done, and
+an SPN another run put on a third account is not taken from it (two runs
+want it in different places). A failed run says exactly what it wrote.
+
+The one replace left, removing a legacy duplicate Samba refuses to delete
+by value, goes through the guarded write (_guarded_write), so a concurrent
+change is planned again or reported, never silently dropped.
+
 Planning (``plan_changes``) is pure; ``apply_changes`` does the writes.
 """
 from __future__ import annotations
@@ -18,8 +28,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import (
+    AccountError,
     parse_account_reference,
     resolve_accounts,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write import (
+    CONFLICT_RESULTS,
+    GUARD_ATTRIBUTE,
+    MAX_WRITE_ATTEMPTS,
+    REPLICATION_METADATA,
+    attribute_version,
+    back_off,
+    ensure_guard,
+    guard_swap,
+    guard_tokens,
+    guarded_write,
+    new_guard_token,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import LdapError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import SpnError, parse_spn, spn_key
@@ -153,10 +177,31 @@ def plan_changes(registrations, accounts, holders):
     return [change for change in changes.values() if not change.empty or change.moved_from]
 
 
-def apply_changes(client, changes):
+class SpnConflict(LdapError):
+    """Another writer changed an SPN this run was writing: read and plan again."""
+
+
+@dataclass(frozen=True)
+class Write:
+    """One value this run wrote: ``action`` is add or remove."""
+
+    account: object
+    action: str
+    spn: str
+
+    def __str__(self):
+        return "%s %s %s %s" % ("added" if self.action == "add" else "removed", self.spn,
+                                "to" if self.action == "add" else "from", self.account.name)
+
+
+def apply_changes(client, changes, written=None, warnings=None):
     """Write the changes: removals from other holders first, so a moved SPN
     is free before it is added; one modify per account. Removal-only changes
-    go first, then those that free an SPN another change adds, then the rest."""
+    go first, then those that free an SPN another change adds, then the rest.
+    Each value written is appended to ``written``; a modify another writer
+    made fail raises SpnConflict."""
+    written = [] if written is None else written
+    warnings = [] if warnings is None else warnings
     added = {key for change in changes for key in change.add}
     for change in sorted(changes, key=lambda c: (bool(c.add), not added.intersection(c.remove))):
         if change.empty:
@@ -168,20 +213,36 @@ def apply_changes(client, changes):
             modifications.append(("MODIFY_ADD", sorted(change.add.values())))
         try:
             client.modify(change.account.dn, {_ATTRIBUTE: modifications})
+            written.extend(_writes(change, change.remove.values(), change.add.values()))
+            continue
         except LdapError as error:
+            if error.result in ("noSuchAttribute", "attributeOrValueExists"):
+                raise SpnConflict("the SPNs of %s changed while this run wrote them (%s)"
+                                  % (change.account.name, error.result), result=error.result) from None
             if error.result != "constraintViolation":
                 raise
-            # Either a removal Samba refuses (a legacy duplicate) or an SPN
-            # someone registered elsewhere since the check: take them apart.
-            if change.remove:
-                _remove_values(client, change)
-            if change.add:
-                try:
-                    client.modify(change.account.dn, {_ATTRIBUTE: [("MODIFY_ADD", sorted(change.add.values()))]})
-                except LdapError as add_error:
-                    if add_error.result != "constraintViolation":
-                        raise
-                    raise LdapError(_explain_conflict(client, change, add_error)) from None
+        # Either a removal Samba refuses (a legacy duplicate) or an SPN
+        # someone registered elsewhere since the check: take them apart.
+        if change.remove:
+            _remove_values(client, change, written, warnings)
+        if change.add:
+            try:
+                client.modify(change.account.dn, {_ATTRIBUTE: [("MODIFY_ADD", sorted(change.add.values()))]})
+            except LdapError as add_error:
+                if add_error.result == "constraintViolation":
+                    raise SpnConflict(_explain_conflict(client, change, add_error),
+                                      result=add_error.result) from None
+                if add_error.result in CONFLICT_RESULTS:
+                    raise SpnConflict("the SPNs of %s changed while this run wrote them (%s)"
+                                      % (change.account.name, add_error.result), result=add_error.result) from None
+                raise
+            written.extend(_writes(change, (), change.add.values()))
+    return written
+
+
+def _writes(change, removed, added):
+    return ([Write(change.account, "remove", spn) for spn in sorted(removed)]
+            + [Write(change.account, "add", spn) for spn in sorted(added)])
 
 
 def _explain_conflict(client, change, error):
@@ -194,41 +255,161 @@ def _explain_conflict(client, change, error):
     return str(error)
 
 
-def _remove_values(client, change):
+def _remove_values(client, change, written, warnings):
     """Delete this change's values on their own; if the DC refuses because
     another account holds the same value (a legacy duplicate: Samba refuses
-    what Windows allows), fall back to a replace with the remaining values,
-    read again just before, so only what this change removes goes away. The
-    fallback runs only for values that really are duplicated."""
+    what Windows allows), fall back to a guarded replace with the values
+    read again, so only what this change removes goes away. The fallback
+    runs only for values that really are duplicated."""
     try:
         client.modify(change.account.dn, {_ATTRIBUTE: [("MODIFY_DELETE", sorted(change.remove.values()))]})
+        written.extend(_writes(change, change.remove.values(), ()))
         return
     except LdapError as error:
+        if error.result in ("noSuchAttribute", "attributeOrValueExists"):
+            raise SpnConflict("the SPNs of %s changed while this run wrote them (%s)"
+                              % (change.account.name, error.result), result=error.result) from None
         if error.result != "constraintViolation":
             raise
         holders = find_spn_holders(client, list(change.remove.values()))[0]
         if not any(h.sid != change.account.sid for key in change.remove for h in holders.get(key, [])):
             raise
-    entry = client.search(change.account.dn, "(objectClass=*)", [_ATTRIBUTE], scope="base", paged=False)[0]
-    remaining = [spn for spn in entry.values(_ATTRIBUTE) if spn_key(spn) not in change.remove]
-    client.modify(change.account.dn, {_ATTRIBUTE: [("MODIFY_REPLACE", remaining)]})
+    _replace_without(client, change, written, warnings)
+
+
+def _read_spns(client, dn):
+    entries = client.search(dn, "(objectClass=*)", [_ATTRIBUTE, GUARD_ATTRIBUTE, REPLICATION_METADATA],
+                            scope="base", paged=False)
+    if not entries:
+        raise LdapError("%s disappeared while its SPNs were being changed" % dn)
+    entry = entries[0]
+    return entry, (tuple(sorted(entry.values(_ATTRIBUTE))), guard_tokens(entry), attribute_version(entry, _ATTRIBUTE))
+
+
+def _replace_without(client, change, written, warnings):
+    """servicePrincipalName replaced by its values read again minus this
+    change's, with the guard token swapped in the same modify."""
+    dn, name = change.account.dn, change.account.name
+    entry, state = _read_spns(client, dn)
+    if ensure_guard(client, dn, entry):
+        entry, state = _read_spns(client, dn)
+    token = {}
+
+    def plan(current):
+        remaining = [spn for spn in current[0] if spn_key(spn) not in change.remove]
+        return remaining if len(remaining) < len(current[0]) else None
+
+    def modification(current, remaining):
+        token["value"] = new_guard_token()
+        return {_ATTRIBUTE: [("MODIFY_REPLACE", remaining)], GUARD_ATTRIBUTE: guard_swap(current[1], token["value"])}
+
+    outcome = guarded_write(client, dn, state, plan, modification, lambda: _read_spns(client, dn)[1],
+                            "removing the duplicate SPNs %s from %s" % (", ".join(sorted(change.remove.values())),
+                                                                         name))
+    if not outcome.written:
+        return
+    written.extend(_writes(change, [spn for spn in outcome.current[0] if spn_key(spn) in change.remove], ()))
+    _entry, after = _read_spns(client, dn)
+    if after[1] == (token["value"],) and None not in (after[2], outcome.current[2]) \
+            and after[2] != outcome.current[2] + 1:
+        warnings.append("%s: servicePrincipalName was also changed by a writer outside this collection (SQL Server "
+                        "registering its SPNs?) while this run replaced it to remove a legacy duplicate; an SPN added "
+                        "just before the replace is lost: it now holds %s" % (name, ", ".join(after[0]) or "nothing"))
+
+
+def _with_writes(message, written):
+    """An error message that says what the run wrote before failing."""
+    if not written:
+        return message if "nothing written" in message else message + "; nothing written"
+    return "%s; this run wrote before failing: %s" % (message.replace("nothing written", "nothing more written"),
+                                                      "; ".join(str(write) for write in written))
 
 
 def validate_spn_register(params):
     return dict(registrations=prepare_registrations(params))
 
 
-def spn_register(client, request, check_mode=False):
-    """spn_register's operation: plan, write unless in check mode, report."""
-    registrations = request["registrations"]
-    references = sorted({r.reference for r in registrations}, key=lambda r: (r.text.lower(), r.kind))
+def read_and_plan(client, registrations, references, move_sources=None):
+    """Resolve the accounts, look up every holder of the requested SPNs and
+    plan. With ``move_sources`` ({spn_key: holder SIDs seen by the first
+    plan}), a re-plan refuses to take an SPN from a holder that got it since:
+    another run wants it there."""
     accounts = resolve_accounts(client, references)
     requested = [spn for r in registrations if r.state != "absent" for spn in r.spns]
     holders = find_spn_holders(client, requested)[0] if requested else {}
-    changes = plan_changes(registrations, accounts, holders)
-    if not check_mode:
-        apply_changes(client, changes)
+    if move_sources is not None:
+        for registration in registrations:
+            if registration.state == "absent":
+                continue
+            target = accounts[registration.reference]
+            for spn in registration.spns:
+                newcomers = [h for h in holders.get(spn_key(spn), [])
+                             if h.sid != target.sid and h.sid not in move_sources.get(spn_key(spn), ())]
+                if newcomers:
+                    raise SpnError("%s was registered on %s by another writer while this run was putting it on %s; "
+                                   "not taken from there (two runs want it on different accounts: one of them has "
+                                   "the wrong inventory)" % (spn, ", ".join(h.name for h in newcomers), target.name))
+    return accounts, holders, plan_changes(registrations, accounts, holders)
 
+
+def spn_register(client, request, check_mode=False):
+    """spn_register's operation: plan, write unless in check mode, report
+    what was written (or in check mode, would be)."""
+    registrations = request["registrations"]
+    references = sorted({r.reference for r in registrations}, key=lambda r: (r.text.lower(), r.kind))
+    _accounts, holders, changes = read_and_plan(client, registrations, references)
+    if check_mode:
+        return _report(changes)
+
+    move_sources = {key: {h.sid for h in found} for key, found in holders.items()}
+    plans, written, warnings = [changes], [], []
+    for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
+        try:
+            apply_changes(client, changes, written, warnings)
+            break
+        except SpnConflict:
+            back_off(attempt)
+        except (LdapError, SpnError, AccountError) as error:
+            raise type(error)(_with_writes(str(error), written)) from None
+        try:
+            _accounts, _holders, changes = read_and_plan(client, registrations, references, move_sources)
+        except (LdapError, SpnError, AccountError) as error:
+            raise type(error)(_with_writes(str(error), written)) from None
+        plans.append(changes)
+    else:
+        raise LdapError(_with_writes("the SPNs kept changing under concurrent writers; gave up after %d attempts"
+                                     % MAX_WRITE_ATTEMPTS, written))
+    result = _report(changes_written(plans, written))
+    if warnings:
+        result["warnings"] = warnings
+    return result
+
+
+def changes_written(plans, written):
+    """AccountChanges of what was really written, in the first plan's order,
+    with the accounts as first read (for the diff's before). An SPN counts
+    as moved from the holders a plan meant to take it from and this run
+    removed it from."""
+    changes = {change.account.sid: AccountChange(change.account) for change in plans[0]}
+    for write in written:
+        change = changes.setdefault(write.account.sid, AccountChange(write.account))
+        (change.add if write.action == "add" else change.remove)[spn_key(write.spn)] = write.spn
+    removed_from = {}
+    for write in written:
+        if write.action == "remove":
+            removed_from.setdefault(spn_key(write.spn), set()).add(write.account.name)
+    for plan in plans:
+        for planned in plan:
+            for spn, names in planned.moved_from.items():
+                sources = sorted((set(names) & removed_from.get(spn_key(spn), set())) - {planned.account.name},
+                                 key=str.lower)
+                if sources:
+                    change = changes.setdefault(planned.account.sid, AccountChange(planned.account))
+                    change.moved_from.setdefault(spn, sources)
+    return [change for change in changes.values() if not change.empty or change.moved_from]
+
+
+def _report(changes):
     by_account = {}
     for change in changes:
         by_account[change.account.name] = dict(

@@ -20,7 +20,7 @@ description:
     O(state=exact). Removing the last principal removes the attribute.
   - Each change is one modify that deletes the value read and adds the new one, so a concurrent change makes it
     fail instead of being overwritten; the module then reads the value again and retries. Concurrent runs never
-    lose each other's principals.
+    lose each other's principals, and C(changed) is true only for targets this run's write changed.
   - Warns about what silently defeats delegation, a principal marked I(Account is sensitive and cannot be
     delegated), and a target that does not hold the SPNs in O(spns) (or no SPN at all).
   - One call handles any number of targets, for a whole inventory.
@@ -68,11 +68,20 @@ options:
     description:
       - V(present) allows the principals to delegate, keeping the others.
       - V(absent) removes them.
-      - V(exact) makes them the only ones, dropping every other entry.
+      - V(exact) makes them the only ones, dropping every other entry. Every principal must then resolve to an
+        account (whatever O(unknown_principals) says), and an empty O(principals) list needs O(remove_all=true),
+        so that the attribute is never emptied by accident.
       - The default for items of O(targets) that do not set their own.
     type: str
     choices: [present, absent, exact]
     default: present
+  remove_all:
+    description:
+      - With O(state=exact) and an empty O(principals) list, confirms that every principal is removed (the
+        attribute is cleared). Refused in any other combination.
+      - The default for items of O(targets) that do not set their own.
+    type: bool
+    default: false
   targets:
     description:
       - Several targets in one call. Items naming the same account (in any form) are merged when their states
@@ -102,11 +111,15 @@ options:
         type: list
         elements: str
         default: []
+      remove_all:
+        description: As O(remove_all); defaults to O(remove_all).
+        type: bool
   unknown_principals:
     description:
       - What to do with a principal that matches no account.
       - V(fail) fails naming every unknown principal, before anything is written.
-      - V(warn) skips it with a warning; V(ignore) skips it silently.
+      - V(warn) skips it with a warning; V(ignore) skips it silently. Neither applies to targets with
+        O(state=exact), which fail on an unknown principal before anything is written.
     type: str
     choices: [fail, warn, ignore]
     default: fail
@@ -228,6 +241,7 @@ def main():
             state=dict(type="str", choices=list(STATES), default="present"),
             targets=dict(type="list", elements="dict", options=TARGET_OPTIONS),
             unknown_principals=dict(type="str", choices=list(UNKNOWN_PRINCIPAL_MODES), default="fail"),
+            remove_all=dict(type="bool", default=False),
         ),
         mutually_exclusive=[("account", "targets"), ("host", "targets"), ("principals", "targets"),
                             ("spns", "targets")],

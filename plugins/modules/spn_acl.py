@@ -16,8 +16,11 @@ description:
   - Or grants them once on an organizational unit, inherited by every object of the chosen classes below it.
   - Reads and writes only the DACL (LDAP SD_FLAGS control). Rights already granted, also by an inherited or
     broader ACE, count as granted; new ACEs keep the DACL in canonical order. Writes are guarded against
-    concurrent changes (delete-old-value + add-new-value in one modify; on a DC that cannot delete a descriptor
-    value, such as Samba, a replace only when the descriptor is unchanged since it was read).
+    concurrent changes (delete-old-value + add-new-value in one modify). On a DC that cannot delete a descriptor
+    value, such as Samba, the same modify replaces the descriptor and swaps a guard value
+    C(sqlauth.kerberos:guard:...) in the object's C(extensionName), so that concurrent runs of the collection
+    merge their changes; a change by another tool made at the same moment is reported as a warning naming the
+    object. C(changed) is true only for objects this run's write changed.
 author:
   - sqlauth.kerberos contributors (@sqlauth)
 extends_documentation_fragment:
@@ -39,7 +42,15 @@ options:
     description:
       - The distinguished name of an OU (or container) that gets inheritable ACEs for the objects of the classes
         in O(applies_to) below it.
+      - Any other object (a user, a computer) is refused, and so is the domain root unless
+        O(allow_domain_root=true).
     type: str
+  allow_domain_root:
+    description:
+      - Allows O(organizational_unit) to be the domain root, where the rights reach every account of the domain
+        of the classes in O(applies_to). Rarely what is meant; name the OU of the service accounts instead.
+    type: bool
+    default: false
   applies_to:
     description:
       - With O(organizational_unit), the classes of objects below it the rights apply to.
@@ -149,6 +160,7 @@ def main():
             trustee=dict(type="str", default="SELF"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             targets=dict(type="list", elements="dict", options=TARGET_OPTIONS),
+            allow_domain_root=dict(type="bool", default=False),
         ),
         mutually_exclusive=[("account", "organizational_unit", "targets")],
         required_one_of=[("account", "organizational_unit", "targets")],

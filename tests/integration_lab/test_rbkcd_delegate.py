@@ -135,7 +135,8 @@ def test_both_ways_in_one_call(lab, kdc, run_module, sql2_spn, restored):
     rerun = run(lab, run_module, targets=targets)
     assert rerun["changed"] is False and rerun["usn_unchanged"]
 
-    exact_nobody = [dict(account=t["account"], principals=[], state="exact") for t in targets]
+    # Emptying the attribute takes an explicit remove_all (state=exact alone refuses it).
+    exact_nobody = [dict(account=t["account"], principals=[], state="exact", remove_all=True) for t in targets]
     cleared = run(lab, run_module, targets=exact_nobody)
     assert cleared["changed"] and raw_value(lab, "sqlsvc1") is None and raw_value(lab, "sqlsvc2") is None
     assert_refused(lab, kdc, "sqlsvc2", SQL1_SPN)

@@ -18,7 +18,10 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
     _index_candidates,
     _near,
     account_from_entry,
+    ambiguous_short_names,
+    match_accounts,
     normalize_dn,
+    note_ambiguous_names,
     parse_account_reference,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import sid_to_bytes
@@ -399,3 +402,54 @@ def test_account_from_entry_with_only_the_essentials():
 def test_account_attributes_cover_what_account_from_entry_reads():
     assert {"sAMAccountName", "userPrincipalName", "objectSid", "objectClass", "dNSHostName",
             "servicePrincipalName", "userAccountControl"} <= set(ACCOUNT_ATTRIBUTES)
+
+
+# -- a user x next to a computer X$ (reliability issue, item 8) --------------------
+
+SQLRPT_USER = account("sqlrpt01", 1201)
+SQLRPT_COMPUTER = account("SQLRPT01$", 1202, classes=COMPUTER_CLASSES, dns_host_name="sqlrpt01.corp.example.com",
+                          dn="CN=SQLRPT01,CN=Computers,DC=corp,DC=example,DC=com")
+DOMAIN = dict(dn="DC=corp,DC=example,DC=com", netbios="CORP", dns=DOMAIN_DNS)
+
+
+class Notes:
+    """What note_ambiguous_names reads from a DirectoryClient."""
+
+    def __init__(self, mode="warn"):
+        self.options = dict(ambiguous_names=mode)
+        self.warnings = []
+
+
+def resolve(text, mode="warn"):
+    reference = parse_account_reference(text)
+    candidates = {a.dn.lower(): a for a in (SQLRPT_USER, SQLRPT_COMPUTER)}
+    resolved, problems = match_accounts([reference], candidates, DOMAIN)
+    client = Notes(mode)
+    note_ambiguous_names(client, resolved, candidates, problems)
+    return reference, resolved, problems, client.warnings
+
+
+def test_a_bare_name_of_a_user_next_to_a_computer_warns_naming_both():
+    reference, resolved, problems, warnings = resolve("sqlrpt01")
+    assert resolved[reference] is SQLRPT_USER and problems == {}
+    assert warnings == ["account name 'sqlrpt01' matches both the user CORP\\sqlrpt01 and the computer "
+                        "CORP\\SQLRPT01$; the user was taken (a bare name is a user's, as in Windows): write "
+                        "'sqlrpt01$' for the computer's account, or a distinguished name, to say which"]
+
+
+def test_a_bare_name_next_to_a_computer_fails_under_ambiguous_names_fail():
+    reference, resolved, problems, warnings = resolve("sqlrpt01", mode="fail")
+    assert reference not in resolved and warnings == []
+    assert problems[reference].endswith("to say which (ambiguous_names=fail)")
+
+
+@pytest.mark.parametrize("text", ["sqlrpt01$", "CN=sqlrpt01,OU=Service Accounts,DC=corp,DC=example,DC=com",
+                                  "sqlrpt01@corp.example.com", "%s-1201" % DOMAIN_SID])
+def test_unambiguous_forms_say_nothing(text):
+    _reference, resolved, problems, warnings = resolve(text)
+    assert len(resolved) == 1 and problems == {} and warnings == []
+
+
+def test_no_computer_no_note():
+    reference = parse_account_reference("sqlrpt01")
+    assert ambiguous_short_names({reference: SQLRPT_USER}, {SQLRPT_USER.dn.lower(): SQLRPT_USER}) == {}

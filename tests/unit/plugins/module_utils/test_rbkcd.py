@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.sqlauth.kerberos.plugins.module_utils import _rbkcd
+from ansible_collections.sqlauth.kerberos.plugins.module_utils import _guarded_write, _rbkcd
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import AccountError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import DirectoryEntry, LdapError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._rbkcd import (
@@ -237,9 +237,28 @@ def test_bad_input_is_named(item, error, expected):
         prepare_targets(params(targets=[item]))
 
 
-def test_exact_may_list_nobody():
-    (target,) = prepare_targets(params(account="sqlsvc2", principals=[], state="exact"))
-    assert target.principals == ()
+def test_exact_may_list_nobody_with_remove_all():
+    (target,) = prepare_targets(params(account="sqlsvc2", principals=[], state="exact", remove_all=True))
+    assert target.principals == () and target.remove_all
+
+
+def test_exact_with_nobody_needs_remove_all():
+    with pytest.raises(DelegationError, match="state=exact with no principals would remove every principal; set "
+                                              "remove_all=true if that is meant; nothing written"):
+        prepare_targets(params(account="sqlsvc2", principals=[], state="exact"))
+
+
+@pytest.mark.parametrize("overrides", [dict(principals=["sqlsvc1"], state="exact"),
+                                       dict(principals=["sqlsvc1"], state="present"),
+                                       dict(principals=[], state="present")])
+def test_remove_all_goes_with_exact_and_nobody_only(overrides):
+    with pytest.raises(DelegationError):
+        prepare_targets(params(account="sqlsvc2", remove_all=True, **overrides))
+
+
+def test_empty_targets_are_named():
+    with pytest.raises(DelegationError, match="targets is empty"):
+        prepare_targets(params(account=None, principals=None, targets=[]))
 
 
 # -- a fake directory -------------------------------------------------------------
@@ -474,11 +493,37 @@ def test_no_warning_for_what_is_removed(directory):
     assert result["warnings"] == []
 
 
+@pytest.mark.parametrize("mode", ["warn", "ignore", "fail"])
+def test_exact_with_unknown_principals_fails_before_writing_in_any_mode(directory, mode):
+    """Reliability issue item 2: exact over principals that all (or some)
+    do not resolve used to empty the attribute."""
+    dn = dn_of(directory, "sqlsvc2")
+    directory.entries[dn][RBCD_ATTRIBUTE] = [SAMBA_BYTES]
+    with pytest.raises(DelegationError, match="state=exact needs every principal to resolve"):
+        run(directory, account="sqlsvc2", principals=["nosuchfe"], state="exact", unknown_principals=mode)
+    assert directory.modifies == [] and directory.value(dn) == SAMBA_BYTES
+
+
+def test_changed_is_false_when_another_run_did_the_write(directory, monkeypatch):
+    """Reliability issue item 7: changed only for this run's own write."""
+    monkeypatch.setattr(_guarded_write, "back_off", lambda attempt: None)
+    dn = dn_of(directory, "sqlsvc2")
+
+    def other_run(fake):
+        fake.before_modify = None
+        fake.entries[dn][RBCD_ATTRIBUTE] = [SAMBA_BYTES]
+
+    directory.before_modify = other_run
+    result = run(directory, account="sqlsvc2", principals=["sqlsvc1"])
+    assert result["changed"] is False and result["targets"][0]["changed"] is False
+    assert result["targets"][0]["added"] == [] and result["diff"] == dict(before={}, after={})
+
+
 # -- concurrency ------------------------------------------------------------------
 
 def test_a_concurrent_write_is_merged_not_lost(directory, monkeypatch):
     """Between this run's read and its write, another run adds sqlsvc3."""
-    monkeypatch.setattr(_rbkcd, "_back_off", lambda attempt: None)
+    monkeypatch.setattr(_guarded_write, "back_off", lambda attempt: None)
     dn = dn_of(directory, "sqlsvc2")
 
     def other_run(fake):
@@ -494,7 +539,7 @@ def test_a_concurrent_write_is_merged_not_lost(directory, monkeypatch):
 
 
 def test_a_concurrent_run_that_did_the_same_leaves_nothing_to_do(directory, monkeypatch):
-    monkeypatch.setattr(_rbkcd, "_back_off", lambda attempt: None)
+    monkeypatch.setattr(_guarded_write, "back_off", lambda attempt: None)
     dn = dn_of(directory, "sqlsvc2")
 
     def other_run(fake):
@@ -509,7 +554,7 @@ def test_a_concurrent_run_that_did_the_same_leaves_nothing_to_do(directory, monk
 def test_sixteen_interleaved_runs_lose_no_principal(directory, monkeypatch):
     """Sixteen runs read the same value, then write one after the other:
     every write after the first hits the guard, re-reads and retries."""
-    monkeypatch.setattr(_rbkcd, "_back_off", lambda attempt: None)
+    monkeypatch.setattr(_guarded_write, "back_off", lambda attempt: None)
     principals = ["p%02d" % n for n in range(16)]
     for n, name in enumerate(principals):
         directory.add(name, 2000 + n)
@@ -539,7 +584,7 @@ def test_a_real_error_is_not_retried(directory):
 
 
 def test_writers_that_never_stop_make_it_give_up(directory, monkeypatch):
-    monkeypatch.setattr(_rbkcd, "_back_off", lambda attempt: None)
+    monkeypatch.setattr(_guarded_write, "back_off", lambda attempt: None)
     dn = dn_of(directory, "sqlsvc2")
     counter = iter(range(3000, 4000))
 

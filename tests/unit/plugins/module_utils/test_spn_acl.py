@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 from pathlib import Path
 
 import pytest
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import AccountError, parse_account_reference
+from ansible_collections.sqlauth.kerberos.plugins.module_utils import _guarded_write
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write import GUARD_PREFIX
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import DirectoryEntry, LdapError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import (
     SELF_SID,
@@ -31,6 +34,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_acl import (
     prepare_targets,
     rights_granted,
     spn_write_aces,
+    unit_refusal,
     write_descriptor,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import CLASS_SCHEMA_GUIDS
@@ -267,6 +271,36 @@ def test_prepare_targets_refuses(params, message):
     assert message in str(raised.value)
 
 
+def test_empty_targets_are_named():
+    with pytest.raises(AccountError, match="targets is empty: list at least one target"):
+        prepare_targets(dict(targets=[], account=None, organizational_unit=None, applies_to=None, trustee="SELF",
+                             state="present"))
+
+
+@pytest.mark.parametrize("classes, allowed", [
+    (["top", "organizationalUnit"], True),
+    (["top", "container"], True),
+    (["top", "person", "organizationalPerson", "user"], False),
+    (["top", "person", "organizationalPerson", "user", "computer"], False),
+    (["top", "domain", "domainDNS"], False),
+])
+def test_only_ous_and_containers_take_inheritable_aces(classes, allowed):
+    refusal = unit_refusal("CN=x,DC=corp,DC=example,DC=com", classes, allow_domain_root=False)
+    assert (refusal is None) is allowed
+    if not allowed:
+        assert "CN=x,DC=corp,DC=example,DC=com is" in refusal
+
+
+def test_the_domain_root_only_when_asked():
+    refusal = unit_refusal("DC=corp,DC=example,DC=com", ["top", "domain", "domainDNS"], allow_domain_root=False)
+    assert "is the domain root: rights granted there reach every account of the domain" in refusal
+    assert "allow_domain_root=true" in refusal
+    assert unit_refusal("DC=corp,DC=example,DC=com", ["top", "domain", "domainDNS"], allow_domain_root=True) is None
+    user = unit_refusal("CN=bob,CN=Users,DC=corp", ["top", "person", "organizationalPerson", "user"], False)
+    assert user == ("CN=bob,CN=Users,DC=corp is a user, not an organizational unit or container: use account for a "
+                    "single account, or name the OU that holds it")
+
+
 # -- plan_target on captured descriptors ---------------------------------------------
 
 def test_present_where_the_aces_are_already_is_no_change():
@@ -407,9 +441,12 @@ class FakeDescriptorStore:
 
     Like Windows, a delete of the old value with an add of the new one is
     refused with noSuchAttribute when the old value is not the stored one; like
-    Samba (``samba=True``), any delete of the value is unwillingToPerform.
+    Samba (``samba=True``), any delete of the value is unwillingToPerform, and
+    the guard token in extensionName (deleted by value) makes the write
+    conditional. Every write raises the descriptor's replication version.
     ``before_modify`` are other writers' changes, one made just before each
-    modify arrives."""
+    modify arrives (a change that only touches the descriptor, as an
+    administrator's does)."""
 
     def __init__(self, value, samba=False, before_modify=()):
         self.value = value
@@ -417,116 +454,192 @@ class FakeDescriptorStore:
         self.before_modify = list(before_modify)
         self.modifies = []
         self.reads = 0
+        self.guards = []
+        self.version = 3
 
     def dacl_controls(self):
         return CONTROLS
 
     def search(self, base, ldap_filter, attributes, scope="subtree", controls=None, paged=True):
-        assert (base, scope, paged, controls, attributes) == (DN, "base", False, CONTROLS, ["nTSecurityDescriptor"])
+        assert (base, scope, paged, controls) == (DN, "base", False, CONTROLS)
+        assert attributes[0] == "nTSecurityDescriptor"
         self.reads += 1
-        return [DirectoryEntry(base, {"nTSecurityDescriptor": [self.value]})]
+        metadata = struct.pack("<IIII", 1, 0, 1, 0) + struct.pack("<II", 0x00020119, self.version) + bytes(40)
+        return [DirectoryEntry(base, {"nTSecurityDescriptor": [self.value],
+                                      "extensionName": [token.encode() for token in self.guards],
+                                      "replPropertyMetaData": [metadata]})]
 
     def modify(self, dn, changes, controls=None):
-        assert (dn, controls, list(changes)) == (DN, CONTROLS, ["nTSecurityDescriptor"])
-        operations = changes["nTSecurityDescriptor"]
-        self.modifies.append([operation for operation, _values in operations])
+        assert dn == DN
         if self.before_modify:
             self.value = self.before_modify.pop(0)(self.value)
-        if operations[0][0] == "MODIFY_REPLACE":
+            self.version += 1
+        operations = changes.get("nTSecurityDescriptor", [])
+        self.modifies.append([operation for operation, _values in operations])
+        guards = list(self.guards)
+        for operation, values in changes.get("extensionName", []):
+            for value in values:
+                if operation == "MODIFY_DELETE":
+                    if value not in guards:
+                        raise LdapError("modifying %s failed: noSuchAttribute" % dn, result="noSuchAttribute")
+                    guards.remove(value)
+                else:
+                    guards.append(value)
+        if operations and operations[0][0] == "MODIFY_REPLACE":
+            assert self.samba and controls == CONTROLS, "a plain replace is only sent with a guard, to Samba"
+            assert "extensionName" in changes, "a replace of the descriptor always swaps the guard token"
             self.value = operations[0][1][0]
-            return
-        if self.samba:
-            raise LdapError("modifying %s failed: unwillingToPerform" % dn, result="unwillingToPerform")
-        (delete, (old,)), (add, (new,)) = operations
-        assert (delete, add) == ("MODIFY_DELETE", "MODIFY_ADD")
-        if old != self.value:
-            raise LdapError("modifying %s failed: noSuchAttribute" % dn, result="noSuchAttribute")
-        self.value = new
+            self.version += 1
+        elif operations:
+            if self.samba:
+                raise LdapError("modifying %s failed: unwillingToPerform" % dn, result="unwillingToPerform")
+            (delete, (old,)), (add, (new,)) = operations
+            assert (delete, add) == ("MODIFY_DELETE", "MODIFY_ADD")
+            if old != self.value:
+                raise LdapError("modifying %s failed: noSuchAttribute" % dn, result="noSuchAttribute")
+            self.value = new
+            self.version += 1
+        self.guards = guards
 
 
 def write(store, target=None):
     """Plan present on the captured user and write it the way spn_acl does."""
     target = target or account_target()
     old = captured("user_without_spn_write_aces")
-    new = plan_target(target, old, SELF_SID, USER)[0]
-    write_descriptor(store, DN, old, new, lambda current: plan_target(target, current, SELF_SID, USER)[0])
-    return new
+    outcome, warnings = write_descriptor(store, DN, old, lambda current: plan_target(target, current, SELF_SID, USER)[0],
+                                         "CORP\\sqlsvc")
+    return outcome, warnings
+
+
+def planned(old=None):
+    return plan_target(account_target(), old or captured("user_without_spn_write_aces"), SELF_SID, USER)[0]
 
 
 def test_write_descriptor_deletes_and_adds_in_one_modify():
     store = FakeDescriptorStore(captured("user_without_spn_write_aces"))
-    new = write(store)
+    outcome, warnings = write(store)
     assert store.modifies == [["MODIFY_DELETE", "MODIFY_ADD"]]
-    assert store.value == new.to_bytes()
-    assert store.reads == 0
+    assert store.value == planned().to_bytes()
+    assert store.reads == 0 and outcome.written and warnings == []
 
 
-def test_write_descriptor_replaces_on_a_dc_that_cannot_delete_when_unchanged():
+def test_write_descriptor_swaps_a_guard_token_on_a_dc_that_cannot_delete():
     store = FakeDescriptorStore(captured("user_without_spn_write_aces"), samba=True)
-    new = write(store)
-    assert store.modifies == [["MODIFY_DELETE", "MODIFY_ADD"], ["MODIFY_REPLACE"]]
-    assert store.reads == 1
-    assert store.value == new.to_bytes()
+    outcome, warnings = write(store)
+    # The refused delete, the object's first guard token, then the replace with the token swapped.
+    assert store.modifies == [["MODIFY_DELETE", "MODIFY_ADD"], [], ["MODIFY_REPLACE"]]
+    assert store.value == planned().to_bytes()
+    assert len(store.guards) == 1 and store.guards[0].startswith(GUARD_PREFIX)
+    assert outcome.written and warnings == []
+
+
+def test_a_dc_that_cannot_delete_is_remembered_for_the_next_object():
+    store = FakeDescriptorStore(captured("user_without_spn_write_aces"), samba=True)
+    write(store)
+    store.value = captured("user_without_spn_write_aces")
+    store.modifies = []
+    write(store)
+    assert store.modifies == [["MODIFY_REPLACE"]]
 
 
 @pytest.mark.parametrize("samba, modifies", [
     (False, [["MODIFY_DELETE", "MODIFY_ADD"]] * 2),
-    (True, [["MODIFY_DELETE", "MODIFY_ADD"]] * 2 + [["MODIFY_REPLACE"]]),
+    (True, [["MODIFY_DELETE", "MODIFY_ADD"], [], ["MODIFY_REPLACE"], ["MODIFY_REPLACE"]]),
 ])
 def test_write_descriptor_recomputes_from_a_descriptor_changed_meanwhile(samba, modifies):
     other = "(OA;;RP;bf967a7f-0de6-11d0-a285-00aa003049e2;;%s)" % SQLADMINS_SID
-    store = FakeDescriptorStore(captured("user_without_spn_write_aces"), samba=samba,
-                                before_modify=[concurrent_grant(other)])
-    write(store)
+
+    def other_guarded_writer(value, store_ref=[]):
+        return concurrent_grant(other)(value)
+
+    store = FakeDescriptorStore(captured("user_without_spn_write_aces"), samba=samba)
+    if samba:
+        # Another run of the collection writes between the guard token and the replace.
+        def guarded(value):
+            store.guards = [GUARD_PREFIX + "other"]
+            return concurrent_grant(other)(value)
+        store.before_modify = [lambda value: value, lambda value: value, guarded]
+        store.version -= 2  # the two no-op hooks above count no write
+    else:
+        store.before_modify = [concurrent_grant(other)]
+    outcome, warnings = write(store)
     assert store.modifies == modifies
     # Both changes are in: the other writer's is not overwritten.
     written = sddl(dacl_of(store.value))
     assert other in written
     assert set(OBJECT_ACES) <= set(written)
     assert is_canonical(dacl_of(store.value))
+    assert outcome.written and outcome.attempts == 2
+
+
+def test_a_change_by_another_tool_during_a_guarded_write_is_reported():
+    """Samba: an administrator's change cannot be stopped by the guard; the
+    version shows it and the run says so."""
+    other = "(OA;;RP;bf967a7f-0de6-11d0-a285-00aa003049e2;;%s)" % SQLADMINS_SID
+    store = FakeDescriptorStore(captured("user_without_spn_write_aces"), samba=True)
+    store.before_modify = [lambda value: value, lambda value: value, concurrent_grant(other)]
+    store.version -= 2
+    outcome, warnings = write(store)
+    assert outcome.written
+    assert warnings == ["CORP\\sqlsvc: its DACL was also changed by a writer outside this collection while this "
+                        "run wrote it; a change made between this run's read and its write is overwritten: check "
+                        "the DACL of %s" % DN]
 
 
 def test_write_descriptor_stops_when_the_change_is_no_longer_needed():
     # Someone else granted the same rights meanwhile.
     store = FakeDescriptorStore(captured("user_without_spn_write_aces"),
                                 before_modify=[concurrent_grant("(A;;RPWPSW;;;PS)")])
-    write(store)
+    outcome, _warnings = write(store)
     assert store.modifies == [["MODIFY_DELETE", "MODIFY_ADD"]]
     assert store.reads == 1
     assert "(A;;SWRPWP;;;PS)" in sddl(dacl_of(store.value))
     assert not set(OBJECT_ACES) & set(sddl(dacl_of(store.value)))
+    assert outcome.written is False
 
 
-def test_write_descriptor_gives_up_on_a_descriptor_that_keeps_changing():
+def test_write_descriptor_gives_up_on_a_descriptor_that_keeps_changing(monkeypatch):
+    monkeypatch.setattr(_guarded_write, "back_off", lambda attempt: None)
     writers = [concurrent_grant("(OA;;RP;bf967a7f-0de6-11d0-a285-00aa003049e2;;%s-%d)" % (DOMAIN_SID, 1300 + number))
-               for number in range(10)]
+               for number in range(25)]
     store = FakeDescriptorStore(captured("user_without_spn_write_aces"), before_modify=writers)
     with pytest.raises(LdapError) as raised:
         write(store)
-    assert str(raised.value) == "the DACL of %s kept changing while it was being written; try again" % DN
+    assert str(raised.value) == ("writing the DACL of CORP\\sqlsvc: the value kept changing under concurrent "
+                                 "writers; gave up after 20 attempts, nothing written")
     assert raised.value.result is None
-    assert store.modifies == [["MODIFY_DELETE", "MODIFY_ADD"]] * 5
-    assert store.reads == 5
+    assert store.modifies == [["MODIFY_DELETE", "MODIFY_ADD"]] * 20
+    assert store.reads == 20
     assert not set(OBJECT_ACES) & set(sddl(dacl_of(store.value)))
 
 
-def test_write_descriptor_retries_after_a_constraint_violation():
+def test_write_descriptor_retries_after_a_constraint_violation_when_the_value_changed():
     store = FakeDescriptorStore(captured("user_without_spn_write_aces"))
-    old = captured("user_without_spn_write_aces")
-    new = plan_target(account_target(), old, SELF_SID, USER)[0]
     calls = []
     original = store.modify
 
     def modify(dn, changes, controls=None):
         calls.append(changes)
         if len(calls) == 1:
+            store.value = concurrent_grant("(OA;;RP;bf967a7f-0de6-11d0-a285-00aa003049e2;;%s)" % SQLADMINS_SID)(
+                store.value)
             raise LdapError("modifying %s failed: constraintViolation" % dn, result="constraintViolation")
         return original(dn, changes, controls)
 
     store.modify = modify
-    write_descriptor(store, DN, old, new, lambda current: plan_target(account_target(), current, SELF_SID, USER)[0])
-    assert len(calls) == 2
-    assert store.value == new.to_bytes()
+    outcome, _warnings = write(store)
+    assert len(calls) == 2 and outcome.written
+
+
+def test_a_refusal_when_nobody_changed_the_value_is_an_error_not_a_retry():
+    store = FakeDescriptorStore(captured("user_without_spn_write_aces"))
+
+    def modify(dn, changes, controls=None):
+        raise LdapError("modifying %s failed: constraintViolation" % dn, result="constraintViolation")
+
+    store.modify = modify
+    with pytest.raises(LdapError, match="refused by the DC although nobody changed it meanwhile"):
+        write(store)
 
 
 def test_write_descriptor_passes_other_errors_on():
@@ -541,3 +654,5 @@ def test_write_descriptor_passes_other_errors_on():
         write(store)
     assert raised.value is refused
     assert store.reads == 0
+
+

@@ -15,6 +15,9 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
     AccountError,
     parse_account_reference,
 )
+import struct
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write import GUARD_PREFIX
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import DirectoryEntry, LdapError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import sid_to_bytes
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import SpnError, spn_key
@@ -450,6 +453,9 @@ class FakeDirectory:
         self.fail_next = []
         self.modifications = []
         self.reads = []
+        self.guards = {}      # dn folded: extensionName values
+        self.versions = {}    # dn folded: servicePrincipalName's replication version
+        self.before_modify = []  # other writers' changes, one made just before each modify arrives
 
     def own_domain(self):
         return DOMAIN
@@ -463,7 +469,12 @@ class FakeDirectory:
     def search(self, base, ldap_filter, attributes, scope="subtree", controls=None, paged=True, global_catalog=False):
         if scope == "base":
             self.reads.append(base)
-            return [entry_of(self.accounts[base.lower()], attributes)]
+            entry = entry_of(self.accounts[base.lower()], attributes)
+            entry.raw["extensionname"] = [v.encode() for v in self.guards.get(base.lower(), [])]
+            # One attribute in a PROPERTY_META_DATA_VECTOR: servicePrincipalName's version.
+            entry.raw["replpropertymetadata"] = [struct.pack("<IIII", 1, 0, 1, 0) + struct.pack(
+                "<II", 0x00090303, self.versions.get(base.lower(), 1)) + bytes(40)]
+            return [entry]
         return [entry_of(account, attributes) for account in self.accounts.values()]
 
     def add(self, account):
@@ -479,9 +490,20 @@ class FakeDirectory:
         self.modifications.append((dn, changes))
         if self.fail_next:
             raise self.fail_next.pop(0)
+        if self.before_modify:
+            self.before_modify.pop(0)(self)
+        guards = list(self.guards.get(dn.lower(), []))
+        for operation, values in changes.get("extensionName", []):
+            for value in values:
+                if operation == "MODIFY_DELETE":
+                    if value not in guards:
+                        raise LdapError("modifying %s failed: noSuchAttribute" % dn, result="noSuchAttribute")
+                    guards.remove(value)
+                else:
+                    guards.append(value)
         account = self.accounts[dn.lower()]
         values = list(account.spns)
-        for operation, spns in changes["servicePrincipalName"]:
+        for operation, spns in changes.get("servicePrincipalName", []):
             if operation == "MODIFY_REPLACE":
                 values = list(spns)
                 continue
@@ -503,13 +525,26 @@ class FakeDirectory:
                     if elsewhere:
                         raise constraint_violation(dn)
                     values.append(spn)
-        account.spns = values
+        if "servicePrincipalName" in changes:
+            account.spns = values
+            self.bump(dn)
+        self.guards[dn.lower()] = guards
+
+    def bump(self, dn):
+        self.versions[dn.lower()] = self.versions.get(dn.lower(), 1) + 1
 
 
 def operations(directory):
-    """The modifies made, as (sAMAccountName, [(operation, values)])."""
+    """The modifies of servicePrincipalName made, as (sAMAccountName, [(operation, values)])."""
     names = {account.dn: account.sam_account_name for account in directory.accounts.values()}
-    return [(names[dn], changes["servicePrincipalName"]) for dn, changes in directory.modifications]
+    return [(names[dn], changes["servicePrincipalName"]) for dn, changes in directory.modifications
+            if "servicePrincipalName" in changes]
+
+
+def guard_operations(directory):
+    """The modifies' changes of the guard token, as operation names."""
+    return [[operation for operation, _values in changes["extensionName"]]
+            for _dn, changes in directory.modifications if "extensionName" in changes]
 
 
 # -- apply_changes ---------------------------------------------------------------
@@ -574,17 +609,23 @@ def test_a_refused_removal_of_a_duplicate_is_replaced_with_the_values_read_again
     change = AccountChange(oldsvc, remove={spn_key(SQL01_PORT): SQL01_PORT})
     # Someone registers another SPN on oldsvc after the plan was made: it must survive.
     oldsvc.spns = oldsvc.spns + ["HTTP/old.corp.example.com"]
-    apply_changes(directory, [change])
+    written, warnings = [], []
+    apply_changes(directory, [change], written, warnings)
     # The delete is refused, tried again on its own to tell a duplicate from
-    # a conflict, then replaced with the values read again.
+    # a conflict, then replaced with the values read again, guarded: the
+    # object gets its first guard token, and the replace swaps it.
     assert operations(directory) == [
         ("oldsvc", [("MODIFY_DELETE", [SQL01_PORT])]),
         ("oldsvc", [("MODIFY_DELETE", [SQL01_PORT])]),
         ("oldsvc", [("MODIFY_REPLACE", ["HOST/old", "HTTP/old.corp.example.com"])]),
     ]
-    assert directory.reads == [oldsvc.dn]
+    assert guard_operations(directory) == [["MODIFY_ADD"], ["MODIFY_DELETE", "MODIFY_ADD"]]
+    assert len(directory.guards[oldsvc.dn.lower()]) == 1
+    assert directory.guards[oldsvc.dn.lower()][0].startswith(GUARD_PREFIX)
     assert directory.spns("oldsvc") == ["HOST/old", "HTTP/old.corp.example.com"]
     assert directory.spns("sqlsvc") == [SQL01_PORT]
+    assert [str(w) for w in written] == ["removed %s from CORP\\oldsvc" % SQL01_PORT]
+    assert warnings == []
 
 
 def test_a_refused_removal_with_an_add_replaces_then_adds():
@@ -600,6 +641,51 @@ def test_a_refused_removal_with_an_add_replaces_then_adds():
         ("oldsvc", [("MODIFY_ADD", [SQL02_PORT])]),
     ]
     assert directory.spns("oldsvc") == ["HOST/old", SQL02_PORT]
+
+
+def test_the_duplicate_replace_is_planned_again_after_another_guarded_writer():
+    """Item 10 of the reliability issue: the replace must not drop what a
+    concurrent run of the collection wrote between the read and the write."""
+    sqlsvc = make_account("sqlsvc", 1105, SQL01_PORT)
+    oldsvc = make_account("oldsvc", 1107, SQL01_PORT, "HOST/old")
+    directory = FakeDirectory(sqlsvc, oldsvc, refuse_duplicate_delete=True)
+    directory.guards[oldsvc.dn.lower()] = [GUARD_PREFIX + "0"]
+
+    def other_run(fake):
+        # Another guarded writer: adds an SPN and swaps the token, in one step.
+        oldsvc.spns = oldsvc.spns + ["HTTP/other"]
+        fake.guards[oldsvc.dn.lower()] = [GUARD_PREFIX + "other"]
+        fake.bump(oldsvc.dn)
+
+    # Before the third modify (the guarded replace) the other run writes.
+    directory.before_modify = [lambda fake: None, lambda fake: None, other_run]
+    written, warnings = [], []
+    apply_changes(directory, [AccountChange(oldsvc, remove={spn_key(SQL01_PORT): SQL01_PORT})], written, warnings)
+    assert directory.spns("oldsvc") == ["HOST/old", "HTTP/other"]
+    assert [changes[0][0] for _name, changes in operations(directory)] == [
+        "MODIFY_DELETE", "MODIFY_DELETE", "MODIFY_REPLACE", "MODIFY_REPLACE"]
+    assert warnings == []
+
+
+def test_a_foreign_write_during_the_duplicate_replace_is_reported():
+    """A writer outside the collection (SQL Server registering an SPN)
+    cannot be stopped by the guard; its write shows in the version."""
+    sqlsvc = make_account("sqlsvc", 1105, SQL01_PORT)
+    oldsvc = make_account("oldsvc", 1107, SQL01_PORT, "HOST/old")
+    directory = FakeDirectory(sqlsvc, oldsvc, refuse_duplicate_delete=True)
+    directory.guards[oldsvc.dn.lower()] = [GUARD_PREFIX + "0"]
+
+    def sql_server(fake):
+        oldsvc.spns = oldsvc.spns + ["MSSQLSvc/new.corp.example.com:1433"]
+        fake.bump(oldsvc.dn)
+
+    directory.before_modify = [lambda fake: None, lambda fake: None, sql_server]
+    warnings = []
+    apply_changes(directory, [AccountChange(oldsvc, remove={spn_key(SQL01_PORT): SQL01_PORT})], [], warnings)
+    assert len(warnings) == 1
+    assert warnings[0].startswith("CORP\\oldsvc: servicePrincipalName was also changed by a writer outside this "
+                                  "collection")
+    assert "it now holds HOST/old" in warnings[0]
 
 
 def test_an_spn_registered_elsewhere_since_the_check_names_its_new_holder():
@@ -768,3 +854,90 @@ def test_registrations_that_both_add_and_remove_an_spn_are_refused():
     with pytest.raises(SpnError, match=r"both add and remove: MSSQLSvc/sql01.corp.example.com:1433 \(CORP\\sqlsvc\)"):
         plan([sqlsvc], dict(account="sqlsvc", spns=[SQL01_PORT], state="present"),
              dict(account="sqlsvc", spns=[SQL01_PORT], state="absent"))
+
+
+# -- spn_register under concurrent writers ------------------------------------------
+
+def test_a_move_another_run_finished_meanwhile_is_ok_and_unchanged():
+    """Identical move runs: the other run took the SPN from oldsvc and gave
+    it to sqlsvc between this run's plan and its write."""
+    directory = FakeDirectory(make_account("sqlsvc", 1105), make_account("oldsvc", 1107, SQL01_PORT))
+
+    def other_run(fake):
+        fake.account("oldsvc").spns = []
+        fake.account("sqlsvc").spns = [SQL01_PORT]
+
+    directory.before_modify = [other_run]
+    result = register(directory, account="sqlsvc", spns=[SQL01_PORT], move=True)
+    assert result["changed"] is False and result["accounts"] == [] and "warnings" not in result
+    assert directory.spns("sqlsvc") == [SQL01_PORT] and directory.spns("oldsvc") == []
+
+
+def test_a_move_half_done_by_another_run_is_finished_and_reported_as_this_runs_write():
+    directory = FakeDirectory(make_account("sqlsvc", 1105), make_account("oldsvc", 1107, SQL01_PORT))
+
+    def other_run_removed_only(fake):
+        fake.account("oldsvc").spns = []
+
+    directory.before_modify = [other_run_removed_only]
+    result = register(directory, account="sqlsvc", spns=[SQL01_PORT], move=True)
+    assert result["changed"] is True
+    assert (result["added"], result["removed"], result["moved_from"]) == ([SQL01_PORT], [], {})
+    assert directory.spns("sqlsvc") == [SQL01_PORT]
+
+
+def test_an_spn_another_run_put_on_a_third_account_is_not_taken_and_the_error_says_what_was_written():
+    """Conflicting targets: this run moves SQL01_PORT from oldsvc to sqlsvc,
+    another run moves it to othersvc first."""
+    directory = FakeDirectory(make_account("sqlsvc", 1105), make_account("oldsvc", 1107, SQL01_PORT),
+                              make_account("othersvc", 1108))
+
+    def other_run(fake):
+        fake.account("oldsvc").spns = []
+        fake.account("othersvc").spns = [SQL01_PORT]
+
+    directory.before_modify = [other_run]
+    with pytest.raises(SpnError) as raised:
+        register(directory, account="sqlsvc", spns=[SQL01_PORT], move=True)
+    assert str(raised.value) == (
+        "%s was registered on CORP\\othersvc by another writer while this run was putting it on CORP\\sqlsvc; not "
+        "taken from there (two runs want it on different accounts: one of them has the wrong inventory); nothing "
+        "written" % SQL01_PORT)
+    assert directory.spns("othersvc") == [SQL01_PORT] and directory.spns("sqlsvc") == []
+
+
+def test_a_failed_run_lists_what_it_wrote():
+    """The removal went through, then the SPN was taken by a third account
+    before this run's add."""
+    directory = FakeDirectory(make_account("sqlsvc", 1105), make_account("oldsvc", 1107, SQL01_PORT),
+                              make_account("othersvc", 1108))
+
+    def other_run(fake):
+        fake.account("othersvc").spns = [SQL01_PORT]
+
+    directory.before_modify = [lambda fake: None, other_run]
+    with pytest.raises(SpnError) as raised:
+        register(directory, account="sqlsvc", spns=[SQL01_PORT], move=True)
+    assert str(raised.value).endswith(
+        "not taken from there (two runs want it on different accounts: one of them has the wrong inventory); "
+        "this run wrote before failing: removed %s from CORP\\oldsvc" % SQL01_PORT)
+
+
+def test_a_refusal_that_is_no_conflict_says_what_was_written():
+    directory = FakeDirectory(make_account("sqlsvc", 1105), make_account("oldsvc", 1107, SQL01_PORT))
+    refused = LdapError("modifying x failed: insufficientAccessRights", result="insufficientAccessRights")
+    directory.fail_next = []
+    directory.before_modify = [lambda fake: None, lambda fake: fake.fail_next.append(refused)]
+    original = directory.modify
+
+    def modify(dn, changes, controls=None):
+        if len(directory.modifications) == 1:
+            directory.modifications.append((dn, changes))
+            raise refused
+        return original(dn, changes, controls)
+
+    directory.modify = modify
+    with pytest.raises(LdapError) as raised:
+        register(directory, account="sqlsvc", spns=[SQL01_PORT], move=True)
+    assert str(raised.value) == ("modifying x failed: insufficientAccessRights; this run wrote before failing: "
+                                 "removed %s from CORP\\oldsvc" % SQL01_PORT)

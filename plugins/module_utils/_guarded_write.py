@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one guarded write: change an attribute read earlier only if nobody
+changed it since, re-planning from a fresh read when somebody did.
+
+An LDAP modify applies all its changes or none. Deleting the value read
+and adding the new one in one modify therefore writes only if the value
+read is still there; the DC refuses it otherwise (noSuchAttribute), and the
+caller's plan runs again on what is stored now. Concurrent runs then merge
+their changes instead of overwriting each other's.
+
+Where the DC cannot delete the value itself (Samba refuses MOD_DELETE of
+nTSecurityDescriptor and has no assertion control), the same modify
+instead replaces the value and swaps a guard token in GUARD_ATTRIBUTE: it
+deletes every token it read and adds a new one. Every guarded writer does
+so, so of two writers that read the same tokens only the first succeeds.
+Writers that do not take part (an administrator in ADUC) cannot be stopped
+that way: after such a write the attribute's replication metadata (its
+version, which every write raises by one) is read again, and a version
+that rose by more than this run's one write is reported as a warning
+naming the object.
+
+All writes of a run go to the one DC it is connected to: writers on
+different DCs meet replication's last-writer-wins, as any AD tool does.
+"""
+from __future__ import annotations
+
+import binascii
+import os
+import random
+import struct
+import time
+from dataclasses import dataclass
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import LdapError
+
+# A multi-valued string attribute of the class top: present on users,
+# computers, gMSAs and OUs alike, used by nothing else in AD (it names
+# property-page extensions for the MMC, which ignores values it does not
+# know). Only values starting with GUARD_PREFIX are the collection's.
+GUARD_ATTRIBUTE = "extensionName"
+GUARD_PREFIX = "sqlauth.kerberos:guard:"
+# The DC's answers to a modify whose condition no longer holds.
+CONFLICT_RESULTS = ("noSuchAttribute", "attributeOrValueExists", "constraintViolation")
+MAX_WRITE_ATTEMPTS = 20
+REPLICATION_METADATA = "replPropertyMetaData"
+# Attribute IDs (attributeID in the prefix map every DC shares) whose
+# version the writes below watch.
+ATTRIBUTE_IDS = {"ntsecuritydescriptor": 0x00020119, "serviceprincipalname": 0x00090303}
+
+
+class WriteConflict(LdapError):
+    """A write that kept meeting other writers, or whose condition failed
+    without anybody having changed the value."""
+
+
+@dataclass
+class GuardedOutcome:
+    """What the guarded write did: ``written`` is True only when this run's
+    modify took effect; ``attempts`` counts the modifies sent."""
+
+    written: bool
+    attempts: int
+    current: object      # the state the last plan started from
+    planned: object      # what was written (or would have been), None when nothing was needed
+
+
+def back_off(attempt):
+    # Random, growing pauses keep concurrent runs from colliding in lockstep.
+    time.sleep(random.uniform(0.02, 0.1) * attempt)
+
+
+def guarded_write(client, dn, current, plan, modification, read, what, controls=None):
+    """Write ``plan(current)`` to ``dn`` with ``modification(current,
+    planned)``, a modify that fails when ``current`` is no longer stored;
+    on such a failure ``read()`` the state again, plan again and retry.
+    ``plan`` returns None when nothing needs writing. Any other error
+    (refused access, lost connection) is raised as it is: nothing was
+    written by this call, or (connection lost) the error says it may have
+    been."""
+    attempts = 0
+    for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
+        planned = plan(current)
+        if planned is None:
+            return GuardedOutcome(False, attempts, current, None)
+        attempts = attempt
+        try:
+            client.modify(dn, modification(current, planned), controls=controls)
+            return GuardedOutcome(True, attempts, current, planned)
+        except LdapError as error:
+            if error.result not in CONFLICT_RESULTS:
+                raise
+            fresh = read()
+            if fresh == current:
+                # Nobody else wrote: the DC refused the change itself.
+                raise WriteConflict("%s was refused by the DC although nobody changed it meanwhile (%s); nothing "
+                                    "written" % (what, error), result=error.result) from None
+            current = fresh
+        back_off(attempt)
+    raise WriteConflict("%s: the value kept changing under concurrent writers; gave up after %d attempts, nothing "
+                        "written" % (what, MAX_WRITE_ATTEMPTS))
+
+
+# -- the guard token (DCs that cannot delete the value itself) ----------------
+
+def guard_tokens(entry):
+    """The collection's guard tokens on an entry, as a sorted tuple."""
+    return tuple(sorted(value for value in entry.values(GUARD_ATTRIBUTE) if value.startswith(GUARD_PREFIX)))
+
+
+def new_guard_token():
+    return GUARD_PREFIX + binascii.hexlify(os.urandom(8)).decode("ascii")
+
+
+def guard_swap(tokens, token):
+    """The guard part of a modify: delete every token read, add a new one.
+    Fails (noSuchAttribute) if another guarded writer swapped them since."""
+    return [("MODIFY_DELETE", list(tokens)), ("MODIFY_ADD", [token])]
+
+
+def ensure_guard(client, dn, entry):
+    """Give an object its first guard token (a plain add: tokens only
+    accumulate until the next guarded write removes them all). Returns
+    True when one was added and the entry must be read again."""
+    if guard_tokens(entry):
+        return False
+    try:
+        client.modify(dn, {GUARD_ATTRIBUTE: [("MODIFY_ADD", [new_guard_token()])]})
+    except LdapError as error:
+        if error.result not in CONFLICT_RESULTS:
+            raise LdapError("%s; the collection keeps a guard value in %s of every object whose security descriptor "
+                            "it writes, and needs the right to write it" % (error, GUARD_ATTRIBUTE),
+                            result=error.result) from None
+    return True
+
+
+def attribute_version(entry, attribute):
+    """The replication version of ``attribute`` on an entry (every write
+    raises it by one), from replPropertyMetaData; None when unreadable."""
+    blob = entry.binary(REPLICATION_METADATA)
+    wanted = ATTRIBUTE_IDS[attribute.lower()]
+    # PROPERTY_META_DATA_VECTOR version 1: version, reserved, count, reserved,
+    # then per attribute 48 bytes: attid, version, time, invocation id, USNs.
+    if not blob or len(blob) < 16 or struct.unpack_from("<I", blob, 0)[0] != 1:
+        return None
+    count = struct.unpack_from("<I", blob, 8)[0]
+    for offset in range(16, min(len(blob), 16 + 48 * count), 48):
+        if offset + 8 > len(blob):
+            return None
+        attid, version = struct.unpack_from("<II", blob, offset)
+        if attid == wanted:
+            return version
+    return None
