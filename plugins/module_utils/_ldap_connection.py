@@ -10,6 +10,7 @@ ldap3 cannot sign or seal a Kerberos bind on plain LDAP.
 """
 from __future__ import annotations
 
+import re
 import ssl
 import time
 import traceback
@@ -86,9 +87,12 @@ class DirectoryClient:
     the Global Catalog on the same host for forest-wide searches."""
 
     def __init__(self, options):
+        self.options = dict(options)
+        for name in ("connection_timeout", "operation_timeout"):
+            if not 1 <= (self.options.get(name) or 0) <= 3600:
+                raise LdapError("%s must be between 1 and 3600 seconds, got %r" % (name, self.options.get(name)))
         if LDAP3_IMPORT_ERROR:
             raise LdapError("the ldap3 Python package is required on the controller")
-        self.options = dict(options)
         if not self.options.get("server"):
             raise LdapError("no LDAP server given: set 'server' (or SQLAUTH_LDAP_SERVER) to a domain controller's DNS name")
         self.tls_mode = self.options["tls_mode"]
@@ -96,9 +100,6 @@ class DirectoryClient:
             "simple" if self.options.get("password") else "kerberos")
         if self.auth_protocol == "simple" and not (self.options.get("username") and self.options.get("password")):
             raise LdapError("auth_protocol=simple needs both username and password")
-        for name in ("connection_timeout", "operation_timeout"):
-            if not 1 <= (self.options.get(name) or 0) <= 3600:
-                raise LdapError("%s must be between 1 and 3600 seconds, got %r" % (name, self.options.get(name)))
         self.operation_timeout = self.options["operation_timeout"]
         self.round_trips = 0
         self.binds = 0
@@ -295,9 +296,21 @@ class DirectoryClient:
             dn=self.default_naming_context, netbios=None, dns=None)
 
 
+# What a connection closed or reset by the far end says (ssl, socket, ldap3).
+_CLOSED = ("eof", "has been closed", "connection reset", "broken pipe", "socket is not open")
+
+
 def _first_line(error):
+    """The first line of an error's text, without the tuple reprs ldap3
+    wraps around the underlying error ("('socket ... error',)")."""
     text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
+    text = text.splitlines()[0]
+    while True:
+        wrapped = re.match(r"""^\(\s*(['"])(.*)\1\s*,?\s*\)$""", text)
+        if not wrapped:
+            break
+        text = wrapped.group(2).strip()
+    return text or type(error).__name__
 
 
 def _is_timeout(error):
@@ -319,6 +332,9 @@ def _explain_connection_error(where, error, options, waited):
         return "cannot reach the LDAP server %s: connection refused (is the DC running and the port right?)" % where
     if "name or service not known" in lowered or "nodename nor servname" in lowered or "no address" in lowered:
         return "cannot resolve the LDAP server name in %s" % where
+    if any(word in lowered for word in _CLOSED):
+        return ("cannot reach the LDAP server %s: the connection was closed while connecting (%s; is the DC running "
+                "and its LDAP service up?)" % (where, _first_line(error)))
     return "cannot connect to the LDAP server %s: %s" % (where, _first_line(error))
 
 

@@ -13,7 +13,11 @@ import pytest
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     MAX_FILTER_BYTES,
     MAX_GROUPED_FILTER_TERMS,
+    DirectoryClient,
     DirectoryEntry,
+    LdapError,
+    _explain_connection_error,
+    _first_line,
     batched_group_filters,
     batched_or_filters,
     escape_filter_value,
@@ -275,3 +279,43 @@ def test_directory_entry_binary(entry):
 def test_directory_entry_raw_keys_are_lower_case(entry):
     assert set(entry.raw) == {"samaccountname", "serviceprincipalname", "objectsid", "description",
                               "ntsecuritydescriptor", "member"}
+
+
+# -- error messages: what went wrong, and how long the run waited -----------------------------
+
+OPTIONS = dict(connection_timeout=3, ca_cert="/ca.pem")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("(\"('socket ssl wrapping error: TLS/SSL connection has been closed (EOF) (_ssl.c:992)',)\",)",
+     "socket ssl wrapping error: TLS/SSL connection has been closed (EOF) (_ssl.c:992)"),
+    ("('a',)", "a"),
+    ("plain text (with parentheses)", "plain text (with parentheses)"),
+    ("first line\nsecond", "first line"),
+])
+def test_first_line_unwraps_ldap3s_tuple_reprs(text, message):
+    assert _first_line(Exception(text)) == message
+
+
+def test_a_timeout_while_connecting_states_the_real_wait():
+    message = _explain_connection_error("dc1:636", Exception("socket ssl wrapping error: _ssl.c:980: The handshake "
+                                                             "operation timed out"), OPTIONS, 3.04)
+    assert message == ("cannot reach the LDAP server dc1:636: no answer within 3s (connection_timeout) while "
+                       "connecting; waited 3.0s (is the DC running, reachable and not hung?)")
+
+
+def test_a_connection_closed_while_connecting_is_said_plainly():
+    message = _explain_connection_error(
+        "dc1:636", Exception("(\"('socket ssl wrapping error: TLS/SSL connection has been closed (EOF) "
+                             "(_ssl.c:992)',)\",)"), OPTIONS, 0.01)
+    assert message == ("cannot reach the LDAP server dc1:636: the connection was closed while connecting (socket ssl "
+                       "wrapping error: TLS/SSL connection has been closed (EOF) (_ssl.c:992); is the DC running "
+                       "and its LDAP service up?)")
+
+
+@pytest.mark.parametrize("value", [0, -1, 3601, None])
+def test_timeouts_out_of_range_are_refused_before_connecting(value):
+    options = dict(server="dc1", tls_mode="ldaps", cert_validation="always", connection_timeout=10,
+                   operation_timeout=value, username="u", password="p")
+    with pytest.raises(LdapError, match="operation_timeout must be between 1 and 3600 seconds"):
+        DirectoryClient(options)
