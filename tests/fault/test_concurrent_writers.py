@@ -222,3 +222,28 @@ def test_spn_register_moves_to_different_accounts_have_one_winner(lab, accounts,
         put_spn_on(lab, "faultold")
         run_together("spn_register", [dict(lab.connection, account="faultold", spns=[MOVED_SPN],
                                            state="absent")])
+
+
+@pytest.mark.parametrize("round_number", range(ROUNDS))
+def test_spn_register_sixteen_removals_of_one_legacy_duplicate_report_one(lab, accounts, round_number):
+    """The SPN on faultsvc and, written into the partition file as older DCs
+    let it in, on faultold too. Samba refuses to delete the duplicated value,
+    so each run takes the guarded replace: one removal happens, and exactly
+    one run reports it."""
+    put_spn_on(lab, "faultsvc")
+    partition = lab.dir / "private" / "sam.ldb.d" / ("%s.ldb" % lab.base_dn.upper())
+    ldif = "dn: %s\nchangetype: modify\nadd: servicePrincipalName\nservicePrincipalName: %s\n" % (
+        accounts["faultold"]["dn"], MOVED_SPN)
+    subprocess.run(["ldbmodify", "-H", str(partition)], input=ldif, text=True, check=True, capture_output=True)
+    assert holders_of(lab, MOVED_SPN) == ["faultold", "faultsvc"]
+    runs = run_together("spn_register", [dict(lab.connection, account="faultsvc", spns=[MOVED_SPN], move=True)]
+                        * WRITERS)
+    try:
+        released_together(runs)
+        assert_no_run_failed(runs)
+        assert holders_of(lab, MOVED_SPN) == ["faultsvc"]
+        writes = [write for run in runs for write in written_by(run)]
+        assert writes == [("remove", "faultold")]
+        assert sum(run.result["changed"] for run in runs) == 1
+    finally:
+        run_together("spn_register", [dict(lab.connection, account="faultsvc", spns=[MOVED_SPN], state="absent")])
