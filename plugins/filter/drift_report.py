@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.sqlauth.kerberos.plugins.module_utils import _drift_report
+from ansible_collections.sqlauth.kerberos.plugins.module_utils import _catalogue, _drift_report
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_static_port import inventory_port_settings
 
 
-def drift_report(audit, links, delegation, hostvars, hosts, mode="report", generated=None):
+def drift_report(audit, links, delegation, hostvars, hosts, mode="report", generated=None, waivers=None,
+                 severity_overrides=None, fail_on="error"):
     """The report; each host's port check is its registered sql_static_port
-    result, when the role manages its ports (inventory_port_settings)."""
+    result, when the role manages its ports (inventory_port_settings).
+    ``waivers``, ``severity_overrides`` and ``fail_on``: the inventory's
+    accepted risks and the severity that fails the run (_catalogue.py)."""
     if not isinstance(audit, dict) or "instances" not in audit:
         raise AnsibleFilterError("drift_report needs the registered result of sqlauth.kerberos.spn_facts")
     ports = {}
@@ -21,8 +24,12 @@ def drift_report(audit, links, delegation, hostvars, hosts, mode="report", gener
         settings = inventory_port_settings(hostvars[host], host)
         ports[settings["fqdn"].lower()] = dict(managed=settings["managed"], platform=settings["platform"],
                                                result=settings["result"])
-    return _drift_report.build_report(audit, links or [], delegation if isinstance(delegation, dict) else None,
-                                      ports, mode=mode, generated=generated)
+    try:
+        return _drift_report.build_report(audit, links or [], delegation if isinstance(delegation, dict) else None,
+                                          ports, mode=mode, generated=generated, waivers=waivers,
+                                          severity_overrides=severity_overrides, fail_on=fail_on)
+    except _catalogue.CatalogueError as error:
+        raise AnsibleFilterError(str(error)) from None
 
 
 def drift_report_render(report, file_format):
@@ -38,5 +45,6 @@ class FilterModule:
         return {
             "drift_report": drift_report,
             "drift_report_lines": _drift_report.problem_lines,
+            "drift_report_verdict": _drift_report.verdict_lines,
             "drift_report_render": drift_report_render,
         }

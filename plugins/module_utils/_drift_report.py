@@ -9,8 +9,10 @@ PowerShell script and LDIF. Pure code, no I/O.
 
 A check is one thing that is right or wrong about one instance: one required
 SPN, the service account's right to write its own SPNs, one linked server's
-delegation, the static port, TCP/IP. Its ``result`` is ok, drift or skipped
-(not checked, with the reason); its ``status`` says which problem."""
+delegation, the static port, TCP/IP. Its ``result`` is ok, drift, skipped
+(not checked, with the reason) or waived (drift the inventory accepts); its
+``status`` says which problem, and a finding carries its catalogue entry's
+``id``, ``title``, ``severity`` and ``symptom`` (_catalogue.py)."""
 from __future__ import annotations
 
 import base64
@@ -18,6 +20,14 @@ import html
 import json
 from xml.etree import ElementTree
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._catalogue import (
+    SEVERITIES,
+    CatalogueError,
+    at_least,
+    classify,
+    parse_severity_overrides,
+    parse_waivers,
+)
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._rbkcd import (
     RBCD_ATTRIBUTE,
     build_descriptor,
@@ -28,7 +38,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances im
     instance_key_from_name,
 )
 
-RESULTS = ("ok", "drift", "skipped")
+RESULTS = ("ok", "drift", "skipped", "waived")
 # The order checks are listed and fixed in: ports first (SPNs name the port),
 # then the right to write SPNs, the SPNs, and delegation, which needs the SPNs.
 CHECK_ORDER = ("static_port", "tcp_enabled", "spn_write_acl", "spn", "delegation")
@@ -241,13 +251,21 @@ def _port_commands(platform, live, wanted):
 
 # -- the report ----------------------------------------------------------------
 
-def build_report(audit, links, delegation, ports, mode="report", generated=None):
+def build_report(audit, links, delegation, ports, mode="report", generated=None, waivers=None,
+                 severity_overrides=None, fail_on="error", today=None):
     """The drift report.
 
     ``audit``: spn_facts' result; ``links``: the inventory's linked servers
     (dict(front, back)); ``delegation``: rbkcd_delegate's check-mode result
     for them, or None; ``ports``: per host FQDN (lower case), the port check
-    (see port_checks)."""
+    (see port_checks). ``waivers`` and ``severity_overrides`` are the
+    inventory's accepted risks (_catalogue.py), ``fail_on`` the lowest
+    severity that fails the run, ``today`` the date waivers expire against.
+    Raises CatalogueError for waivers or overrides that cannot apply."""
+    if fail_on not in SEVERITIES:
+        raise CatalogueError("fail_on must be one of %s, got %r" % (", ".join(SEVERITIES), fail_on))
+    waiver_list = parse_waivers(waivers)
+    overrides = parse_severity_overrides(severity_overrides)
     reports = audit.get("instances") or []
     by_key = {instance_key(r["host"], r["instance"]): r for r in reports}
     delegations = delegation_checks(links or [], by_key, delegation)
@@ -260,17 +278,30 @@ def build_report(audit, links, delegation, ports, mode="report", generated=None)
         checks.extend(delegations.get(key, []))
         checks.sort(key=lambda c: CHECK_ORDER.index(c["check"]))
         entry = dict(name=report["name"], instance=report["instance"], port=report["port"],
-                     service_account=report["service_account"]["name"],
-                     result="drift" if any(c["result"] == "drift" for c in checks) else "ok", checks=checks)
+                     service_account=report["service_account"]["name"], checks=checks)
         hosts.setdefault(report["host"].lower(), dict(host=report["host"], instances=[]))["instances"].append(entry)
     host_list = [hosts[name] for name in sorted(hosts)]
-    for host in host_list:
-        host["result"] = "drift" if any(i["result"] == "drift" for i in host["instances"]) else "ok"
     every = [check for host in host_list for instance in host["instances"] for check in instance["checks"]]
+    active, expired, unmatched = classify(every, waiver_list, overrides, today or _today())
+    for host in host_list:
+        for instance in host["instances"]:
+            instance["result"] = "drift" if any(c["result"] == "drift" for c in instance["checks"]) else "ok"
+        host["result"] = "drift" if any(i["result"] == "drift" for i in host["instances"]) else "ok"
     summary = dict(hosts=len(host_list), instances=len(reports), checks=len(every),
                    **{result: sum(c["result"] == result for c in every) for result in RESULTS})
     summary["instances_with_drift"] = sum(i["result"] == "drift" for h in host_list for i in h["instances"])
-    return dict(drift=summary["drift"] > 0, mode=mode, generated=generated, summary=summary, hosts=host_list)
+    failing = [c for c in every if c["result"] == "drift" and at_least(c.get("severity", "error"), fail_on)]
+    verdict = dict(fail=bool(failing or expired), fail_on=fail_on, failing=len(failing),
+                   below_fail_on=summary["drift"] - len(failing), waived=summary["waived"],
+                   active_waivers=[w.summary() for w in active], expired_waivers=[w.summary() for w in expired],
+                   unmatched_waivers=[w.summary() for w in unmatched])
+    return dict(drift=summary["drift"] > 0, mode=mode, generated=generated, summary=summary, verdict=verdict,
+                hosts=host_list)
+
+
+def _today():
+    import datetime
+    return datetime.datetime.now(datetime.timezone.utc).date()
 
 
 def problems(report):
@@ -290,6 +321,45 @@ def problem_lines(report):
             for dummy, instance, check in problems(report)]
 
 
+def verdict_lines(report, report_dir=None):
+    """What a person reads at the end of a run: the verdict, then per host
+    one line per finding (ID, severity, subject, what it breaks, the fix),
+    the waivers that expired or match nothing, and where the reports are."""
+    verdict = report.get("verdict") or {}
+    fail_on = verdict.get("fail_on", "error")
+    counts = "%d finding(s) at or above %s" % (verdict.get("failing", 0), fail_on)
+    if verdict.get("below_fail_on"):
+        counts += ", %d below it" % verdict["below_fail_on"]
+    if verdict.get("waived"):
+        counts += ", %d waived" % verdict["waived"]
+    lines = ["Kerberos %s: %s." % ("drift FAILS the run" if verdict.get("fail") else
+                                   "drift found" if report.get("drift") else "no drift", counts)]
+    by_host = {}
+    for host, instance, check in problems(report) + [
+            (h, i, c) for h in report["hosts"] for i in h["instances"] for c in i["checks"] if c["result"] == "waived"]:
+        by_host.setdefault(host["host"], []).append((instance, check))
+    for host in sorted(by_host):
+        lines.append(host)
+        for instance, check in by_host[host]:
+            if check["result"] == "waived":
+                waiver = check["waiver"]
+                lines.append("  %s waived   %s: until %s, %s" % (check.get("id", "?"), check["subject"],
+                                                                 waiver["expires"], waiver["reason"]))
+                continue
+            lines.append("  %s %-7s %s (%s): %s. Fix: %s" % (
+                check.get("id", "?"), check.get("severity", "?"), check["subject"], instance["name"],
+                check.get("title", check["status"]), check.get("fix") or ""))
+    for waiver in verdict.get("expired_waivers") or []:
+        lines.append("Expired waiver (fails the run): %s %s, expired %s (%s)" % (
+            waiver["id"], waiver["subject"], waiver["expires"], waiver["reason"]))
+    for waiver in verdict.get("unmatched_waivers") or []:
+        lines.append("Waiver that matches no finding: %s %s (remove it, or fix its subject)" % (
+            waiver["id"], waiver["subject"]))
+    if report_dir:
+        lines.append("Reports: %s/drift-report.{json,xml,html}" % report_dir.rstrip("/"))
+    return lines
+
+
 # -- renderings ----------------------------------------------------------------
 
 def to_json(report):
@@ -304,7 +374,7 @@ def to_junit(report):
     for host in report["hosts"]:
         cases = [(instance, check) for instance in host["instances"] for check in instance["checks"]]
         counts = dict(tests=len(cases), failures=sum(c["result"] == "drift" for dummy, c in cases),
-                      skipped=sum(c["result"] == "skipped" for dummy, c in cases))
+                      skipped=sum(c["result"] in ("skipped", "waived") for dummy, c in cases))
         suite = ElementTree.SubElement(suites, "testsuite", name=host["host"], errors="0", time="0",
                                        **{k: str(v) for k, v in counts.items()})
         if report.get("generated"):
@@ -313,11 +383,19 @@ def to_junit(report):
             case = ElementTree.SubElement(suite, "testcase", classname=instance["name"],
                                           name="%s %s" % (check["check"], check["subject"]), time="0")
             if check["result"] == "drift":
-                failure = ElementTree.SubElement(case, "failure", type=check["status"],
-                                                 message="%s: %s" % (check["status"], check["detail"]))
+                failure = ElementTree.SubElement(case, "failure", type=check["status"], message="%s: %s (%s, %s%s)" % (
+                    check["status"], check["detail"], check.get("id", "-"), check.get("severity", "error"),
+                    "; its waiver expired on %s" % check["waiver_expired"]["expires"] if check.get("waiver_expired")
+                    else ""))
                 failure.text = "\n".join([check["fix"] or ""] + check["commands"])
             elif check["result"] == "skipped":
                 ElementTree.SubElement(case, "skipped", message=check["detail"])
+            elif check["result"] == "waived":
+                waiver = check["waiver"]
+                ElementTree.SubElement(case, "skipped", message="waived (%s) until %s: %s%s" % (
+                    check["id"], waiver["expires"], waiver["reason"],
+                    "".join("; %s: %s" % (key.replace("_", " "), waiver[key]) for key in ("approved_by", "ticket")
+                            if waiver.get(key))))
         for key in totals:
             totals[key] += counts[key]
     for key, value in totals.items():
@@ -367,10 +445,11 @@ table{border-collapse:collapse;width:100%;background:#fff;margin-bottom:.5rem}
 th,td{border:1px solid #d0d0d0;padding:.35rem .5rem;text-align:left;vertical-align:top;font-size:.9rem}
 th{background:#eceff3}td.status{font-weight:600;white-space:nowrap}
 tr.ok td.status{background:#d7f5dd;color:#0b5d1e}tr.drift td.status{background:#fbd9d6;color:#8a1c12}
-tr.skipped td.status{background:#ececec;color:#555}
+tr.skipped td.status{background:#ececec;color:#555}tr.waived td.status{background:#fdf0c8;color:#6b4e00}
 pre{margin:.3rem 0 0;padding:.35rem;background:#f3f3f3;white-space:pre-wrap;word-break:break-all;font-size:.8rem}
 .summary span{display:inline-block;margin-right:1rem;padding:.2rem .6rem;border-radius:.3rem}
 .summary .ok{background:#d7f5dd}.summary .drift{background:#fbd9d6}.summary .skipped{background:#ececec}
+.summary .waived{background:#fdf0c8}
 .badge{font-size:.8rem;padding:.1rem .4rem;border-radius:.3rem;margin-left:.4rem}
 .badge.ok{background:#d7f5dd}.badge.drift{background:#fbd9d6}
 """
@@ -390,9 +469,10 @@ def to_html(report):
            'static ports) checked by sqlauth.kerberos%s.</p>'
            % (escape(" at %s" % report["generated"]) if report.get("generated") else ""),
            '<p class="summary"><span>%d hosts, %d instances, %d checks</span><span class="ok">%d ok</span>'
-           '<span class="drift">%d drift</span><span class="skipped">%d skipped</span></p>'
+           '<span class="drift">%d drift</span><span class="skipped">%d skipped</span>%s</p>'
            % (summary["hosts"], summary["instances"], summary["checks"], summary["ok"], summary["drift"],
-              summary["skipped"])]
+              summary["skipped"], '<span class="waived">%d waived</span>' % summary.get("waived", 0)
+              if summary.get("waived") else "")]
     for host in report["hosts"]:
         out.append('<h2 id="%s">%s<span class="badge %s">%s</span></h2>' % (
             escape(host["host"]), escape(host["host"]), host["result"], host["result"]))
@@ -405,12 +485,26 @@ def to_html(report):
                        "<th>Finding and fix</th></tr></thead><tbody>")
             for check in instance["checks"]:
                 finding = escape(check["detail"])
+                if check.get("id"):
+                    finding += "<br><strong>%s</strong> (%s%s): %s" % (
+                        escape(check["title"]), escape(check["severity"]),
+                        escape(", overridden from %s" % check["severity_overridden_from"])
+                        if check.get("severity_overridden_from") else "", escape(check["symptom"]))
+                if check["result"] == "waived":
+                    waiver = check["waiver"]
+                    finding += "<br><strong>Waived</strong> until %s: %s%s" % (escape(waiver["expires"]), escape(
+                        waiver["reason"]), escape("".join("; %s: %s" % (key.replace("_", " "), waiver[key])
+                                                          for key in ("approved_by", "ticket") if waiver.get(key))))
                 if check["result"] == "drift":
+                    if check.get("waiver_expired"):
+                        finding += "<br><strong>Waiver expired</strong> on %s" % escape(
+                            check["waiver_expired"]["expires"])
                     finding += "<br><strong>Fix:</strong> %s" % escape(check["fix"] or "")
                     if check["commands"]:
                         finding += "<pre>%s</pre>" % escape("\n".join(check["commands"]))
+                label = escape(check["check"]) + ("<br>%s" % escape(check["id"]) if check.get("id") else "")
                 out.append('<tr class="%s"><td>%s</td><td>%s</td><td class="status">%s</td><td>%s</td><td>%s</td>'
-                           "</tr>" % (check["result"], escape(check["check"]), escape(check["subject"]),
+                           "</tr>" % (check["result"], label, escape(check["subject"]),
                                       escape(check["status"]), escape(check.get("account") or ""), finding))
             out.append("</tbody></table>")
     out.append("</body></html>")

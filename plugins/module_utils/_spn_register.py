@@ -303,9 +303,8 @@ def _replace_without(client, change, written, warnings):
         token["value"] = new_guard_token()
         return {_ATTRIBUTE: [("MODIFY_REPLACE", remaining)], GUARD_ATTRIBUTE: guard_swap(current[1], token["value"])}
 
-    outcome = guarded_write(client, dn, state, plan, modification, lambda: _read_spns(client, dn)[1],
-                            "removing the duplicate SPNs %s from %s" % (", ".join(sorted(change.remove.values())),
-                                                                         name))
+    what = "removing the duplicate SPNs %s from %s" % (", ".join(sorted(change.remove.values())), name)
+    outcome = guarded_write(client, dn, state, plan, modification, lambda: _read_spns(client, dn)[1], what)
     if not outcome.written:
         return
     written.extend(_writes(change, [spn for spn in outcome.current[0] if spn_key(spn) in change.remove], ()))

@@ -182,6 +182,7 @@ def test_filters_expose_the_report_its_lines_and_the_renderer():
         "drift_report": drift_report,
         "drift_report_lines": _drift_report.problem_lines,
         "drift_report_render": drift_report_render,
+        "drift_report_verdict": _drift_report.verdict_lines,
     }
     hostvars = {LNX: lnx_vars()}
     report = filters["drift_report"](FIXTURE["audit"], FIXTURE["links"], FIXTURE["delegation"], hostvars, [LNX])

@@ -549,9 +549,6 @@ def test_a_dc_that_cannot_delete_is_remembered_for_the_next_object():
 def test_write_descriptor_recomputes_from_a_descriptor_changed_meanwhile(samba, modifies):
     other = "(OA;;RP;bf967a7f-0de6-11d0-a285-00aa003049e2;;%s)" % SQLADMINS_SID
 
-    def other_guarded_writer(value, store_ref=[]):
-        return concurrent_grant(other)(value)
-
     store = FakeDescriptorStore(captured("user_without_spn_write_aces"), samba=samba)
     if samba:
         # Another run of the collection writes between the guard token and the replace.
@@ -654,5 +651,3 @@ def test_write_descriptor_passes_other_errors_on():
         write(store)
     assert raised.value is refused
     assert store.reads == 0
-
-

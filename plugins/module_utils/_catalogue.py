@@ -1,0 +1,222 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The catalogue of checks: every finding the drift report can emit, with a
+stable ID, a severity, the symptom users see, the fix in words, and what
+generate mode writes for it. The drift report, its renderings and the
+docsite's page of checks read this one table.
+
+IDs are never reused: a check that goes away keeps its ID retired here
+(RETIRED_IDS). Adding a check is a function in _drift_report.py that emits
+its status, one entry here, and one lab scenario.
+
+Waivers and severity overrides (an inventory's accepted risks) are applied
+to a built report here too: pure code, no I/O, today's date passed in.
+"""
+from __future__ import annotations
+
+import datetime
+from dataclasses import asdict, dataclass
+
+SEVERITIES = ("info", "warning", "error")
+
+
+class CatalogueError(ValueError):
+    """A waiver, override or fail_on setting that cannot be applied as written."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One kind of finding: what ``check`` reports with ``status``."""
+
+    id: str
+    check: str
+    status: str
+    title: str
+    severity: str
+    symptom: str
+    fix: str
+    generate: str
+
+    def as_dict(self):
+        return asdict(self)
+
+
+_SSPI = ('"The target principal name is incorrect. Cannot generate SSPI context", or a silent fall back to NTLM '
+         "(no delegation, weaker authentication)")
+
+CATALOGUE = (
+    Finding("SPN001", "spn", "missing", "SPN not registered", "error",
+            "Clients cannot get a Kerberos ticket for the instance: " + _SSPI + ".",
+            "Register the SPN on the instance's service account.",
+            "setspn -S (PowerShell); an add of servicePrincipalName (LDIF)"),
+    Finding("SPN002", "spn", "duplicate", "SPN held by more than one account", "error",
+            "The KDC issues no ticket for a duplicate SPN: " + _SSPI + ".",
+            "Remove the SPN from every account but the instance's service account.",
+            "setspn -D for the other holders (PowerShell); deletes of the value (LDIF)"),
+    Finding("SPN003", "spn", "wrong_account", "SPN on the wrong account", "error",
+            "Tickets are encrypted for an account SQL Server does not run as, so it cannot decrypt them: "
+            + _SSPI + ".",
+            "Move the SPN from the account that holds it to the instance's service account.",
+            "setspn -D then setspn -S (PowerShell); a delete and an add (LDIF)"),
+    Finding("SPN004", "spn", "conflict", "SPN required on two accounts", "error",
+            "Instances that share a name (availability group replicas, a listener) run under different accounts: "
+            "an SPN lives on one account, so clients of the others get " + _SSPI + ".",
+            "Run the instances that share the name under one service account (a gMSA or a domain account).",
+            "none: an inventory decision"),
+    Finding("ACL001", "spn_write_acl", "acl_missing", "Service account may not write its own SPNs", "warning",
+            '"SQL Server cannot register its SPNs": at start-up SQL Server logs "The SQL Server Network Interface '
+            'library could not register the Service Principal Name" and relies on SPNs registered by hand.',
+            "Grant SELF read/write servicePrincipalName and the validated SPN write on the account.",
+            "dsacls /G SELF:RPWP;servicePrincipalName and SELF:WS (PowerShell); not in LDIF"),
+    Finding("DLG001", "delegation", "delegation_missing", "Linked server cannot delegate", "error",
+            'Linked-server queries run as the server, not the caller: "Login failed for user '
+            'NT AUTHORITY\\ANONYMOUS LOGON" on the back end (the double hop).',
+            "Allow the front end's service account to delegate to the back end's, with resource-based "
+            "constrained delegation (msDS-AllowedToActOnBehalfOfOtherIdentity), keeping existing entries.",
+            "Set-AD* -PrincipalsAllowedToDelegateToAccount keeping the entries (PowerShell); an add where the "
+            "attribute is absent (LDIF)"),
+    Finding("PRT001", "static_port", "dynamic_port", "No static TCP port", "error",
+            "The port changes at restart: a port SPN cannot be registered, clients depend on SQL Browser, and "
+            "connections by port fail Kerberos with " + _SSPI + ".",
+            "Choose a static TCP port, set it in the inventory, and let the site playbook pin it.",
+            "none: choose the port in the inventory"),
+    Finding("PRT002", "static_port", "port_not_static", "Instance not pinned to its port", "error",
+            "The instance listens on another port than its SPNs name: clients connecting by the inventory's port "
+            "fail, or get " + _SSPI + ".",
+            "Pin the TCP port (TCP Port set, dynamic ports cleared) and restart the instance.",
+            "Set-ItemProperty and Restart-Service (Windows), mssql-conf set network.tcpport (Linux); in the report"),
+    Finding("PRT003", "static_port", "restart_required", "Port pinned, restart pending", "warning",
+            "The setting is right but the running instance still listens on the old port until it restarts.",
+            "Restart the instance in a maintenance window.",
+            "Restart-Service (Windows), systemctl restart mssql-server (Linux); in the report"),
+    Finding("TCP001", "tcp_enabled", "tcp_disabled", "TCP/IP disabled", "warning",
+            "Clients fall back to named pipes or shared memory, where the port SPNs do not apply; remote "
+            "clients over TCP cannot connect.",
+            "Enable TCP/IP in SQL Server Configuration Manager if clients connect over TCP, then set "
+            "tcp_enabled: true and a static port in the inventory.",
+            "none: a host setting"),
+)
+# IDs that were once in the catalogue: never to be given to another check.
+RETIRED_IDS = ()
+
+_BY_STATUS = {(finding.check, finding.status): finding for finding in CATALOGUE}
+_BY_ID = {finding.id: finding for finding in CATALOGUE}
+
+
+def finding_for(check, status):
+    """The catalogue entry of a check's status, or None for ok and skipped."""
+    return _BY_STATUS.get((check, status))
+
+
+def finding_by_id(finding_id):
+    return _BY_ID.get((finding_id or "").upper())
+
+
+# -- accepted risks: waivers and severity overrides ---------------------------
+
+WAIVER_KEYS = ("id", "subject", "reason", "expires", "approved_by", "ticket")
+
+
+@dataclass(frozen=True)
+class Waiver:
+    id: str
+    subject: str
+    reason: str
+    expires: datetime.date
+    approved_by: str | None = None
+    ticket: str | None = None
+
+    def matches(self, check):
+        return check.get("id") == self.id and (check.get("subject") or "").lower() == self.subject.lower()
+
+    def summary(self):
+        return dict(id=self.id, subject=self.subject, reason=self.reason, expires=self.expires.isoformat(),
+                    approved_by=self.approved_by, ticket=self.ticket)
+
+
+def parse_waivers(items):
+    """Waivers from the inventory's list; raises CatalogueError naming every
+    item that cannot be one (an unknown ID, no reason, a date that is not
+    YYYY-MM-DD, an unknown key)."""
+    waivers, problems = [], []
+    for number, item in enumerate(items or [], start=1):
+        where = "waiver %d" % number
+        if not isinstance(item, dict):
+            problems.append("%s is not a dict with id, subject, reason and expires" % where)
+            continue
+        unknown = sorted(set(item) - set(WAIVER_KEYS))
+        missing = [key for key in ("id", "subject", "reason", "expires") if not item.get(key)]
+        if unknown:
+            problems.append("%s has unknown keys %s (allowed: %s)" % (where, ", ".join(unknown), ", ".join(WAIVER_KEYS)))
+        if missing:
+            problems.append("%s lacks %s" % (where, ", ".join(missing)))
+        if unknown or missing:
+            continue
+        finding = finding_by_id(str(item["id"]))
+        if finding is None:
+            problems.append("%s names no check of the catalogue: %r (IDs such as SPN001; see the list of checks)"
+                            % (where, item["id"]))
+            continue
+        try:
+            expires = item["expires"] if isinstance(item["expires"], datetime.date) else \
+                datetime.date.fromisoformat(str(item["expires"]))
+        except ValueError:
+            problems.append("%s: expires %r is not a date as YYYY-MM-DD" % (where, item["expires"]))
+            continue
+        waivers.append(Waiver(finding.id, str(item["subject"]), str(item["reason"]), expires,
+                              item.get("approved_by"), item.get("ticket")))
+    if problems:
+        raise CatalogueError("; ".join(problems))
+    return waivers
+
+
+def parse_severity_overrides(overrides):
+    """{ID: severity} from the inventory; raises CatalogueError for an
+    unknown ID or severity."""
+    parsed, problems = {}, []
+    for finding_id, severity in (overrides or {}).items():
+        finding = finding_by_id(str(finding_id))
+        if finding is None:
+            problems.append("severity override for %r: no such check" % finding_id)
+        elif severity not in SEVERITIES:
+            problems.append("severity override for %s: %r is not one of %s"
+                            % (finding.id, severity, ", ".join(SEVERITIES)))
+        else:
+            parsed[finding.id] = severity
+    if problems:
+        raise CatalogueError("; ".join(problems))
+    return parsed
+
+
+def at_least(severity, threshold):
+    return SEVERITIES.index(severity) >= SEVERITIES.index(threshold)
+
+
+def classify(checks, waivers, overrides, today):
+    """Give each finding its ID, title, severity (overridden where the
+    inventory says) and symptom; mark waived findings (result waived, with
+    the waiver). Returns (active waivers that matched, expired waivers that
+    matched, waivers that matched nothing)."""
+    matched = set()
+    expired = []
+    for check in checks:
+        finding = finding_for(check["check"], check["status"])
+        if finding is None:
+            continue
+        check.update(id=finding.id, title=finding.title, severity=finding.severity, symptom=finding.symptom)
+        if finding.id in overrides and overrides[finding.id] != finding.severity:
+            check.update(severity=overrides[finding.id], severity_overridden_from=finding.severity)
+        for waiver in waivers:
+            if not waiver.matches(check):
+                continue
+            matched.add(waiver)
+            if waiver.expires < today:
+                check["waiver_expired"] = waiver.summary()
+                if waiver not in expired:
+                    expired.append(waiver)
+            else:
+                check.update(result="waived", waiver=waiver.summary())
+            break
+    active = [w for w in waivers if w in matched and w not in expired]
+    return active, expired, [w for w in waivers if w not in matched]
