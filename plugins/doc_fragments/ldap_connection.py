@@ -80,6 +80,9 @@ options:
       - A module call against a DC that stops answering fails within O(connection_timeout) plus
         O(operation_timeout) plus a second, and its message says how long it waited. A modify that timed out
         may or may not have been applied; the message says so, and a re-run converges.
+      - Not bounded by these options are the DNS lookup of O(server), bounded by the resolver's own timeouts,
+        and, with O(auth_protocol=kerberos), the requests to the KDC, bounded by the Kerberos library's
+        (C(krb5.conf)).
       - If not set, the environment variable E(SQLAUTH_LDAP_OPERATION_TIMEOUT) is used.
     type: int
     default: 30

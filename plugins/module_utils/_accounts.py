@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     MAX_FILTER_TERMS,
     batched_or_filters,
@@ -48,7 +49,7 @@ ACCOUNT_ATTRIBUTES = ["sAMAccountName", "userPrincipalName", "objectSid", "objec
                       "servicePrincipalName", "userAccountControl"]
 
 
-class AccountError(ValueError):
+class AccountError(SqlAuthError, ValueError):
     """One or more names that match no account, or more than one."""
 
 
@@ -284,7 +285,7 @@ def find_accounts(client, references, with_security_descriptor=False):
                                  with_security_descriptor)
     resolved, missing = match_accounts(searchable, candidates, domain)
     problems.update(missing)
-    note_ambiguous_names(client, resolved, candidates, problems)
+    note_ambiguous_names(client, resolved, candidates)
     return resolved, problems
 
 
@@ -306,21 +307,25 @@ def ambiguous_short_names(resolved, candidates):
         computer = computers.get(reference.value.lower() + "$")
         if computer is not None:
             messages[reference] = (
-                "account name %r matches both the user %s and the computer %s; the user was taken (a bare name is "
-                "a user's, as in Windows): write %r for the computer's account, or a distinguished name, to say "
-                "which" % (reference.text, account.name, computer.name, reference.value + "$"))
+                "account name %r matches both the user %s and the %s %s; the user was taken (a bare name is a "
+                "user's, as in Windows): write %r for the %s, or a distinguished name, to say which"
+                % (reference.text, account.name, _KIND_NAMES.get(computer.kind, "computer"), computer.name,
+                   reference.value + "$", _KIND_NAMES.get(computer.kind, "computer")))
     return messages
 
 
-def note_ambiguous_names(client, resolved, candidates, problems):
-    """Ambiguous bare names become problems when the connection's options
-    say ambiguous_names=fail, warnings on the client otherwise."""
-    strict = (getattr(client, "options", None) or {}).get("ambiguous_names") == "fail"
-    for reference, message in ambiguous_short_names(resolved, candidates).items():
-        if strict:
-            problems[reference] = message + " (ambiguous_names=fail)"
-            resolved.pop(reference, None)
-        elif message not in getattr(client, "warnings", [message]):
+_KIND_NAMES = {"computer": "computer", "gmsa": "gMSA", "msa": "managed service account"}
+
+
+def note_ambiguous_names(client, resolved, candidates):
+    """Ambiguous bare names fail the module before anything is written when
+    the connection's options say ambiguous_names=fail (whatever else would
+    skip an unknown name), and are warnings on the client otherwise."""
+    messages = ambiguous_short_names(resolved, candidates)
+    if (getattr(client, "options", None) or {}).get("ambiguous_names") == "fail" and messages:
+        raise AccountError("; ".join(messages.values()) + " (ambiguous_names=fail); nothing written")
+    for message in messages.values():
+        if message not in getattr(client, "warnings", [message]):
             client.warnings.append(message)
 
 

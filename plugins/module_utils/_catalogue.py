@@ -18,10 +18,12 @@ from __future__ import annotations
 import datetime
 from dataclasses import asdict, dataclass
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
+
 SEVERITIES = ("info", "warning", "error")
 
 
-class CatalogueError(ValueError):
+class CatalogueError(SqlAuthError, ValueError):
     """A waiver, override or fail_on setting that cannot be applied as written."""
 
 

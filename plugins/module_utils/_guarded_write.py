@@ -74,8 +74,8 @@ def back_off(attempt):
 def guarded_write(client, dn, current, plan, modification, read, what, controls=None):
     """Write ``plan(current)`` to ``dn`` with ``modification(current,
     planned)``, a modify that fails when ``current`` is no longer stored;
-    on such a failure ``read()`` the state again, plan again and retry.
-    ``plan`` returns None when nothing needs writing. Any other error
+    on such a failure pause, ``read()`` the state again, plan again and
+    retry. ``plan`` returns None when nothing needs writing. Any other error
     (refused access, lost connection) is raised as it is: nothing was
     written by this call, or (connection lost) the error says it may have
     been."""
@@ -91,13 +91,16 @@ def guarded_write(client, dn, current, plan, modification, read, what, controls=
         except LdapError as error:
             if error.result not in CONFLICT_RESULTS:
                 raise
+            # Pause before reading, not after: the plan must start from the freshest state.
+            back_off(attempt)
             fresh = read()
             if fresh == current:
                 # Nobody else wrote: the DC refused the change itself.
                 raise WriteConflict("%s was refused by the DC although nobody changed it meanwhile (%s); nothing "
                                     "written" % (what, error), result=error.result) from None
             current = fresh
-        back_off(attempt)
+    if plan(current) is None:
+        return GuardedOutcome(False, attempts, current, None)
     raise WriteConflict("%s: the value kept changing under concurrent writers; gave up after %d attempts, nothing "
                         "written" % (what, MAX_WRITE_ATTEMPTS))
 
@@ -115,7 +118,11 @@ def new_guard_token():
 
 def guard_swap(tokens, token):
     """The guard part of a modify: delete every token read, add a new one.
-    Fails (noSuchAttribute) if another guarded writer swapped them since."""
+    Fails (noSuchAttribute) if another guarded writer swapped them since.
+    Never called without tokens (read_guarded ensures one): an empty delete
+    would remove every value of the attribute."""
+    if not tokens:
+        raise ValueError("a guard swap needs the tokens read")
     return [("MODIFY_DELETE", list(tokens)), ("MODIFY_ADD", [token])]
 
 
@@ -133,6 +140,16 @@ def ensure_guard(client, dn, entry):
                             "it writes, and needs the right to write it" % (error, GUARD_ATTRIBUTE),
                             result=error.result) from None
     return True
+
+
+def read_guarded(client, dn, read_entry, state_of):
+    """Read an object (``read_entry() -> entry``) and make sure it carries a
+    guard token, reading it again after adding one. Returns
+    ``state_of(entry)``, whose tokens are never empty."""
+    entry = read_entry()
+    if ensure_guard(client, dn, entry):
+        entry = read_entry()
+    return state_of(entry)
 
 
 def attribute_version(entry, attribute):

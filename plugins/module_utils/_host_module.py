@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._linux_host import LinuxHost
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._mssql_conf import MssqlConfError
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_static_port import PLATFORMS, StaticPortError
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_static_port import PLATFORMS
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._winrm import (
     WINRM_CONNECTION_ARGUMENT_SPEC,
     WINRM_IMPORT_ERROR,
     WindowsHost,
-    WinrmError,
 )
 
 
@@ -43,15 +42,19 @@ def run_host_module(module, validate, on_windows, on_linux):
             result = on_windows(host, request, module.check_mode)
         else:
             result = on_linux(LinuxHost(module), request, module.check_mode)
-    except StaticPortError as error:
-        partial = dict(error.result)
-        for warning in partial.pop("warnings", []):
-            module.warn(warning)
-        partial.setdefault("changed", False)
-        module.fail_json(msg=str(error), **partial)
-    except (WinrmError, MssqlConfError) as error:
-        module.fail_json(msg=str(error))
+    except SqlAuthError as error:
+        fail(module, error)
     for warning in result.pop("warnings", []):
         module.warn(warning)
     result.setdefault("changed", False)
     module.exit_json(**result)
+
+
+def fail(module, error):
+    """Fail the module with a SqlAuthError's message and what was done
+    before it (its partial result, warnings shown as warnings)."""
+    partial = dict(error.partial_result)
+    for warning in partial.pop("warnings", []):
+        module.warn(warning)
+    partial.setdefault("changed", False)
+    module.fail_json(msg=str(error), **partial)

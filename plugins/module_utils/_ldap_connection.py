@@ -45,6 +45,8 @@ LDAP_CONNECTION_ARGUMENT_SPEC = dict(
                          fallback=(env_fallback, ["SQLAUTH_AMBIGUOUS_NAMES"])),
 )
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
+
 PAGE_SIZE = 1000  # AD's default MaxPageSize
 _DEFAULT_PORTS = {"ldaps": 636, "start_tls": 389}
 _GLOBAL_CATALOG_PORTS = {"ldaps": 3269, "start_tls": 3268}
@@ -52,7 +54,7 @@ _PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
 _DACL_SECURITY_INFORMATION = 0x4
 
 
-class LdapError(Exception):
+class LdapError(SqlAuthError):
     """A connection, bind or directory operation that failed; the message
     says what went wrong in terms an AD administrator can act on. ``result``
     is the LDAP result name (e.g. constraintViolation) when the DC answered,
@@ -61,6 +63,7 @@ class LdapError(Exception):
     def __init__(self, message, result=None):
         super().__init__(message)
         self.result = result
+        self.uncertain = False  # a modify whose answer was lost: it may have been applied
 
 
 class DirectoryEntry:
@@ -250,8 +253,9 @@ class DirectoryClient:
             raise LdapError("modifying %s failed: %s: %s" % (dn, error.description, (error.message or "").strip()),
                             result=error.description) from None
         except ldap3_exceptions.LDAPException as error:
-            raise LdapError(self._lost("modifying %s" % dn, error, started)
-                            + " (the DC may or may not have applied it)") from None
+            lost = LdapError(self._lost("modifying %s" % dn, error, started) + " (the DC may or may not have applied it)")
+            lost.uncertain = True
+            raise lost from None
         finally:
             self.round_trips += 1
 

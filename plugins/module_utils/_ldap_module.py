@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import AccountError
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     LDAP3_IMPORT_ERROR,
     LDAP_CONNECTION_ARGUMENT_SPEC,
     DirectoryClient,
-    LdapError,
 )
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import SpnError
 
 
 def ldap_argument_spec(**module_options):
@@ -36,8 +34,11 @@ def run_ldap_module(module, validate, execute):
         request = validate(module.params)
         client = DirectoryClient({name: module.params.get(name) for name in LDAP_CONNECTION_ARGUMENT_SPEC})
         result = execute(client, request, module.check_mode)
-    except (LdapError, AccountError, SpnError) as error:
-        module.fail_json(msg=str(error))
+    except SqlAuthError as error:
+        partial = dict(error.partial_result)
+        for warning in (client.warnings if client else []) + partial.pop("warnings", []):
+            module.warn(warning)
+        module.fail_json(msg=str(error), **partial)
     finally:
         if client is not None:
             client.close()

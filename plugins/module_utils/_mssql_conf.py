@@ -16,6 +16,8 @@ nothing is changed in a file SQL Server's own tools cannot read.
 """
 from __future__ import annotations
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
+
 NETWORK_SECTION = "network"
 TCP_PORT_OPTION = "tcpport"
 # SQL Server on Linux listens on 1433 when [network] tcpport is not set.
@@ -24,7 +26,7 @@ DEFAULT_TCP_PORT = 1433
 _BOM = b"\xef\xbb\xbf"
 
 
-class MssqlConfError(ValueError):
+class MssqlConfError(SqlAuthError, ValueError):
     """A file that is not a valid mssql.conf; the message names the line."""
 
 

@@ -30,6 +30,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
     find_accounts,
     parse_account_reference,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError, with_writes
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write import guarded_write
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     LdapError,
@@ -71,9 +72,8 @@ TARGET_OPTIONS = dict(
 )
 
 
-class DelegationError(AccountError):
-    """A delegation request that cannot be carried out as asked; an
-    AccountError so that the module reports it like an unknown account."""
+class DelegationError(SqlAuthError):
+    """A delegation request that cannot be carried out as asked."""
 
 
 # -- the descriptor (pure) -----------------------------------------------------
@@ -451,8 +451,13 @@ def rbkcd_delegate(client, request, check_mode=False):
     holders = find_spn_holders(client, spns)[0] if spns else {}
     if not check_mode:
         for plan in plans:
-            if plan.changed:
+            if not plan.changed:
+                continue
+            try:
                 write_plan(client, plan)
+            except SqlAuthError as error:
+                written = ["%s of %s" % (RBCD_ATTRIBUTE, p.account.name) for p in plans if p.written]
+                raise with_writes(error, written, dict(changed=bool(written), warnings=warnings))
 
     all_sids = {ace.sid for plan in plans for aces in (plan.current, plan.planned) for ace in aces or ()}
     names = name_sids(client, all_sids | {sid for plan in plans for sid in plan.sids}, accounts.values())

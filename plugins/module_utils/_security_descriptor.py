@@ -21,8 +21,10 @@ import struct
 import uuid
 from dataclasses import dataclass, field, replace
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 
-class SecurityDescriptorError(ValueError):
+
+class SecurityDescriptorError(SqlAuthError, ValueError):
     """Malformed binary descriptor, SID, GUID or SDDL text."""
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
+
 MSSQL_SERVICE_CLASS = "MSSQLSvc"
 DEFAULT_INSTANCE = "MSSQLSERVER"
 
@@ -23,7 +25,7 @@ _INSTANCE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,15}$")
 _PORT = re.compile(r"^[1-9][0-9]{0,4}$")
 
 
-class SpnError(ValueError):
+class SpnError(SqlAuthError, ValueError):
     """A malformed SPN, host name, port or instance name."""
 
 

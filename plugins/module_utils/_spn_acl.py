@@ -28,15 +28,16 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
     parse_account_reference,
     resolve_accounts,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError, with_writes
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write import (
     GUARD_ATTRIBUTE,
     REPLICATION_METADATA,
     attribute_version,
-    ensure_guard,
     guard_swap,
     guard_tokens,
     guarded_write,
     new_guard_token,
+    read_guarded,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     LdapError,
@@ -54,11 +55,15 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descrip
     SERVICE_PRINCIPAL_NAME_GUID,
     Ace,
     SecurityDescriptor,
+    SecurityDescriptorError,
     is_granted,
     with_aces_added,
     with_aces_removed,
 )
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import CLASS_SCHEMA_GUIDS
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import (
+    CLASS_SCHEMA_GUIDS,
+    unreadable_descriptor,
+)
 
 CONTAINER_INHERIT_ACE = 0x02
 READ_WRITE_PROPERTY = ADS_RIGHT_DS_READ_PROP | ADS_RIGHT_DS_WRITE_PROP
@@ -205,14 +210,17 @@ class _DescriptorState(tuple):
     version = property(lambda self: self[2])
 
 
-def _read_state(client, dn):
+def _read_entry(client, dn):
     entries = client.search(dn, "(objectClass=*)", ["nTSecurityDescriptor", GUARD_ATTRIBUTE, REPLICATION_METADATA],
                             scope="base", paged=False, controls=client.dacl_controls())
     if not entries:
         raise LdapError("%s disappeared while its DACL was being changed" % dn)
-    entry = entries[0]
-    return entry, _DescriptorState((entry.binary("nTSecurityDescriptor"), guard_tokens(entry),
-                                    attribute_version(entry, "nTSecurityDescriptor")))
+    return entries[0]
+
+
+def _state_of(entry):
+    return _DescriptorState((entry.binary("nTSecurityDescriptor"), guard_tokens(entry),
+                             attribute_version(entry, "nTSecurityDescriptor")))
 
 
 def write_descriptor(client, dn, old_bytes, recompute, name):
@@ -231,16 +239,17 @@ def write_descriptor(client, dn, old_bytes, recompute, name):
             outcome = guarded_write(
                 client, dn, old_bytes, plan,
                 lambda current, new: {"nTSecurityDescriptor": [("MODIFY_DELETE", [current]), ("MODIFY_ADD", [new])]},
-                lambda: _read_state(client, dn)[1].descriptor, what, controls)
+                lambda: _read_entry(client, dn).binary("nTSecurityDescriptor"), what, controls)
             return outcome, []
         except LdapError as error:
             if error.result != "unwillingToPerform":
                 raise
             # This DC cannot delete a descriptor value (Samba): the guard token serves.
             client.descriptor_delete_refused = True
-    entry, state = _read_state(client, dn)
-    if ensure_guard(client, dn, entry):
-        entry, state = _read_state(client, dn)
+    def read():
+        return read_guarded(client, dn, lambda: _read_entry(client, dn), _state_of)
+
+    state = read()
     written = {}
 
     def modification(current, new):
@@ -248,8 +257,8 @@ def write_descriptor(client, dn, old_bytes, recompute, name):
         return {"nTSecurityDescriptor": [("MODIFY_REPLACE", [new])],
                 GUARD_ATTRIBUTE: guard_swap(current.tokens, written["token"])}
 
-    outcome = guarded_write(client, dn, state, lambda current: plan(current.descriptor), modification,
-                            lambda: _read_state(client, dn)[1], what, controls)
+    outcome = guarded_write(client, dn, state, lambda current: plan(current.descriptor), modification, read, what,
+                            controls)
     written_over = outcome.current
     outcome.current = written_over.descriptor
     warnings = foreign_write_warnings(client, dn, name, written_over, outcome.planned, written["token"], recompute) \
@@ -262,7 +271,7 @@ def foreign_write_warnings(client, dn, name, written_over, written_bytes, token,
     wrote the descriptor around it. A write just before ours is overwritten;
     the guard cannot stop it, but the descriptor's replication version,
     which every write raises by one, tells."""
-    _entry, after = _read_state(client, dn)
+    after = _state_of(_read_entry(client, dn))
     if after.tokens == (token,):
         # No guarded writer since ours: only our one write may have raised the version.
         if written_over.version is None or after.version is None:
@@ -303,12 +312,20 @@ def spn_acl(client, request, check_mode=False):
             dn, descriptor_bytes = units[normalize_dn(target.organizational_unit)]
             name, class_guid = dn, None
 
-        def replan(current, t=target, s=trustee_sid, c=class_guid):
-            return plan_target(t, current, s, c)
+        def replan(current, t=target, s=trustee_sid, c=class_guid, n=name, d=dn):
+            try:
+                return plan_target(t, current, s, c)
+            except SecurityDescriptorError as error:
+                raise SecurityDescriptorError(unreadable_descriptor(n, d, error)) from None
 
         new_descriptor, added, removed, still_granted = replan(descriptor_bytes)
         if new_descriptor is not None and not check_mode:
-            outcome, write_warnings = write_descriptor(client, dn, descriptor_bytes, lambda b: replan(b)[0], name)
+            try:
+                outcome, write_warnings = write_descriptor(client, dn, descriptor_bytes, lambda b: replan(b)[0],
+                                                           name)
+            except SqlAuthError as error:
+                written = ["the DACL of %s" % r["target"] for r in results if r["changed"]]
+                raise with_writes(error, written, dict(changed=bool(written), targets=results, warnings=warnings))
             warnings.extend(write_warnings)
             if outcome.current != descriptor_bytes:
                 # Planned again on what another writer left: report what this run did.

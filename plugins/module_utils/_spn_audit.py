@@ -36,6 +36,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descrip
     SELF_SID,
     SERVICE_PRINCIPAL_NAME_GUID,
     SecurityDescriptor,
+    SecurityDescriptorError,
     is_granted,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import spn_key
@@ -67,6 +68,20 @@ def _parsed_dacl(descriptor):
     return dacl
 
 
+def parsed_account_dacl(account):
+    """The DACL of an account's nTSecurityDescriptor as read from the DC;
+    bytes that do not parse are an error naming the account and attribute."""
+    try:
+        return _parsed_dacl(account.security_descriptor)
+    except SecurityDescriptorError as error:
+        raise SecurityDescriptorError(unreadable_descriptor(account.name, account.dn, error)) from None
+
+
+def unreadable_descriptor(name, dn, error):
+    return ("the nTSecurityDescriptor of %s (%s) read from the DC is not a valid security descriptor (%s); nothing "
+            "written: check the object's permissions with ADUC or dsacls" % (name, dn, error))
+
+
 def can_register_own_spns(account):
     """Whether the account, logged on as itself, may write its own SPNs: the
     servicePrincipalName write-property right, or for computers (and gMSAs)
@@ -75,7 +90,7 @@ def can_register_own_spns(account):
     Authenticated Users are seen; group memberships are not expanded."""
     if account.security_descriptor is None:
         return None
-    dacl = _parsed_dacl(account.security_descriptor)
+    dacl = parsed_account_dacl(account)
     trustees = [SELF_SID, account.sid, _EVERYONE_SID, _AUTHENTICATED_USERS_SID]
     object_class = CLASS_SCHEMA_GUIDS.get((account.structural_class or "").lower())
     if is_granted(dacl, trustees, ADS_RIGHT_DS_WRITE_PROP, SERVICE_PRINCIPAL_NAME_GUID, object_class):
@@ -136,7 +151,7 @@ def read_accounts_and_holders(client, required, references):
         candidates.update(search_accounts(client, user_filters(terms), with_security_descriptor=True))
         found, problems = match_accounts(references, candidates, domain)
         resolved.update(found)
-    note_ambiguous_names(client, resolved, candidates, problems)
+    note_ambiguous_names(client, resolved, candidates)
     raise_problems(references, problems)
     wanted = {spn_key(r.spn) for _instance, _reference, spns in required for r in spns}
     return resolved, holders_among(candidates.values(), wanted)

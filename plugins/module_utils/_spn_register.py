@@ -32,6 +32,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
     parse_account_reference,
     resolve_accounts,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import with_writes
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write import (
     CONFLICT_RESULTS,
     GUARD_ATTRIBUTE,
@@ -39,11 +40,11 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write im
     REPLICATION_METADATA,
     attribute_version,
     back_off,
-    ensure_guard,
     guard_swap,
     guard_tokens,
     guarded_write,
     new_guard_token,
+    read_guarded,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import LdapError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import SpnError, parse_spn, spn_key
@@ -57,6 +58,9 @@ REGISTRATION_OPTIONS = dict(
     move=dict(type="bool"),
 )
 _ATTRIBUTE = "servicePrincipalName"
+# A plan refused this many times over an unchanged directory is refused for
+# good (not by concurrent writers, who change what the next read sees).
+_SAME_PLAN_LIMIT = 3
 
 
 @dataclass(frozen=True)
@@ -252,7 +256,9 @@ def _explain_conflict(client, change, error):
     if taken:
         return "SPN conflict on %s: %s (another change registered it after this run checked)" % (
             change.account.name, "; ".join(taken))
-    return str(error)
+    return ("the DC refused to add %s to %s as a duplicate (%s), but no other holder can be seen from this connection: "
+            "another writer may have taken it and let it go again, or it is held in a domain or by an object this "
+            "account cannot search" % (", ".join(sorted(change.add.values())), change.account.name, error))
 
 
 def _remove_values(client, change, written, warnings):
@@ -272,28 +278,40 @@ def _remove_values(client, change, written, warnings):
         if error.result != "constraintViolation":
             raise
         holders = find_spn_holders(client, list(change.remove.values()))[0]
-        if not any(h.sid != change.account.sid for key in change.remove for h in holders.get(key, [])):
-            raise
+        duplicated = [key for key in change.remove
+                      if {h.sid == change.account.sid for h in holders.get(key, [])} == {True, False}]
+        if not duplicated:
+            # Not a legacy duplicate (any more): another writer is moving the value; plan again.
+            raise SpnConflict("the DC refused to remove %s from %s (%s) while another writer was moving it"
+                              % (", ".join(sorted(change.remove.values())), change.account.name, error),
+                              result=error.result) from None
     _replace_without(client, change, written, warnings)
 
 
-def _read_spns(client, dn):
+def _read_spn_entry(client, dn):
     entries = client.search(dn, "(objectClass=*)", [_ATTRIBUTE, GUARD_ATTRIBUTE, REPLICATION_METADATA],
                             scope="base", paged=False)
     if not entries:
         raise LdapError("%s disappeared while its SPNs were being changed" % dn)
-    entry = entries[0]
-    return entry, (tuple(sorted(entry.values(_ATTRIBUTE))), guard_tokens(entry), attribute_version(entry, _ATTRIBUTE))
+    return entries[0]
+
+
+def _spn_state(entry):
+    return tuple(sorted(entry.values(_ATTRIBUTE))), guard_tokens(entry), attribute_version(entry, _ATTRIBUTE)
 
 
 def _replace_without(client, change, written, warnings):
     """servicePrincipalName replaced by its values read again minus this
-    change's, with the guard token swapped in the same modify."""
+    change's, with the guard token swapped in the same modify. Samba checks
+    every value a modify names against the other accounts, so a legacy
+    duplicate can only go by a replace; a writer that does not swap the
+    guard (SQL Server registering an SPN, another run's value-level write)
+    is seen afterwards in the attribute's version, and reported."""
     dn, name = change.account.dn, change.account.name
-    entry, state = _read_spns(client, dn)
-    if ensure_guard(client, dn, entry):
-        entry, state = _read_spns(client, dn)
     token = {}
+
+    def read():
+        return read_guarded(client, dn, lambda: _read_spn_entry(client, dn), _spn_state)
 
     def plan(current):
         remaining = [spn for spn in current[0] if spn_key(spn) not in change.remove]
@@ -304,24 +322,16 @@ def _replace_without(client, change, written, warnings):
         return {_ATTRIBUTE: [("MODIFY_REPLACE", remaining)], GUARD_ATTRIBUTE: guard_swap(current[1], token["value"])}
 
     what = "removing the duplicate SPNs %s from %s" % (", ".join(sorted(change.remove.values())), name)
-    outcome = guarded_write(client, dn, state, plan, modification, lambda: _read_spns(client, dn)[1], what)
+    outcome = guarded_write(client, dn, read(), plan, modification, read, what)
     if not outcome.written:
         return
     written.extend(_writes(change, [spn for spn in outcome.current[0] if spn_key(spn) in change.remove], ()))
-    _entry, after = _read_spns(client, dn)
+    after = _spn_state(_read_spn_entry(client, dn))
     if after[1] == (token["value"],) and None not in (after[2], outcome.current[2]) \
             and after[2] != outcome.current[2] + 1:
-        warnings.append("%s: servicePrincipalName was also changed by a writer outside this collection (SQL Server "
-                        "registering its SPNs?) while this run replaced it to remove a legacy duplicate; an SPN added "
+        warnings.append("%s: servicePrincipalName was also changed by another writer (SQL Server registering its "
+                        "SPNs, or another run) while this run replaced it to remove a legacy duplicate; an SPN added "
                         "just before the replace is lost: it now holds %s" % (name, ", ".join(after[0]) or "nothing"))
-
-
-def _with_writes(message, written):
-    """An error message that says what the run wrote before failing."""
-    if not written:
-        return message if "nothing written" in message else message + "; nothing written"
-    return "%s; this run wrote before failing: %s" % (message.replace("nothing written", "nothing more written"),
-                                                      "; ".join(str(write) for write in written))
 
 
 def validate_spn_register(params):
@@ -362,22 +372,31 @@ def spn_register(client, request, check_mode=False):
 
     move_sources = {key: {h.sid for h in found} for key, found in holders.items()}
     plans, written, warnings = [changes], [], []
+    unchanged = 0
     for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
         try:
             apply_changes(client, changes, written, warnings)
             break
-        except SpnConflict:
+        except SpnConflict as conflict:
             back_off(attempt)
+            refused = conflict
         except (LdapError, SpnError, AccountError) as error:
-            raise type(error)(_with_writes(str(error), written)) from None
+            raise with_writes(error, written) from None
         try:
             _accounts, _holders, changes = read_and_plan(client, registrations, references, move_sources)
         except (LdapError, SpnError, AccountError) as error:
-            raise type(error)(_with_writes(str(error), written)) from None
+            raise with_writes(error, written) from None
+        unchanged = unchanged + 1 if _signature(changes) == _signature(plans[-1]) else 0
+        if unchanged >= _SAME_PLAN_LIMIT:
+            # The same plan refused again and again: the DC refuses it for another reason than a
+            # concurrent writer (its uniqueness check sees a holder this run cannot see, a
+            # validated write): say so instead of retrying twenty times.
+            raise with_writes(refused, written) from None
         plans.append(changes)
     else:
-        raise LdapError(_with_writes("the SPNs kept changing under concurrent writers; gave up after %d attempts"
-                                     % MAX_WRITE_ATTEMPTS, written))
+        if any(not change.empty for change in changes):
+            raise with_writes(LdapError("the SPNs kept changing under concurrent writers; gave up after %d attempts"
+                                        % MAX_WRITE_ATTEMPTS), written)
     result = _report(changes_written(plans, written))
     if warnings:
         result["warnings"] = warnings
@@ -406,6 +425,11 @@ def changes_written(plans, written):
                     change = changes.setdefault(planned.account.sid, AccountChange(planned.account))
                     change.moved_from.setdefault(spn, sources)
     return [change for change in changes.values() if not change.empty or change.moved_from]
+
+
+def _signature(changes):
+    return sorted((change.account.sid, sorted(change.add), sorted(change.remove)) for change in changes
+                  if not change.empty)
 
 
 def _report(changes):

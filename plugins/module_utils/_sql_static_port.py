@@ -23,6 +23,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._mssql_conf import (
     DEFAULT_TCP_PORT,
     NETWORK_SECTION,
@@ -58,13 +59,9 @@ _IP_KEY = re.compile(r"^IP(\d+)$", re.IGNORECASE)
 NOTHING_WRITTEN = "nothing was changed"
 
 
-class StaticPortError(Exception):
-    """A request that cannot be carried out; ``result`` holds what was
-    done before the failure (for a failure after writing)."""
-
-    def __init__(self, message, result=None):
-        super().__init__(message)
-        self.result = result or {}
+class StaticPortError(SqlAuthError):
+    """A request that cannot be carried out; ``partial_result`` holds what
+    was done before the failure (for a failure after writing)."""
 
 
 @dataclass(frozen=True)
@@ -433,7 +430,7 @@ def static_port_windows(remote, request, check_mode):
             except WinrmError as error:
                 written = [op for op in operations[:len(done)] if op["op"] == "write"]
                 raise StaticPortError("%s%s" % (error, "; the registry values before it were written, see changes"
-                                                if written else "; " + NOTHING_WRITTEN), result=partial) from None
+                                                if written else "; " + NOTHING_WRITTEN), partial_result=partial) from None
         for operation, result in zip(operations, results):
             if operation["op"] == "service":
                 final_states[operation["name"]] = result
@@ -530,12 +527,12 @@ def static_port_linux(host, request, check_mode):
                 raise StaticPortError("restarting SQL Server failed (%s exited with %d%s)%s" % (
                     " ".join(request["restart_command"]), rc, ": " + detail[-1] if detail else "",
                     "; mssql.conf was written" if plan["change"] else ""),
-                    result=_linux_result(path, plan, False, "unknown", None, warnings))
+                    partial_result=_linux_result(path, plan, False, "unknown", None, warnings))
             if not host.wait(lambda: wanted.port in (_sql_ports(host, host.processes(LINUX_PROCESS), strict=False) or []),
                              request["restart_timeout"]):
                 raise StaticPortError("SQL Server did not listen on port %d within %d seconds of the restart; see "
                                       "journalctl -u %s" % (wanted.port, request["restart_timeout"], LINUX_SERVICE),
-                                      result=_linux_result(path, plan, True, "unknown", None, warnings))
+                                      partial_result=_linux_result(path, plan, True, "unknown", None, warnings))
             restarted = True
             pids = host.processes(LINUX_PROCESS)
             state = "running" if pids else "stopped"

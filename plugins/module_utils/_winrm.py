@@ -60,6 +60,8 @@ WINRM_CONNECTION_ARGUMENT_SPEC = dict(
     winrm_connection_timeout=dict(type="int", default=30, fallback=(env_fallback, ["SQLAUTH_WINRM_CONNECTION_TIMEOUT"])),
 )
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
+
 # The remote primitive. It runs as the body of a script block whose only
 # argument is the base64 batch: & { <REMOTE_SCRIPT> } '<base64>'.
 # Batch: {"operations": [...]}, each one of
@@ -172,7 +174,7 @@ POWERSHELL_OPTIONS = ("-NoProfile", "-NonInteractive", "-EncodedCommand")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
 
 
-class WinrmError(Exception):
+class WinrmError(SqlAuthError):
     """A WinRM connection or a remote batch that failed, in terms an
     administrator can act on."""
 

@@ -1,11 +1,12 @@
 """Module processes started at the same instant.
 
 Each process is forked, imports the module under test from the collection
-as installed from its tarball (.cache/collections), builds its arguments,
-and then waits at one barrier: Python's start-up, imports and Ansible's
-argument parsing are done before any of them is released, so the writers
-meet the DC within milliseconds of each other, which ``&`` and
-ansible-playbook's start-up jitter never achieve. Each process then runs
+as installed from its tarball (.cache/collections) with everything it
+imports (ansible, ldap3), encodes its arguments, and then waits at one
+barrier: Python's start-up and the imports are done before any of them is
+released (main() then parses the arguments and connects), so the writers
+meet the DC within tens of milliseconds of each other, which ``&`` and
+ansible-playbook's start-up jitter (seconds) never achieve. Each process then runs
 the module's main() as AnsiballZ would, and hands back the JSON the module
 printed and how long main() took.
 """

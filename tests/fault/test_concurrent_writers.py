@@ -20,8 +20,9 @@ WRITERS = 16
 ROUNDS = 3
 SPN_GUID = "f3a64788-5306-11d1-a9c5-0000f80367c1"
 MOVED_SPN = "MSSQLSvc/faultmove.corp.example.test:1433"
-# A result code with no sentence around it: "...failed: noSuchAttribute" and nothing else.
-RAW_RESULT = re.compile(r"(noSuchAttribute|attributeOrValueExists|constraintViolation)\s*:?\s*$")
+# The DC's raw answer passed on as the message: "modifying DN failed: noSuchAttribute: ...".
+RAW_RESULT = re.compile(r"^modifying .* failed: (noSuchAttribute|attributeOrValueExists|constraintViolation)")
+FOREIGN_WRITER = "writer outside this collection"
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +84,10 @@ def test_spn_acl_sixteen_trustees_lose_no_ace(lab, accounts, round_number):
             sid = accounts[trustee]["sid"]
             for right in ("RPWP", "SW"):
                 assert "(OA;;%s;%s;;%s)" % (right, SPN_GUID, sid) in sddl, (trustee, round_number)
-            # Each trustee was new: each run wrote, and says so.
+            # Each trustee was new: each run wrote, and says so; the runs are all the collection's,
+            # so none may take another for a writer outside it.
             assert run.result["changed"] is True
+            assert not any(FOREIGN_WRITER in warning for warning in run.result.get("warnings", [])), run.result
             assert run.result["targets"][0]["added_aces"] == [
                 "(OA;;RPWP;%s;;%s)" % (SPN_GUID, sid), "(OA;;SW;%s;;%s)" % (SPN_GUID, sid)]
         # The guard token: one value of the collection's, whatever the number of writers.

@@ -425,7 +425,7 @@ def resolve(text, mode="warn"):
     candidates = {a.dn.lower(): a for a in (SQLRPT_USER, SQLRPT_COMPUTER)}
     resolved, problems = match_accounts([reference], candidates, DOMAIN)
     client = Notes(mode)
-    note_ambiguous_names(client, resolved, candidates, problems)
+    note_ambiguous_names(client, resolved, candidates)
     return reference, resolved, problems, client.warnings
 
 
@@ -434,13 +434,14 @@ def test_a_bare_name_of_a_user_next_to_a_computer_warns_naming_both():
     assert resolved[reference] is SQLRPT_USER and problems == {}
     assert warnings == ["account name 'sqlrpt01' matches both the user CORP\\sqlrpt01 and the computer "
                         "CORP\\SQLRPT01$; the user was taken (a bare name is a user's, as in Windows): write "
-                        "'sqlrpt01$' for the computer's account, or a distinguished name, to say which"]
+                        "'sqlrpt01$' for the computer, or a distinguished name, to say which"]
 
 
 def test_a_bare_name_next_to_a_computer_fails_under_ambiguous_names_fail():
-    reference, resolved, problems, warnings = resolve("sqlrpt01", mode="fail")
-    assert reference not in resolved and warnings == []
-    assert problems[reference].endswith("to say which (ambiguous_names=fail)")
+    """An error before anything is written, whatever would skip an unknown
+    name (rbkcd_delegate's unknown_principals)."""
+    with pytest.raises(AccountError, match=r"to say which \(ambiguous_names=fail\); nothing written$"):
+        resolve("sqlrpt01", mode="fail")
 
 
 @pytest.mark.parametrize("text", ["sqlrpt01$", "CN=sqlrpt01,OU=Service Accounts,DC=corp,DC=example,DC=com",

@@ -287,7 +287,7 @@ def test_simulated_failed_restart_reports_what_was_written():
         run(sim, [dict(instance="SALES", port=1533)], restart=True)
     assert "restarting service MSSQL$SALES failed: Time out has expired" in str(error.value)
     assert "the registry values before it were written" in str(error.value)
-    partial = error.value.result
+    partial = error.value.partial_result
     assert partial["changed"] and by_name(partial)["SALES"]["changes"][0]["after"] == "1533"
     assert not by_name(partial)["SALES"]["restarted"]
 
@@ -301,7 +301,7 @@ def test_simulated_denied_write_stops_the_batch():
         run(sim, [dict(instance="SALES", port=1533), dict(instance="HR", port=1633)], restart=True)
     assert "writing TcpDynamicPorts, TcpPort under HKLM\\%s\\IPAll failed: Requested registry access is not allowed" \
         % sim.tcp_key("HR") in str(error.value)
-    partial = by_name(error.value.result)
+    partial = by_name(error.value.partial_result)
     assert partial["SALES"]["changed"] and not partial["HR"]["changed"]
     # Nothing after the failed write ran: no restart at all.
     assert sim.services["mssql$sales"].restarts == 0
