@@ -22,12 +22,13 @@ def _catalogue():
     try:
         from ansible_collections.sqlauth.kerberos.plugins.module_utils import _catalogue
     except ImportError:
-        # Run from a plain checkout: load the file itself (it imports nothing of the collection).
-        import importlib.util
-        spec = importlib.util.spec_from_file_location("_catalogue", REPO / "plugins" / "module_utils" / "_catalogue.py")
-        _catalogue = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = _catalogue
-        spec.loader.exec_module(_catalogue)
+        # Run from a plain checkout: make it importable as the collection it is.
+        import tempfile
+        tree = Path(tempfile.mkdtemp()) / "ansible_collections" / "sqlauth"
+        tree.mkdir(parents=True)
+        (tree / "kerberos").symlink_to(REPO)
+        sys.path.insert(0, str(tree.parents[1]))
+        from ansible_collections.sqlauth.kerberos.plugins.module_utils import _catalogue
     return _catalogue
 
 
@@ -63,6 +64,7 @@ def render(catalogue=None):
         lines += ["", ".. _%s:" % _label(finding), "", heading, "-" * len(heading), "",
                   "Reported as check ``%s`` with status ``%s``, severity **%s**." % (
                       finding.check, finding.status, finding.severity),
+                  "", "Breaks", "  %s" % _rst(finding.breaks),
                   "", "Symptom", "  %s" % _rst(finding.symptom),
                   "", "Fix", "  %s" % _rst(finding.fix),
                   "", "Generate mode", "  %s" % _rst(finding.generate)]

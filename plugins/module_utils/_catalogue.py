@@ -36,6 +36,7 @@ class Finding:
     status: str
     title: str
     severity: str
+    breaks: str
     symptom: str
     fix: str
     generate: str
@@ -49,29 +50,35 @@ _SSPI = ('"The target principal name is incorrect. Cannot generate SSPI context"
 
 CATALOGUE = (
     Finding("SPN001", "spn", "missing", "SPN not registered", "error",
+            "Kerberos logins: Cannot generate SSPI context, or NTLM",
             "Clients cannot get a Kerberos ticket for the instance: " + _SSPI + ".",
             "Register the SPN on the instance's service account.",
             "setspn -S (PowerShell); an add of servicePrincipalName (LDIF)"),
     Finding("SPN002", "spn", "duplicate", "SPN held by more than one account", "error",
+            "Kerberos logins: Cannot generate SSPI context, or NTLM",
             "The KDC issues no ticket for a duplicate SPN: " + _SSPI + ".",
             "Remove the SPN from every account but the instance's service account.",
             "setspn -D for the other holders (PowerShell); deletes of the value (LDIF)"),
     Finding("SPN003", "spn", "wrong_account", "SPN on the wrong account", "error",
+            "Kerberos logins: Cannot generate SSPI context",
             "Tickets are encrypted for an account SQL Server does not run as, so it cannot decrypt them: "
             + _SSPI + ".",
             "Move the SPN from the account that holds it to the instance's service account.",
             "setspn -D then setspn -S (PowerShell); a delete and an add (LDIF)"),
     Finding("SPN004", "spn", "conflict", "SPN required on two accounts", "error",
+            "Kerberos logins to all but one of the instances",
             "Instances that share a name (availability group replicas, a listener) run under different accounts: "
             "an SPN lives on one account, so clients of the others get " + _SSPI + ".",
             "Run the instances that share the name under one service account (a gMSA or a domain account).",
             "none: an inventory decision"),
     Finding("ACL001", "spn_write_acl", "acl_missing", "Service account may not write its own SPNs", "warning",
+            "SQL Server registering its own SPNs",
             '"SQL Server cannot register its SPNs": at start-up SQL Server logs "The SQL Server Network Interface '
             'library could not register the Service Principal Name" and relies on SPNs registered by hand.',
             "Grant SELF read/write servicePrincipalName and the validated SPN write on the account.",
             "dsacls /G SELF:RPWP;servicePrincipalName and SELF:WS (PowerShell); not in LDIF"),
     Finding("DLG001", "delegation", "delegation_missing", "Linked server cannot delegate", "error",
+            "linked-server queries as the caller (ANONYMOUS LOGON)",
             'Linked-server queries run as the server, not the caller: "Login failed for user '
             'NT AUTHORITY\\ANONYMOUS LOGON" on the back end (the double hop).',
             "Allow the front end's service account to delegate to the back end's, with resource-based "
@@ -79,20 +86,24 @@ CATALOGUE = (
             "Set-AD* -PrincipalsAllowedToDelegateToAccount keeping the entries (PowerShell); an add where the "
             "attribute is absent (LDIF)"),
     Finding("PRT001", "static_port", "dynamic_port", "No static TCP port", "error",
+            "port SPNs: Kerberos for connections by port",
             "The port changes at restart: a port SPN cannot be registered, clients depend on SQL Browser, and "
             "connections by port fail Kerberos with " + _SSPI + ".",
             "Choose a static TCP port, set it in the inventory, and let the site playbook pin it.",
             "none: choose the port in the inventory"),
     Finding("PRT002", "static_port", "port_not_static", "Instance not pinned to its port", "error",
+            "connections to the inventory's port",
             "The instance listens on another port than its SPNs name: clients connecting by the inventory's port "
             "fail, or get " + _SSPI + ".",
             "Pin the TCP port (TCP Port set, dynamic ports cleared) and restart the instance.",
             "Set-ItemProperty and Restart-Service (Windows), mssql-conf set network.tcpport (Linux); in the report"),
     Finding("PRT003", "static_port", "restart_required", "Port pinned, restart pending", "warning",
+            "the new port, until the restart",
             "The setting is right but the running instance still listens on the old port until it restarts.",
             "Restart the instance in a maintenance window.",
             "Restart-Service (Windows), systemctl restart mssql-server (Linux); in the report"),
     Finding("TCP001", "tcp_enabled", "tcp_disabled", "TCP/IP disabled", "warning",
+            "connections over TCP",
             "Clients fall back to named pipes or shared memory, where the port SPNs do not apply; remote "
             "clients over TCP cannot connect.",
             "Enable TCP/IP in SQL Server Configuration Manager if clients connect over TCP, then set "
@@ -206,7 +217,8 @@ def classify(checks, waivers, overrides, today):
         finding = finding_for(check["check"], check["status"])
         if finding is None:
             continue
-        check.update(id=finding.id, title=finding.title, severity=finding.severity, symptom=finding.symptom)
+        check.update(id=finding.id, title=finding.title, severity=finding.severity, breaks=finding.breaks,
+                     symptom=finding.symptom)
         if finding.id in overrides and overrides[finding.id] != finding.severity:
             check.update(severity=overrides[finding.id], severity_overridden_from=finding.severity)
         for waiver in waivers:

@@ -346,9 +346,9 @@ def verdict_lines(report, report_dir=None):
                 lines.append("  %s waived   %s: until %s, %s" % (check.get("id", "?"), check["subject"],
                                                                  waiver["expires"], waiver["reason"]))
                 continue
-            lines.append("  %s %-7s %s (%s): %s. Fix: %s" % (
+            lines.append("  %s %-7s %s (%s): %s, breaks %s. Fix: %s" % (
                 check.get("id", "?"), check.get("severity", "?"), check["subject"], instance["name"],
-                check.get("title", check["status"]), check.get("fix") or ""))
+                check.get("title", check["status"]), check.get("breaks", "?"), check.get("fix") or ""))
     for waiver in verdict.get("expired_waivers") or []:
         lines.append("Expired waiver (fails the run): %s %s, expired %s (%s)" % (
             waiver["id"], waiver["subject"], waiver["expires"], waiver["reason"]))

@@ -246,6 +246,7 @@ def write_descriptor(client, dn, old_bytes, recompute, name):
                 raise
             # This DC cannot delete a descriptor value (Samba): the guard token serves.
             client.descriptor_delete_refused = True
+
     def read():
         return read_guarded(client, dn, lambda: _read_entry(client, dn), _state_of)
 

@@ -372,7 +372,7 @@ def spn_register(client, request, check_mode=False):
 
     move_sources = {key: {h.sid for h in found} for key, found in holders.items()}
     plans, written, warnings = [changes], [], []
-    unchanged = 0
+    unchanged, refused = 0, None
     for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
         try:
             apply_changes(client, changes, written, warnings)

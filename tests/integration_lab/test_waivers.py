@@ -21,7 +21,8 @@ REMOVED_SPN = "MSSQLSvc/sql1.corp.example.test:1433"
 @pytest.fixture(scope="module")
 def one_error(lab, tmp_path_factory):
     lab.reseed()
-    fixed = run_playbook(SITE, INVENTORY, extra_vars=dict(sql_kerberos_report_dir=str(tmp_path_factory.mktemp("site"))))
+    fixed = run_playbook(SITE, INVENTORY, env=dict(lab.ldap_env, SQLAUTH_LAB_DIR=str(lab.dir)),
+                         extra_vars=dict(sql_kerberos_report_dir=str(tmp_path_factory.mktemp("site"))))
     assert not fixed.failed, fixed.output[-3000:]
     ldif = "dn: %s\nchangetype: modify\ndelete: servicePrincipalName\nservicePrincipalName: %s\n" % (
         lab.accounts["sqlsvc1"]["dn"], REMOVED_SPN)
@@ -33,8 +34,9 @@ def one_error(lab, tmp_path_factory):
     lab.reseed()
 
 
-def drift_report(tmp_path, **extra_vars):
-    run = run_playbook(DRIFT_REPORT, INVENTORY, extra_vars=dict(sql_kerberos_report_dir=str(tmp_path), **extra_vars))
+def drift_report(lab, tmp_path, **extra_vars):
+    run = run_playbook(DRIFT_REPORT, INVENTORY, env=dict(lab.ldap_env, SQLAUTH_LAB_DIR=str(lab.dir)),
+                       extra_vars=dict(sql_kerberos_report_dir=str(tmp_path), **extra_vars))
     report = json.loads((tmp_path / "drift-report.json").read_text())
     return run, report
 
@@ -45,18 +47,18 @@ def waiver(expires):
 
 
 def test_without_a_waiver_the_one_error_fails_the_report(lab, one_error, tmp_path):
-    run, report = drift_report(tmp_path)
+    run, report = drift_report(lab, tmp_path)
     assert run.returncode == 2
     assert report["verdict"]["failing"] == 1
     finding = [c for h in report["hosts"] for i in h["instances"] for c in i["checks"] if c["result"] == "drift"]
     assert [(c["id"], c["subject"], c["severity"]) for c in finding] == [("SPN001", REMOVED_SPN, "error")]
     # The verdict: the finding on one line with its ID, then where the reports are.
-    assert "SPN001 error   %s (sql1.corp.example.test): SPN not registered. Fix: Register" % REMOVED_SPN in run.output
+    assert "SPN001 error   %s (sql1.corp.example.test): SPN not registered, breaks Kerberos logins" % REMOVED_SPN in run.output
     assert "Reports: %s/drift-report.{json,xml,html}" % tmp_path in run.output
 
 
 def test_a_waived_only_error_passes_and_junit_skips_it_with_the_reason(lab, one_error, tmp_path):
-    run, report = drift_report(tmp_path, sql_kerberos_waivers=[waiver("2099-12-31")])
+    run, report = drift_report(lab, tmp_path, sql_kerberos_waivers=[waiver("2099-12-31")])
     assert run.returncode == 0, run.output[-3000:]
     assert report["verdict"]["fail"] is False and report["summary"]["waived"] == 1
     xml = ElementTree.parse(str(tmp_path / "drift-report.xml")).getroot()
@@ -67,7 +69,7 @@ def test_a_waived_only_error_passes_and_junit_skips_it_with_the_reason(lab, one_
 
 
 def test_an_expired_waiver_fails_the_report_naming_it(lab, one_error, tmp_path):
-    run, report = drift_report(tmp_path, sql_kerberos_waivers=[waiver("2020-01-31")])
+    run, report = drift_report(lab, tmp_path, sql_kerberos_waivers=[waiver("2020-01-31")])
     assert run.returncode == 2
     assert report["verdict"]["expired_waivers"][0]["expires"] == "2020-01-31"
     assert "Expired waiver (fails the run): SPN001 %s, expired 2020-01-31" % REMOVED_SPN.lower() in run.output
@@ -75,7 +77,7 @@ def test_an_expired_waiver_fails_the_report_naming_it(lab, one_error, tmp_path):
 
 def test_a_waiver_that_matches_nothing_is_reported(lab, one_error, tmp_path):
     stray = dict(waiver("2099-12-31"), subject="MSSQLSvc/gone.corp.example.test:1433")
-    run, report = drift_report(tmp_path, sql_kerberos_waivers=[waiver("2099-12-31"), stray])
+    run, report = drift_report(lab, tmp_path, sql_kerberos_waivers=[waiver("2099-12-31"), stray])
     assert run.returncode == 0
     assert [w["subject"] for w in report["verdict"]["unmatched_waivers"]] == [stray["subject"]]
     assert "Waiver that matches no finding: SPN001 MSSQLSvc/gone.corp.example.test:1433" in run.output
