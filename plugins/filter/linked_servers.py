@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import DEFAULT_INSTANCE, SpnError
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import SpnError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import (
+    display_name,
     instance_key_from_name,
     parse_instance,
 )
@@ -26,8 +27,7 @@ def linked_servers(hostvars, hosts):
         for item in variables.get("sqlauth_instances") or []:
             if not isinstance(item, dict):
                 raise AnsibleFilterError("every item of sqlauth_instances of %s must be a dict" % host)
-            instance = item.get("instance") or DEFAULT_INSTANCE
-            front = fqdn if instance.upper() == DEFAULT_INSTANCE else "%s\\%s" % (fqdn, instance)
+            front = display_name(fqdn, item.get("instance"))
             backs = item.get("linked_servers") or []
             if not isinstance(backs, list) or not all(isinstance(back, str) and back.strip() for back in backs):
                 raise AnsibleFilterError("linked_servers of %s must be a list of instance names (host.fqdn or "

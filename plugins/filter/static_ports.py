@@ -7,13 +7,13 @@ instance that has no static port to pin, and the sql_kerberos role uses to
 check every host's ports at once."""
 from __future__ import annotations
 
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_static_port import inventory_port_settings
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
     DEFAULT_INSTANCE,
     SpnError,
     validate_instance_name,
-    validate_port,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import display_name, static_port
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_static_port import inventory_port_settings
 
 
 def static_port_instances(instances, host, platform="windows"):
@@ -36,7 +36,7 @@ def static_port_instances(instances, host, platform="windows"):
         except SpnError as error:
             result["problems"].append("%s: %s" % (host, error))
             continue
-        label = host if name == DEFAULT_INSTANCE else "%s\\%s" % (host, name)
+        label = display_name(host, name)
         if platform == "linux" and name != DEFAULT_INSTANCE:
             result["problems"].append("%s: SQL Server on Linux has a single instance, %s (sqlauth_platform is linux)"
                                       % (label, DEFAULT_INSTANCE))
@@ -44,19 +44,16 @@ def static_port_instances(instances, host, platform="windows"):
         if item.get("tcp_enabled") is False:
             result["skipped"].append("%s: TCP/IP is disabled in the inventory (tcp_enabled: false)" % label)
             continue
-        port = item.get("port")
-        if port is None and name == DEFAULT_INSTANCE:
-            port = 1433
-        if port is None or str(port).strip().lower() == "dynamic":
-            result["problems"].append(
-                "%s has no static port (port: %s): give it one in sqlauth_instances, e.g. port: 1533, or leave it "
-                "out of sql_static_port_instances" % (label, "dynamic" if port else "not set, dynamic for a named "
-                                                      "instance"))
-            continue
         try:
-            port = validate_port(port, "port")
+            port = static_port(name, item.get("port"))
         except SpnError as error:
             result["problems"].append("%s: %s" % (label, error))
+            continue
+        if port is None:
+            result["problems"].append(
+                "%s has no static port (port: %s): give it one in sqlauth_instances, e.g. port: 1533, or leave it "
+                "out of sql_static_port_instances" % (label, "dynamic" if item.get("port") else "not set, dynamic "
+                                                      "for a named instance"))
             continue
         if port in ports:
             result["problems"].append("%s and %s both have port %d: each instance needs a port of its own"
@@ -100,8 +97,7 @@ def static_port_restarts(result, host):
     names = []
     for item in (result or {}).get("instances") or []:
         if item.get("restart_required"):
-            instance = item.get("instance") or DEFAULT_INSTANCE
-            names.append(host if instance == DEFAULT_INSTANCE else "%s\\%s" % (host, instance))
+            names.append(display_name(host, item.get("instance")))
     return names
 
 

@@ -60,8 +60,7 @@ class SqlInstance:
 
     @property
     def name(self):
-        """How SQL Server names it: host for the default instance, host\\NAME otherwise."""
-        return self.host if self.is_default else "%s\\%s" % (self.host, self.instance)
+        return display_name(self.host, self.instance)
 
     @property
     def dynamic_port(self):
@@ -109,15 +108,7 @@ def parse_instance(options):
         if "." not in host:
             raise SpnError("host %r must be the fully qualified DNS name" % options["host"])
         instance = validate_instance_name(options.get("instance") or DEFAULT_INSTANCE)
-        port = options.get("port")
-        if port is None:
-            # The default instance listens on 1433 unless told otherwise; named
-            # instances use dynamic ports unless one was pinned.
-            port = 1433 if instance == DEFAULT_INSTANCE else None
-        elif str(port).strip().lower() == DYNAMIC_PORT:
-            port = None
-        else:
-            port = validate_port(port)
+        port = static_port(instance, options.get("port"))
         listeners = []
         for listener in options.get("listeners") or []:
             listener_port = listener.get("port")
@@ -135,9 +126,28 @@ def parse_instance(options):
 
 
 def _label(options):
-    host = options.get("host") or "?"
-    instance = options.get("instance") or DEFAULT_INSTANCE
-    return host if instance.upper() == DEFAULT_INSTANCE else "%s\\%s" % (host, instance)
+    return display_name(options.get("host") or "?", options.get("instance"))
+
+
+def display_name(host, instance=None):
+    """How SQL Server names an instance: the host for the default instance
+    (MSSQLSERVER, however written, or none), host\\NAME otherwise. The one
+    place the collection builds it."""
+    if not instance or instance.strip().upper() == DEFAULT_INSTANCE:
+        return host
+    return "%s\\%s" % (host, instance)
+
+
+def static_port(instance, port):
+    """The TCP port an inventory item gives an instance, or None for a
+    dynamic port: the default instance listens on 1433 unless told
+    otherwise, named instances use dynamic ports unless one was pinned.
+    Raises SpnError for a port that is neither a TCP port nor 'dynamic'."""
+    if port is None:
+        return 1433 if (instance or DEFAULT_INSTANCE).upper() == DEFAULT_INSTANCE else None
+    if str(port).strip().lower() == DYNAMIC_PORT:
+        return None
+    return validate_port(port, "port")
 
 
 def instance_key(host, instance=None):

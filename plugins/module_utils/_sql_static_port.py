@@ -37,6 +37,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
     validate_instance_name,
     validate_port,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import display_name
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._winrm import WinrmError, check_results
 
 INSTANCE_OPTIONS = dict(
@@ -289,10 +290,6 @@ class InstancePlan:
     warnings: list = field(default_factory=list)
 
 
-def instance_display_name(host, instance):
-    return host if instance == DEFAULT_INSTANCE else "%s\\%s" % (host, instance)
-
-
 def require_installed(host, wanted, installed):
     """Raise StaticPortError naming the requested instances the host lacks."""
     missing = [request.instance for request in wanted if request.instance not in installed]
@@ -312,7 +309,7 @@ def plan_windows(host, wanted, installed, layouts, services, allow_restart):
     requested = {request.instance for request in wanted}
     plans = []
     for request in wanted:
-        plan = InstancePlan(request, instance_display_name(host, request.instance), installed[request.instance])
+        plan = InstancePlan(request, display_name(host, request.instance), installed[request.instance])
         layout = layouts.get(request.instance)
         if layout is None:
             problems.append("instance %s has no TCP/IP settings in the registry (%s\\%s missing)"

@@ -15,9 +15,11 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances im
     SQL_INSTANCE_OPTIONS,
     RequiredSpn,
     SqlInstance,
+    display_name,
     instance_key,
     instance_key_from_name,
     parse_instance,
+    static_port,
 )
 
 FQDN = "sql01.corp.example.com"
@@ -309,3 +311,28 @@ def test_instance_key_of_a_named_instance():
     assert instance_key_from_name("SQL1.corp.example.com\\sales") == ("sql1.corp.example.com", "SALES")
     assert instance_key("sql1.corp.example.com", "Sales") == instance_key_from_name("sql1.corp.example.com\\SALES")
     assert instance_key("sql1.corp.example.com", "HR") != instance_key("sql1.corp.example.com")
+
+
+# -- one home for the display name and the port default --------------------------------------
+
+@pytest.mark.parametrize("host, instance, name", [
+    ("sql1.corp.example.com", None, "sql1.corp.example.com"),
+    ("sql1.corp.example.com", "MSSQLSERVER", "sql1.corp.example.com"),
+    ("sql1.corp.example.com", "mssqlserver", "sql1.corp.example.com"),
+    ("sql1.corp.example.com", "SALES", "sql1.corp.example.com\\SALES"),
+])
+def test_display_name(host, instance, name):
+    assert display_name(host, instance) == name
+
+
+@pytest.mark.parametrize("instance, port, expected", [
+    ("MSSQLSERVER", None, 1433), (None, None, 1433), ("SALES", None, None), ("SALES", "dynamic", None),
+    ("SALES", " Dynamic ", None), ("MSSQLSERVER", 1533, 1533), ("SALES", "1533", 1533),
+])
+def test_static_port(instance, port, expected):
+    assert static_port(instance, port) == expected
+
+
+def test_static_port_refuses_what_is_no_port():
+    with pytest.raises(SpnError):
+        static_port("SALES", "fast")
