@@ -51,3 +51,24 @@ class DomainController:
             except (OSError, ValueError):
                 break
         subprocess.run(["bash", str(LAB_SH), "start"], check=True, capture_output=True)
+
+
+def create_users(lab, names, container="CN=Users"):
+    """Plain user objects, made anew (deleted first if a run left them):
+    {name: dict(dn, sid)}."""
+    connection = lab.bind_admin()
+    created = {}
+    for name in names:
+        dn = "CN=%s,%s,%s" % (name, container, lab.base_dn)
+        connection.delete(dn)
+        assert connection.add(dn, ["top", "person", "organizationalPerson", "user"], {"sAMAccountName": name}), \
+            connection.result
+        connection.search(dn, "(objectClass=*)", "BASE", attributes=["objectSid"])
+        created[name] = dict(dn=dn, sid=str(connection.entries[0].objectSid.value))
+    return created
+
+
+def delete_users(lab, users):
+    connection = lab.bind_admin()
+    for user in users.values():
+        connection.delete(user["dn"])

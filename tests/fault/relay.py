@@ -90,12 +90,7 @@ class FaultRelay:
                 target.sendall(data)
         except OSError:
             pass
-        if not (self.triggered.is_set() and self.action == "stall"):
-            for sock in (source, target):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        self._end(source, target)
 
     def _client_to_server(self, client, server):
         """Forward client bytes record by record, counting application data."""
@@ -121,12 +116,17 @@ class FaultRelay:
                     server.sendall(out)
         except OSError:
             pass
-        if not (self.triggered.is_set() and self.action == "stall"):
-            for sock in (client, server):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+        self._end(client, server)
+
+    def _end(self, *sockets):
+        """A pump's end: shut both sides, unless the relay plays a hung DC."""
+        if self.triggered.is_set() and self.action == "stall":
+            return
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _count(self):
         """Count one request; True when it is the one to act at."""

@@ -14,6 +14,7 @@ import subprocess
 import ldap3
 import pytest
 from delegation import delegation_show, samba_tool
+from fault_lab import create_users, delete_users
 from harness import run_together, start_skew
 
 WRITERS = 16
@@ -29,19 +30,9 @@ FOREIGN_WRITER = "writer outside this collection"
 def accounts(lab):
     """fault00..fault15, the target faultsvc and the holder faultold, as
     {name: dict(dn, sid)}; deleted afterwards."""
-    connection = lab.bind_admin()
-    names = ["fault%02d" % n for n in range(WRITERS)] + ["faultsvc", "faultold"]
-    created = {}
-    for name in names:
-        dn = "CN=%s,CN=Users,%s" % (name, lab.base_dn)
-        connection.delete(dn)
-        assert connection.add(dn, ["top", "person", "organizationalPerson", "user"],
-                              {"sAMAccountName": name}), connection.result
-        connection.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["objectSid"])
-        created[name] = dict(dn=dn, sid=str(connection.entries[0].objectSid.value))
+    created = create_users(lab, ["fault%02d" % n for n in range(WRITERS)] + ["faultsvc", "faultold"])
     yield created
-    for account in created.values():
-        connection.delete(account["dn"])
+    delete_users(lab, created)
 
 
 def dacl_sddl(lab, dn):
@@ -166,6 +157,15 @@ def put_spn_on(lab, account):
     assert holders_of(lab, MOVED_SPN) == [account]
 
 
+def all_moved_to_faultsvc(lab, runs):
+    """Identical moves to faultsvc: released together, none failed, the SPN
+    on faultsvc alone; returns the writes the runs report."""
+    released_together(runs)
+    assert_no_run_failed(runs)
+    assert holders_of(lab, MOVED_SPN) == ["faultsvc"]
+    return [write for run in runs for write in written_by(run)]
+
+
 def written_by(run):
     """(action, account) of MOVED_SPN this run reports having written: from
     its result, or from a failed run's message."""
@@ -185,10 +185,7 @@ def test_spn_register_sixteen_identical_moves(lab, accounts, round_number):
     runs = run_together("spn_register", [dict(lab.connection, account="faultsvc", spns=[MOVED_SPN], move=True)]
                         * WRITERS)
     try:
-        released_together(runs)
-        assert_no_run_failed(runs)
-        assert holders_of(lab, MOVED_SPN) == ["faultsvc"]
-        writes = [write for run in runs for write in written_by(run)]
+        writes = all_moved_to_faultsvc(lab, runs)
         # One removal and one add took effect: exactly one report of each, and changed only with a write.
         assert sorted(writes) == [("add", "faultsvc"), ("remove", "faultold")]
         assert sum(run.result["changed"] for run in runs) == len({id(run) for run in runs if written_by(run)})
@@ -242,10 +239,7 @@ def test_spn_register_sixteen_removals_of_one_legacy_duplicate_report_one(lab, a
     runs = run_together("spn_register", [dict(lab.connection, account="faultsvc", spns=[MOVED_SPN], move=True)]
                         * WRITERS)
     try:
-        released_together(runs)
-        assert_no_run_failed(runs)
-        assert holders_of(lab, MOVED_SPN) == ["faultsvc"]
-        writes = [write for run in runs for write in written_by(run)]
+        writes = all_moved_to_faultsvc(lab, runs)
         assert writes == [("remove", "faultold")]
         assert sum(run.result["changed"] for run in runs) == 1
     finally:

@@ -20,7 +20,7 @@ import time
 
 import ldap3
 import pytest
-from fault_lab import REPO, run_playbook
+from fault_lab import REPO, create_users, delete_users, run_playbook
 from harness import run_one
 from relay import FaultRelay
 
@@ -126,15 +126,9 @@ def test_a_connection_lost_during_an_rbkcd_modify_names_the_modify(lab, accounts
 
 @pytest.fixture
 def accounts_for_delegation(lab):
-    connection = lab.bind_admin()
-    names = ("faultrbkcd", "faultfront")
-    for name in names:
-        dn = "CN=%s,CN=Users,%s" % (name, lab.base_dn)
-        connection.delete(dn)
-        assert connection.add(dn, ["top", "person", "organizationalPerson", "user"], {"sAMAccountName": name})
-    yield names
-    for name in names:
-        connection.delete("CN=%s,CN=Users,%s" % (name, lab.base_dn))
+    users = create_users(lab, ["faultrbkcd", "faultfront"])
+    yield list(users)
+    delete_users(lab, users)
 
 
 # -- the DC killed during site.yml ---------------------------------------------------------

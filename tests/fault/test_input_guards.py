@@ -5,6 +5,7 @@ read back with samba-tool."""
 import ldap3
 import pytest
 from delegation import delegation_show, samba_tool
+from fault_lab import create_users, delete_users
 
 SPN = "MSSQLSvc/faultamb.corp.example.test:1433"
 
@@ -12,16 +13,10 @@ SPN = "MSSQLSvc/faultamb.corp.example.test:1433"
 @pytest.fixture
 def backend(lab):
     """faultback, which lets faultfront1 delegate to it."""
-    connection = lab.bind_admin()
-    names = ("faultback", "faultfront1")
-    for name in names:
-        dn = "CN=%s,CN=Users,%s" % (name, lab.base_dn)
-        connection.delete(dn)
-        assert connection.add(dn, ["top", "person", "organizationalPerson", "user"], {"sAMAccountName": name})
+    users = create_users(lab, ["faultback", "faultfront1"])
     samba_tool(lab, "delegation", "add-principal", "faultback", "faultfront1")
     yield "faultback"
-    for name in names:
-        connection.delete("CN=%s,CN=Users,%s" % (name, lab.base_dn))
+    delete_users(lab, users)
 
 
 @pytest.mark.parametrize("mode", ["ignore", "warn", "fail"])

@@ -504,21 +504,6 @@ def test_exact_with_unknown_principals_fails_before_writing_in_any_mode(director
     assert directory.modifies == [] and directory.value(dn) == SAMBA_BYTES
 
 
-def test_changed_is_false_when_another_run_did_the_write(directory, monkeypatch):
-    """Reliability issue item 7: changed only for this run's own write."""
-    monkeypatch.setattr(_guarded_write, "back_off", lambda attempt: None)
-    dn = dn_of(directory, "sqlsvc2")
-
-    def other_run(fake):
-        fake.before_modify = None
-        fake.entries[dn][RBCD_ATTRIBUTE] = [SAMBA_BYTES]
-
-    directory.before_modify = other_run
-    result = run(directory, account="sqlsvc2", principals=["sqlsvc1"])
-    assert result["changed"] is False and result["targets"][0]["changed"] is False
-    assert result["targets"][0]["added"] == [] and result["diff"] == dict(before={}, after={})
-
-
 # -- concurrency ------------------------------------------------------------------
 
 def test_a_concurrent_write_is_merged_not_lost(directory, monkeypatch):
@@ -549,6 +534,9 @@ def test_a_concurrent_run_that_did_the_same_leaves_nothing_to_do(directory, monk
     directory.before_modify = other_run
     result = run(directory, account="sqlsvc2", principals=["sqlsvc1"])
     assert result["changed"] is False and len(directory.modifies) == 1
+    # Reliability issue item 7: changed only for this run's own write.
+    assert result["targets"][0]["changed"] is False
+    assert result["targets"][0]["added"] == [] and result["diff"] == dict(before={}, after={})
 
 
 def test_sixteen_interleaved_runs_lose_no_principal(directory, monkeypatch):

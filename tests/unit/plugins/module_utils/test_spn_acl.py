@@ -27,6 +27,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descrip
     is_canonical,
     with_aces_added,
 )
+from ansible_collections.sqlauth.kerberos.tests.unit.plugins.guard_token import guard_values_after
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_acl import (
     AclTarget,
     inherited_by,
@@ -476,15 +477,7 @@ class FakeDescriptorStore:
             self.version += 1
         operations = changes.get("nTSecurityDescriptor", [])
         self.modifies.append([operation for operation, _values in operations])
-        guards = list(self.guards)
-        for operation, values in changes.get("extensionName", []):
-            for value in values:
-                if operation == "MODIFY_DELETE":
-                    if value not in guards:
-                        raise LdapError("modifying %s failed: noSuchAttribute" % dn, result="noSuchAttribute")
-                    guards.remove(value)
-                else:
-                    guards.append(value)
+        guards = guard_values_after(dn, self.guards, changes)
         if operations and operations[0][0] == "MODIFY_REPLACE":
             assert self.samba and controls == CONTROLS, "a plain replace is only sent with a guard, to Samba"
             assert "extensionName" in changes, "a replace of the descriptor always swaps the guard token"

@@ -21,6 +21,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write im
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import DirectoryEntry, LdapError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import sid_to_bytes
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import SpnError, spn_key
+from ansible_collections.sqlauth.kerberos.tests.unit.plugins.guard_token import guard_values_after
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_register import (
     AccountChange,
     Registration,
@@ -492,15 +493,7 @@ class FakeDirectory:
             raise self.fail_next.pop(0)
         if self.before_modify:
             self.before_modify.pop(0)(self)
-        guards = list(self.guards.get(dn.lower(), []))
-        for operation, values in changes.get("extensionName", []):
-            for value in values:
-                if operation == "MODIFY_DELETE":
-                    if value not in guards:
-                        raise LdapError("modifying %s failed: noSuchAttribute" % dn, result="noSuchAttribute")
-                    guards.remove(value)
-                else:
-                    guards.append(value)
+        guards = guard_values_after(dn, self.guards.get(dn.lower(), []), changes)
         account = self.accounts[dn.lower()]
         values = list(account.spns)
         for operation, spns in changes.get("servicePrincipalName", []):
@@ -643,13 +636,19 @@ def test_a_refused_removal_with_an_add_replaces_then_adds():
     assert directory.spns("oldsvc") == ["HOST/old", SQL02_PORT]
 
 
+def guarded_duplicate():
+    """SQL01_PORT on sqlsvc and, a legacy duplicate, on oldsvc, which has a
+    guard token already; Samba's refusal to delete the duplicated value."""
+    oldsvc = make_account("oldsvc", 1107, SQL01_PORT, "HOST/old")
+    directory = FakeDirectory(make_account("sqlsvc", 1105, SQL01_PORT), oldsvc, refuse_duplicate_delete=True)
+    directory.guards[oldsvc.dn.lower()] = [GUARD_PREFIX + "0"]
+    return oldsvc, directory
+
+
 def test_the_duplicate_replace_is_planned_again_after_another_guarded_writer():
     """Item 10 of the reliability issue: the replace must not drop what a
     concurrent run of the collection wrote between the read and the write."""
-    sqlsvc = make_account("sqlsvc", 1105, SQL01_PORT)
-    oldsvc = make_account("oldsvc", 1107, SQL01_PORT, "HOST/old")
-    directory = FakeDirectory(sqlsvc, oldsvc, refuse_duplicate_delete=True)
-    directory.guards[oldsvc.dn.lower()] = [GUARD_PREFIX + "0"]
+    oldsvc, directory = guarded_duplicate()
 
     def other_run(fake):
         # Another guarded writer: adds an SPN and swaps the token, in one step.
@@ -670,10 +669,7 @@ def test_the_duplicate_replace_is_planned_again_after_another_guarded_writer():
 def test_a_foreign_write_during_the_duplicate_replace_is_reported():
     """A writer outside the collection (SQL Server registering an SPN)
     cannot be stopped by the guard; its write shows in the version."""
-    sqlsvc = make_account("sqlsvc", 1105, SQL01_PORT)
-    oldsvc = make_account("oldsvc", 1107, SQL01_PORT, "HOST/old")
-    directory = FakeDirectory(sqlsvc, oldsvc, refuse_duplicate_delete=True)
-    directory.guards[oldsvc.dn.lower()] = [GUARD_PREFIX + "0"]
+    oldsvc, directory = guarded_duplicate()
 
     def sql_server(fake):
         oldsvc.spns = oldsvc.spns + ["MSSQLSvc/new.corp.example.com:1433"]
