@@ -30,6 +30,7 @@ import xmlschema
 import yaml
 from conftest import REPO, run_playbook
 from delegation import assert_granted
+from powershell_grammar import syntax_problems
 
 INVENTORY = REPO / "playbooks" / "inventories" / "lab"
 SITE = REPO / "playbooks" / "site.yml"
@@ -183,6 +184,8 @@ def test_generate_mode_writes_commands_and_ldif_and_nothing_else(lab, estate):
     assert run.returncode == 0, run.output
     assert lab.highest_committed_usn() == usn
     script = (folder / "fix-ad.ps1").read_text()
+    # Parsed with a real PowerShell grammar (tree-sitter-powershell): no ERROR or MISSING node.
+    assert syntax_problems(script) == []
     for instance, check, subject, status in expected_drift(lab):
         if check == "spn" and status == "missing":
             assert "setspn -S '%s' " % subject in script

@@ -816,3 +816,15 @@ def test_render_of_a_clean_estate():
     assert "Kerberos drift report: no drift" in render(report, "html")
     assert script_commands(render(report, "powershell")) == []
     assert ldif_records(render(report, "ldif")) == []
+
+
+def test_the_generated_powershell_parses_with_a_powershell_grammar():
+    """fix-ad.ps1 of the lab's drift (setspn, dsacls, Set-AD*), parsed by
+    tree-sitter-powershell: no ERROR or MISSING node."""
+    pytest.importorskip("tree_sitter_powershell")
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "tests" / "lab"))
+    from powershell_grammar import syntax_problems
+    script = to_powershell(build())
+    assert "Set-ADUser" in script and "setspn" in script and "dsacls" in script
+    assert syntax_problems(script) == []

@@ -70,13 +70,30 @@ def test_simulated_host_data_flowing_back_is_still_only_json():
                for operation in command["batch"]["operations"])
 
 
-def test_the_script_has_no_placeholder_and_parses():
+def powershell_grammar():
+    """tests/lab/powershell_grammar.py, where tree-sitter-powershell is
+    installed (the project's virtualenv; ansible-test's unit venv lacks it)."""
+    pytest.importorskip("tree_sitter_powershell")
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "tests" / "lab"))
+    import powershell_grammar as grammar
+    return grammar
+
+
+def test_the_script_has_no_placeholder_and_parses_with_a_powershell_grammar():
     assert "{" + "0}" not in REMOTE_SCRIPT and "%s" not in REMOTE_SCRIPT
-    tree_sitter = pytest.importorskip("tree_sitter")
-    grammar = pytest.importorskip("tree_sitter_powershell")
-    parser = tree_sitter.Parser(tree_sitter.Language(grammar.language()))
+    grammar = powershell_grammar()
     for text in (REMOTE_SCRIPT, powershell_script(base64.b64encode(b'{"operations":[]}').decode())):
-        assert not parser.parse(text.encode("utf-8")).root_node.has_error
+        assert grammar.syntax_problems(text) == []
+
+
+def test_the_grammar_check_catches_a_broken_script():
+    """Control: tree-sitter never raises, so the check must see ERROR and MISSING nodes."""
+    grammar = powershell_grammar()
+    broken = REMOTE_SCRIPT.replace("function Read-Key($Key, [int]$Depth) {", "function Read-Key($Key, [int]$Depth {", 1)
+    assert broken != REMOTE_SCRIPT
+    assert grammar.syntax_problems(broken)
 
 
 def test_protocol_settings():
