@@ -8,6 +8,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils import _catalogue, _drift_report
+from ansible_collections.sqlauth.kerberos.plugins.plugin_utils import _drift_report_html
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_static_port import inventory_port_settings
 
 
@@ -35,7 +36,7 @@ def drift_report(audit, links, delegation, hostvars, hosts, mode="report", gener
 def drift_report_render(report, file_format):
     """The report as the text of one file format."""
     try:
-        return _drift_report.render(report, file_format)
+        return _drift_report_html.render(report, file_format)
     except ValueError as error:
         raise AnsibleFilterError(str(error)) from None
 

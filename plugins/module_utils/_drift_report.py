@@ -4,8 +4,9 @@
 """The drift report: every check of every SQL Server instance, from what the
 read-only modules found (spn_facts, rbkcd_delegate and sql_static_port in
 check mode), with the fix for each problem spelled out, as the commands an
-AD administrator runs, and rendered as JSON data, JUnit XML, HTML, a
-PowerShell script and LDIF. Pure code, no I/O.
+AD administrator runs, and rendered as JSON data, JUnit XML, a
+PowerShell script and LDIF (the HTML page is a Jinja2 template on the
+controller: plugin_utils/_drift_report_html.py). Pure code, no I/O.
 
 A check is one thing that is right or wrong about one instance: one required
 SPN, the service account's right to write its own SPNs, one linked server's
@@ -16,7 +17,6 @@ delegation, the static port, TCP/IP. Its ``result`` is ok, drift, skipped
 from __future__ import annotations
 
 import base64
-import html
 import json
 from xml.etree import ElementTree
 
@@ -435,87 +435,3 @@ def to_ldif(report):
             parts.append("# %s: %s %s (%s)\n" % (instance["name"], check["check"], check["subject"], check["status"]))
             parts.extend(check["ldif"])
     return "\n".join(parts)
-
-
-_HTML_STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem;color:#1d1d1f;background:#fafafa}
-h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.2rem;margin:2rem 0 .5rem;border-bottom:2px solid #ccc}
-h3{font-size:1rem;margin:1.25rem 0 .4rem}.meta{color:#555;margin:0 0 1rem}
-table{border-collapse:collapse;width:100%;background:#fff;margin-bottom:.5rem}
-th,td{border:1px solid #d0d0d0;padding:.35rem .5rem;text-align:left;vertical-align:top;font-size:.9rem}
-th{background:#eceff3}td.status{font-weight:600;white-space:nowrap}
-tr.ok td.status{background:#d7f5dd;color:#0b5d1e}tr.drift td.status{background:#fbd9d6;color:#8a1c12}
-tr.skipped td.status{background:#ececec;color:#555}tr.waived td.status{background:#fdf0c8;color:#6b4e00}
-pre{margin:.3rem 0 0;padding:.35rem;background:#f3f3f3;white-space:pre-wrap;word-break:break-all;font-size:.8rem}
-.summary span{display:inline-block;margin-right:1rem;padding:.2rem .6rem;border-radius:.3rem}
-.summary .ok{background:#d7f5dd}.summary .drift{background:#fbd9d6}.summary .skipped{background:#ececec}
-.summary .waived{background:#fdf0c8}
-.badge{font-size:.8rem;padding:.1rem .4rem;border-radius:.3rem;margin-left:.4rem}
-.badge.ok{background:#d7f5dd}.badge.drift{background:#fbd9d6}
-"""
-
-
-def to_html(report):
-    """A self-contained page (inline style, no script, nothing fetched): a
-    table per instance, statuses coloured, the fix under each problem."""
-    escape = html.escape
-    summary = report["summary"]
-    title = "Kerberos drift report: %s" % ("drift found" if report["drift"] else "no drift")
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           "<title>%s</title><style>%s</style></head><body>" % (escape(title), _HTML_STYLE),
-           "<h1>%s</h1>" % escape(title),
-           '<p class="meta">SQL Server Kerberos configuration (SPNs, SPN write rights, linked-server delegation, '
-           'static ports) checked by sqlauth.kerberos%s.</p>'
-           % (escape(" at %s" % report["generated"]) if report.get("generated") else ""),
-           '<p class="summary"><span>%d hosts, %d instances, %d checks</span><span class="ok">%d ok</span>'
-           '<span class="drift">%d drift</span><span class="skipped">%d skipped</span>%s</p>'
-           % (summary["hosts"], summary["instances"], summary["checks"], summary["ok"], summary["drift"],
-              summary["skipped"], '<span class="waived">%d waived</span>' % summary.get("waived", 0)
-              if summary.get("waived") else "")]
-    for host in report["hosts"]:
-        out.append('<h2 id="%s">%s<span class="badge %s">%s</span></h2>' % (
-            escape(host["host"]), escape(host["host"]), host["result"], host["result"]))
-        for instance in host["instances"]:
-            out.append('<h3>%s<span class="badge %s">%s</span></h3>' % (
-                escape(instance["name"]), instance["result"], instance["result"]))
-            out.append('<p class="meta">port %s, service account %s</p>' % (
-                escape(str(instance["port"])), escape(instance["service_account"])))
-            out.append("<table><thead><tr><th>Check</th><th>Subject</th><th>Status</th><th>Account</th>"
-                       "<th>Finding and fix</th></tr></thead><tbody>")
-            for check in instance["checks"]:
-                finding = escape(check["detail"])
-                if check.get("id"):
-                    finding += "<br><strong>%s</strong> (%s%s): %s" % (
-                        escape(check["title"]), escape(check["severity"]),
-                        escape(", overridden from %s" % check["severity_overridden_from"])
-                        if check.get("severity_overridden_from") else "", escape(check["symptom"]))
-                if check["result"] == "waived":
-                    waiver = check["waiver"]
-                    finding += "<br><strong>Waived</strong> until %s: %s%s" % (escape(waiver["expires"]), escape(
-                        waiver["reason"]), escape("".join("; %s: %s" % (key.replace("_", " "), waiver[key])
-                                                          for key in ("approved_by", "ticket") if waiver.get(key))))
-                if check["result"] == "drift":
-                    if check.get("waiver_expired"):
-                        finding += "<br><strong>Waiver expired</strong> on %s" % escape(
-                            check["waiver_expired"]["expires"])
-                    finding += "<br><strong>Fix:</strong> %s" % escape(check["fix"] or "")
-                    if check["commands"]:
-                        finding += "<pre>%s</pre>" % escape("\n".join(check["commands"]))
-                label = escape(check["check"]) + ("<br>%s" % escape(check["id"]) if check.get("id") else "")
-                out.append('<tr class="%s"><td>%s</td><td>%s</td><td class="status">%s</td><td>%s</td><td>%s</td>'
-                           "</tr>" % (check["result"], label, escape(check["subject"]),
-                                      escape(check["status"]), escape(check.get("account") or ""), finding))
-            out.append("</tbody></table>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
-
-
-RENDERINGS = dict(json=to_json, junit=to_junit, html=to_html, powershell=to_powershell, ldif=to_ldif)
-
-
-def render(report, file_format):
-    """The report as one of RENDERINGS' formats."""
-    if file_format not in RENDERINGS:
-        raise ValueError("no drift report format %r (formats: %s)" % (file_format, ", ".join(RENDERINGS)))
-    return RENDERINGS[file_format](report)

@@ -25,6 +25,7 @@ from ansible_collections.sqlauth.kerberos.plugins.filter.drift_report import (
     drift_report_render,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils import _drift_report
+from ansible_collections.sqlauth.kerberos.plugins.plugin_utils import _drift_report_html
 
 FIXTURE = json.loads((Path(__file__).parents[1] / "module_utils" / "fixtures" / "drift_report_inputs.json")
                      .read_text())
@@ -34,7 +35,7 @@ WINDOWS_HOSTS = ["sql1.corp.example.test", "sql2.corp.example.test", "sql3.corp.
                  "sql4.corp.example.test", "sql6.corp.example.test"]
 NOT_MANAGED = "ports are not checked on this host"
 NOT_RUN = "not checked: the host's port check failed or did not run"
-FORMATS = dict(json=_drift_report.to_json, junit=_drift_report.to_junit, html=_drift_report.to_html,
+FORMATS = dict(json=_drift_report.to_json, junit=_drift_report.to_junit, html=_drift_report_html.to_html,
                powershell=_drift_report.to_powershell, ldif=_drift_report.to_ldif)
 
 

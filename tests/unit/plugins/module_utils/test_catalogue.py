@@ -28,11 +28,11 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._catalogue import
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._drift_report import (
     build_report,
-    to_html,
     to_junit,
     verdict_lines,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import STATUSES
+from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._drift_report_html import to_html
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "drift_report_inputs.json").read_text())
 TODAY = datetime.date(2026, 12, 6)

@@ -30,18 +30,16 @@ import pytest
 from ansible_collections.sqlauth.kerberos.plugins.module_utils import _rbkcd
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._drift_report import (
     CHECK_ORDER,
-    RENDERINGS,
     RESULTS,
     build_report,
     problem_lines,
     problems,
-    render,
-    to_html,
     to_json,
     to_junit,
     to_ldif,
     to_powershell,
 )
+from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._drift_report_html import RENDERINGS, render, to_html
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import sid_from_bytes
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "drift_report_inputs.json").read_text())
