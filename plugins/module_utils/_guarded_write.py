@@ -142,6 +142,18 @@ def ensure_guard(client, dn, entry):
     return True
 
 
+def foreign_write_before_ours(version_read, version_now, value_written, value_now):
+    """Whether a writer outside the collection may have written between this
+    run's read and its guarded write (so that its change is overwritten),
+    from the attribute's replication version, which every write raises by
+    one. One other write that left a value different from ours came after
+    ours: nothing was lost. Unknown versions: only a value changed since."""
+    if version_read is None or version_now is None:
+        return value_now != value_written
+    others = version_now - (version_read + 1)
+    return others > 1 or (others == 1 and value_now == value_written)
+
+
 def read_guarded(client, dn, read_entry, state_of):
     """Read an object (``read_entry() -> entry``) and make sure it carries a
     guard token, reading it again after adding one. Returns

@@ -33,6 +33,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write im
     GUARD_ATTRIBUTE,
     REPLICATION_METADATA,
     attribute_version,
+    foreign_write_before_ours,
     guard_swap,
     guard_tokens,
     guarded_write,
@@ -275,10 +276,7 @@ def foreign_write_warnings(client, dn, name, written_over, written_bytes, token,
     after = _state_of(_read_entry(client, dn))
     if after.tokens == (token,):
         # No guarded writer since ours: only our one write may have raised the version.
-        if written_over.version is None or after.version is None:
-            unexpected = after.descriptor != written_bytes
-        else:
-            unexpected = after.version != written_over.version + 1
+        unexpected = foreign_write_before_ours(written_over.version, after.version, written_bytes, after.descriptor)
     else:
         # Other guarded writers followed and planned from ours: it holds if nothing is left to do.
         unexpected = recompute(after.descriptor) is not None

@@ -40,6 +40,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write im
     REPLICATION_METADATA,
     attribute_version,
     back_off,
+    foreign_write_before_ours,
     guard_swap,
     guard_tokens,
     guarded_write,
@@ -327,8 +328,8 @@ def _replace_without(client, change, written, warnings):
         return
     written.extend(_writes(change, [spn for spn in outcome.current[0] if spn_key(spn) in change.remove], ()))
     after = _spn_state(_read_spn_entry(client, dn))
-    if after[1] == (token["value"],) and None not in (after[2], outcome.current[2]) \
-            and after[2] != outcome.current[2] + 1:
+    if after[1] == (token["value"],) and foreign_write_before_ours(
+            outcome.current[2], after[2], tuple(sorted(outcome.planned)), after[0]):
         warnings.append("%s: servicePrincipalName was also changed by another writer (SQL Server registering its "
                         "SPNs, or another run) while this run replaced it to remove a legacy duplicate; an SPN added "
                         "just before the replace is lost: it now holds %s" % (name, ", ".join(after[0]) or "nothing"))

@@ -42,6 +42,13 @@ class ModuleRun:
     def message(self):
         return self.result.get("msg", "")
 
+    @property
+    def warnings(self):
+        """The module's warnings as text: ansible-core 2.19 returns each as
+        a structured event ({"event": {"msg": ...}}), older ones as strings."""
+        return [item if isinstance(item, str) else (item.get("event") or {}).get("msg", "")
+                for item in self.result.get("warnings") or []]
+
 
 def _child(module_name, args, barrier, pipe, check_mode):
     sys.path.insert(0, str(COLLECTIONS))

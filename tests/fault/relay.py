@@ -12,7 +12,10 @@ in order. At that record, before forwarding it, the relay either
   PID) and closes every connection;
 - ``cut``: closes every connection, the DC keeps running;
 - ``stall``: forwards nothing more in either direction and keeps the
-  connections open, as a hung DC does.
+  connections open, as a hung DC does;
+- ``interleave``: calls ``on_trigger`` (the test writes to the DC as
+  another tool would), then forwards the request and goes on relaying: a
+  foreign write lands exactly before the Nth request.
 
 TLS passes through untouched: the client still validates the DC's
 certificate against its name.
@@ -43,6 +46,11 @@ class FaultRelay:
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
+    @property
+    def halted(self):
+        """Whether the relay stopped relaying (every action but interleave, once fired)."""
+        return self.triggered.is_set() and self.action != "interleave"
+
     def close(self):
         self._closed = True
         try:
@@ -67,7 +75,7 @@ class FaultRelay:
                 client, _address = self._listener.accept()
             except OSError:
                 return
-            if self.triggered.is_set() and self.action != "stall":
+            if self.halted and self.action != "stall":
                 client.close()
                 continue
             try:
@@ -85,7 +93,7 @@ class FaultRelay:
         try:
             while True:
                 data = source.recv(65536)
-                if not data or self.triggered.is_set():
+                if not data or self.halted:
                     break
                 target.sendall(data)
         except OSError:
@@ -98,7 +106,7 @@ class FaultRelay:
         try:
             while True:
                 data = client.recv(65536)
-                if not data or self.triggered.is_set():
+                if not data or self.halted:
                     break
                 buffer += data
                 out = b""
@@ -108,8 +116,10 @@ class FaultRelay:
                         break
                     if record_type == TLS_APPLICATION_DATA and self._count():
                         server.sendall(out)
+                        out = b""
                         self._fire()
-                        return
+                        if self.action != "interleave":
+                            return
                     out += buffer[:5 + length]
                     buffer = buffer[5 + length:]
                 if out:
@@ -120,7 +130,7 @@ class FaultRelay:
 
     def _end(self, *sockets):
         """A pump's end: shut both sides, unless the relay plays a hung DC."""
-        if self.triggered.is_set() and self.action == "stall":
+        if self.halted and self.action == "stall":
             return
         for sock in sockets:
             try:
@@ -135,8 +145,11 @@ class FaultRelay:
             return self.trigger_at is not None and self.requests == self.trigger_at
 
     def _fire(self):
-        self.triggered.set()
+        if self.action != "interleave":
+            self.triggered.set()
         if self.on_trigger is not None:
             self.on_trigger()
+        if self.action == "interleave":
+            self.triggered.set()
         if self.action in ("kill", "cut"):
             self._close_all()

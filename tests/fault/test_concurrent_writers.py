@@ -78,7 +78,7 @@ def test_spn_acl_sixteen_trustees_lose_no_ace(lab, accounts, round_number):
             # Each trustee was new: each run wrote, and says so; the runs are all the collection's,
             # so none may take another for a writer outside it.
             assert run.result["changed"] is True
-            assert not any(FOREIGN_WRITER in warning for warning in run.result.get("warnings", [])), run.result
+            assert not any(FOREIGN_WRITER in warning for warning in run.warnings), run.warnings
             assert run.result["targets"][0]["added_aces"] == [
                 "(OA;;RPWP;%s;;%s)" % (SPN_GUID, sid), "(OA;;SW;%s;;%s)" % (SPN_GUID, sid)]
         # The guard token: one value of the collection's, whatever the number of writers.

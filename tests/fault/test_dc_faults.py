@@ -20,6 +20,7 @@ import time
 
 import ldap3
 import pytest
+from delegation import samba_tool
 from fault_lab import REPO, create_users, delete_users, run_playbook
 from harness import run_one
 from relay import FaultRelay
@@ -215,3 +216,47 @@ def test_the_dc_killed_during_site_then_the_rerun_converges(lab, dc, tmp_path, s
                             "--lab", str(lab.dir), str(report)], capture_output=True, text=True, check=False)
     assert proof.returncode == 0, proof.stdout + proof.stderr
     assert descriptor_problems(lab) == []
+
+
+# -- a writer outside the collection, at every moment of an spn_acl run -----------------------
+
+ADMIN_ACE = "(OA;;RP;bf967a7f-0de6-11d0-a285-00aa003049e2;;%s)"
+
+
+def test_a_foreign_dacl_change_at_any_moment_is_kept_or_reported(lab):
+    """An administrator's DACL change (samba-tool on the DC's database) lands
+    just before the Nth request of an spn_acl grant, for every N of the run.
+    On Samba the guard cannot stop such a writer: what must hold is that
+    the change survives, or the run warns naming the object; never a silent
+    loss, and no warning when nothing was lost."""
+    users = create_users(lab, ["faultacl", "faultadmin"])
+    dn, admin_sid = users["faultacl"]["dn"], users["faultadmin"]["sid"]
+    ace = ADMIN_ACE % admin_sid
+    outcomes = []
+    try:
+        for moment in range(4, 20):
+            users = create_users(lab, ["faultacl"])  # a fresh object: no ACE, no guard token
+
+            def foreign_write():
+                samba_tool(lab, "dsacl", "set", "--objectdn=%s" % dn, "--sddl=%s" % ace)
+
+            relay = FaultRelay(trigger_at=moment, action="interleave", on_trigger=foreign_write)
+            try:
+                run = run_one("spn_acl", dict(connection(lab, relay.port), account="faultacl"))
+            finally:
+                relay.close()
+            if not relay.triggered.is_set():
+                break  # the run sent fewer requests: every moment was tried
+            assert not run.failed, run.message
+            kept = ace in samba_tool(lab, "dsacl", "get", "--objectdn=%s" % dn)
+            warned = any("changed by a writer outside this collection" in warning and dn in warning
+                         for warning in run.warnings)
+            outcomes.append((moment, kept, warned))
+            assert kept or warned, "request %d: the administrator's ACE was lost without a word" % moment
+            # And no false alarm: the run warns exactly when the change was overwritten.
+            assert warned is not kept, "request %d: kept=%s, warned=%s" % (moment, kept, warned)
+    finally:
+        delete_users(lab, users)
+        delete_users(lab, {"faultadmin": dict(dn="CN=faultadmin,CN=Users,%s" % lab.base_dn)})
+    print("(request, kept, warned): %s" % outcomes)
+    assert len(outcomes) >= 5 and any(warned for _moment, _kept, warned in outcomes)

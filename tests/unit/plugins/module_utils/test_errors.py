@@ -79,3 +79,18 @@ def test_a_corrupted_descriptor_read_from_the_dc_names_the_account_and_attribute
                               "DC=com) read from the DC is not a valid security descriptor (")
     assert message.endswith("; nothing written: check the object's permissions with ADUC or dsacls")
     assert isinstance(raised.value, SqlAuthError)
+
+
+# -- a writer outside the collection (the guard cannot stop it; the version tells) ------------
+
+@pytest.mark.parametrize("read, now, written, value, lost", [
+    (3, 4, b"ours", b"ours", False),     # only our write
+    (3, 5, b"ours", b"ours", True),      # one more write, our value stands: it came before ours
+    (3, 5, b"ours", b"theirs", False),   # one more write, after ours: visible, nothing lost
+    (3, 6, b"ours", b"theirs", True),    # two more: one may have come before ours
+    (None, 9, b"ours", b"ours", False),  # no version to read: only a changed value tells
+    (None, None, b"ours", b"theirs", True),
+])
+def test_foreign_write_before_ours(read, now, written, value, lost):
+    from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write import foreign_write_before_ours
+    assert foreign_write_before_ours(read, now, written, value) is lost
