@@ -154,6 +154,60 @@ def foreign_write_before_ours(version_read, version_now, value_written, value_no
     return others > 1 or (others == 1 and value_now == value_written)
 
 
+@dataclass(frozen=True)
+class GuardedState:
+    """An attribute's values (a tuple), the guard tokens and the attribute's
+    replication version, as read."""
+
+    values: tuple
+    tokens: tuple
+    version: int | None
+
+
+def guarded_replace(client, dn, attribute, read_entry, plan, what, still_holds=None, controls=None, text=False):
+    """Replace ``attribute`` with ``plan(values read)`` (a tuple, or None
+    when nothing needs writing), swapping the guard token in the same
+    modify: for DCs that cannot delete the value itself (Samba's
+    nTSecurityDescriptor, a legacy duplicate SPN). ``read_entry()`` reads
+    the object with the attribute, GUARD_ATTRIBUTE and REPLICATION_METADATA;
+    values are bytes, or str with ``text``.
+
+    Returns (GuardedOutcome with values for current and planned, lost):
+    ``lost`` is True when a writer outside the collection may have written
+    between the read and the write (its change is then overwritten; the
+    caller warns). When other guarded writers followed, ``still_holds(values
+    now)`` tells whether this run's change is still in place."""
+    def state_of(entry):
+        values = entry.values(attribute) if text else [bytes(value) for value in entry.raw.get(attribute.lower(), [])]
+        return GuardedState(tuple(sorted(values)), guard_tokens(entry), attribute_version(entry, attribute))
+
+    def read():
+        return read_guarded(client, dn, read_entry, state_of)
+
+    token = {}
+
+    def modification(current, planned):
+        token["value"] = new_guard_token()
+        return {attribute: [("MODIFY_REPLACE", list(planned))], GUARD_ATTRIBUTE: guard_swap(current.tokens,
+                                                                                            token["value"])}
+
+    outcome = guarded_write(client, dn, read(), lambda current: plan(current.values), modification, read, what,
+                            controls)
+    written_over = outcome.current
+    outcome.current = written_over.values
+    if not outcome.written:
+        return outcome, False
+    after = state_of(read_entry())
+    if after.tokens == (token["value"],):
+        # No guarded writer since ours: only our one write may have raised the version.
+        lost = foreign_write_before_ours(written_over.version, after.version,
+                                         tuple(sorted(outcome.planned)), after.values)
+    else:
+        # Other guarded writers followed and planned from ours.
+        lost = still_holds is not None and not still_holds(after.values)
+    return outcome, lost
+
+
 def read_guarded(client, dn, read_entry, state_of):
     """Read an object (``read_entry() -> entry``) and make sure it carries a
     guard token, reading it again after adding one. Returns

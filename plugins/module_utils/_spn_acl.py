@@ -32,13 +32,8 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import Sq
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write import (
     GUARD_ATTRIBUTE,
     REPLICATION_METADATA,
-    attribute_version,
-    foreign_write_before_ours,
-    guard_swap,
-    guard_tokens,
+    guarded_replace,
     guarded_write,
-    new_guard_token,
-    read_guarded,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     LdapError,
@@ -203,25 +198,12 @@ def plan_target(target, descriptor_bytes, trustee_sid, object_class_guid=None):
     return (after if removed else None), [], removed, still
 
 
-class _DescriptorState(tuple):
-    """(descriptor bytes, guard tokens, replication version) as read."""
-
-    descriptor = property(lambda self: self[0])
-    tokens = property(lambda self: self[1])
-    version = property(lambda self: self[2])
-
-
 def _read_entry(client, dn):
     entries = client.search(dn, "(objectClass=*)", ["nTSecurityDescriptor", GUARD_ATTRIBUTE, REPLICATION_METADATA],
                             scope="base", paged=False, controls=client.dacl_controls())
     if not entries:
         raise LdapError("%s disappeared while its DACL was being changed" % dn)
     return entries[0]
-
-
-def _state_of(entry):
-    return _DescriptorState((entry.binary("nTSecurityDescriptor"), guard_tokens(entry),
-                             attribute_version(entry, "nTSecurityDescriptor")))
 
 
 def write_descriptor(client, dn, old_bytes, recompute, name):
@@ -248,42 +230,17 @@ def write_descriptor(client, dn, old_bytes, recompute, name):
             # This DC cannot delete a descriptor value (Samba): the guard token serves.
             client.descriptor_delete_refused = True
 
-    def read():
-        return read_guarded(client, dn, lambda: _read_entry(client, dn), _state_of)
-
-    state = read()
-    written = {}
-
-    def modification(current, new):
-        written["token"] = new_guard_token()
-        return {"nTSecurityDescriptor": [("MODIFY_REPLACE", [new])],
-                GUARD_ATTRIBUTE: guard_swap(current.tokens, written["token"])}
-
-    outcome = guarded_write(client, dn, state, lambda current: plan(current.descriptor), modification, read, what,
-                            controls)
-    written_over = outcome.current
-    outcome.current = written_over.descriptor
-    warnings = foreign_write_warnings(client, dn, name, written_over, outcome.planned, written["token"], recompute) \
-        if outcome.written else []
-    return outcome, warnings
-
-
-def foreign_write_warnings(client, dn, name, written_over, written_bytes, token, recompute):
-    """After a guard-token write: whether anyone outside the collection also
-    wrote the descriptor around it. A write just before ours is overwritten;
-    the guard cannot stop it, but the descriptor's replication version,
-    which every write raises by one, tells."""
-    after = _state_of(_read_entry(client, dn))
-    if after.tokens == (token,):
-        # No guarded writer since ours: only our one write may have raised the version.
-        unexpected = foreign_write_before_ours(written_over.version, after.version, written_bytes, after.descriptor)
-    else:
-        # Other guarded writers followed and planned from ours: it holds if nothing is left to do.
-        unexpected = recompute(after.descriptor) is not None
-    if not unexpected:
-        return []
-    return ["%s: its DACL was also changed by a writer outside this collection while this run wrote it; a change "
-            "made between this run's read and its write is overwritten: check the DACL of %s" % (name, dn)]
+    outcome, lost = guarded_replace(
+        client, dn, "nTSecurityDescriptor", lambda: _read_entry(client, dn),
+        lambda values: (lambda new: (new,) if new is not None else None)(plan(values[0])), what,
+        still_holds=lambda values: recompute(values[0]) is None, controls=controls)
+    outcome.current = outcome.current[0]
+    outcome.planned = outcome.planned[0] if outcome.planned else None
+    if not lost:
+        return outcome, []
+    return outcome, ["%s: its DACL was also changed by a writer outside this collection while this run wrote it; a "
+                     "change made between this run's read and its write is overwritten: check the DACL of %s"
+                     % (name, dn)]
 
 
 def validate_spn_acl(params):

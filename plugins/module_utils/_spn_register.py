@@ -38,14 +38,8 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write im
     GUARD_ATTRIBUTE,
     MAX_WRITE_ATTEMPTS,
     REPLICATION_METADATA,
-    attribute_version,
     back_off,
-    foreign_write_before_ours,
-    guard_swap,
-    guard_tokens,
-    guarded_write,
-    new_guard_token,
-    read_guarded,
+    guarded_replace,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import LdapError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import SpnError, parse_spn, spn_key
@@ -297,10 +291,6 @@ def _read_spn_entry(client, dn):
     return entries[0]
 
 
-def _spn_state(entry):
-    return tuple(sorted(entry.values(_ATTRIBUTE))), guard_tokens(entry), attribute_version(entry, _ATTRIBUTE)
-
-
 def _replace_without(client, change, written, warnings):
     """servicePrincipalName replaced by its values read again minus this
     change's, with the guard token swapped in the same modify. Samba checks
@@ -309,30 +299,23 @@ def _replace_without(client, change, written, warnings):
     guard (SQL Server registering an SPN, another run's value-level write)
     is seen afterwards in the attribute's version, and reported."""
     dn, name = change.account.dn, change.account.name
-    token = {}
 
-    def read():
-        return read_guarded(client, dn, lambda: _read_spn_entry(client, dn), _spn_state)
-
-    def plan(current):
-        remaining = [spn for spn in current[0] if spn_key(spn) not in change.remove]
-        return remaining if len(remaining) < len(current[0]) else None
-
-    def modification(current, remaining):
-        token["value"] = new_guard_token()
-        return {_ATTRIBUTE: [("MODIFY_REPLACE", remaining)], GUARD_ATTRIBUTE: guard_swap(current[1], token["value"])}
+    def plan(values):
+        remaining = tuple(value for value in values if spn_key(value) not in change.remove)
+        return remaining if len(remaining) < len(values) else None
 
     what = "removing the duplicate SPNs %s from %s" % (", ".join(sorted(change.remove.values())), name)
-    outcome = guarded_write(client, dn, read(), plan, modification, read, what)
+    outcome, lost = guarded_replace(client, dn, _ATTRIBUTE, lambda: _read_spn_entry(client, dn), plan, what,
+                                    text=True)
     if not outcome.written:
         return
-    written.extend(_writes(change, [spn for spn in outcome.current[0] if spn_key(spn) in change.remove], ()))
-    after = _spn_state(_read_spn_entry(client, dn))
-    if after[1] == (token["value"],) and foreign_write_before_ours(
-            outcome.current[2], after[2], tuple(sorted(outcome.planned)), after[0]):
+    removed = [value for value in outcome.current if value not in outcome.planned]
+    written.extend(_writes(change, removed, ()))
+    if lost:
+        now = _read_spn_entry(client, dn).values(_ATTRIBUTE)
         warnings.append("%s: servicePrincipalName was also changed by another writer (SQL Server registering its "
                         "SPNs, or another run) while this run replaced it to remove a legacy duplicate; an SPN added "
-                        "just before the replace is lost: it now holds %s" % (name, ", ".join(after[0]) or "nothing"))
+                        "just before the replace is lost: it now holds %s" % (name, ", ".join(sorted(now)) or "nothing"))
 
 
 def validate_spn_register(params):
