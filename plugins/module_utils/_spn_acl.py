@@ -230,10 +230,12 @@ def write_descriptor(client, dn, old_bytes, recompute, name):
             # This DC cannot delete a descriptor value (Samba): the guard token serves.
             client.descriptor_delete_refused = True
 
-    outcome, lost = guarded_replace(
-        client, dn, "nTSecurityDescriptor", lambda: _read_entry(client, dn),
-        lambda values: (lambda new: (new,) if new is not None else None)(plan(values[0])), what,
-        still_holds=lambda values: recompute(values[0]) is None, controls=controls)
+    def plan_values(values):
+        new = plan(values[0])
+        return (new,) if new is not None else None
+
+    outcome, lost = guarded_replace(client, dn, "nTSecurityDescriptor", lambda: _read_entry(client, dn), plan_values,
+                                    what, still_holds=lambda values: recompute(values[0]) is None, controls=controls)
     outcome.current = outcome.current[0]
     outcome.planned = outcome.planned[0] if outcome.planned else None
     if not lost:
