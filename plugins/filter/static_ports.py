@@ -13,7 +13,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
     validate_instance_name,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import display_name, static_port
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_static_port import inventory_port_settings
+from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import port_settings
 
 
 def static_port_instances(instances, host, platform="windows"):
@@ -72,7 +72,7 @@ def static_port_plan(hostvars, hosts):
     plan = dict(hosts=[], problems={})
     for host in hosts:
         variables = hostvars[host]
-        settings = inventory_port_settings(variables, host)
+        settings = port_settings(variables, host)
         if not settings["managed"]:
             continue
         found = static_port_instances(variables.get("sqlauth_instances") or [], settings["fqdn"],

@@ -76,20 +76,6 @@ class PortRequest:
         return windows_service_name(self.instance)
 
 
-def inventory_port_settings(variables, host):
-    """How the sql_kerberos role treats one inventory host's ports, from its
-    variables: dict(fqdn, platform, managed, result) where result is the
-    host's registered sql_static_port result (the role registers one per
-    platform), or None."""
-    managed = variables.get("sql_kerberos_manage_ports", True)
-    if isinstance(managed, str):
-        managed = managed.strip().lower() not in ("false", "no", "off", "0", "n", "f", "")
-    platform = variables.get("sqlauth_platform") or "windows"
-    result = variables.get("sql_static_port_%s_result" % platform) if managed else None
-    return dict(fqdn=variables.get("sqlauth_host_fqdn") or host, platform=platform, managed=bool(managed),
-                result=result if isinstance(result, dict) else None)
-
-
 def windows_service_name(instance):
     """The Windows service of a Database Engine instance."""
     return "MSSQLSERVER" if instance == DEFAULT_INSTANCE else "MSSQL$%s" % instance

@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, sqlauth.kerberos contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The drift_report filters: the report built from the modules' results and
-each listed host's port settings (inventory_port_settings: whether the role
+each listed host's port settings (plugin_utils _estate.port_settings: whether the role
 manages its ports, its platform, FQDN and registered
 sql_static_port_<platform>_result, read from a plain dict standing in for
 hostvars), its input check, and drift_report_render with every format. The

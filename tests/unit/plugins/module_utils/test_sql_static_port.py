@@ -16,7 +16,6 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_static_port 
     PortRequest,
     StaticPortError,
     TcpLayout,
-    inventory_port_settings,
     plan_linux,
     static_port_windows,
     validate_static_port,
@@ -354,57 +353,3 @@ def test_linux_plan_restart_decision(sql_ports, change, required):
 def test_linux_plan_refuses_a_port_another_process_listens_on():
     with pytest.raises(StaticPortError, match="port 1533 is already used on this host by nginx .pid 77.; nothing"):
         plan_linux(linux_request(1533), "/c", b"", [], [], lambda port: "nginx (pid 77)")
-
-
-# -- a host's port settings from its inventory variables (pure) -------------------------
-
-WINDOWS_RESULT = dict(changed=False, instances=[dict(instance="MSSQLSERVER", changed=False)])
-LINUX_RESULT = dict(changed=True, instances=[dict(instance="MSSQLSERVER", changed=True)])
-
-
-def test_port_settings_defaults():
-    assert inventory_port_settings({}, HOST) == dict(fqdn=HOST, platform="windows", managed=True, result=None)
-
-
-def test_port_settings_fqdn_and_platform():
-    variables = dict(sqlauth_host_fqdn="SQLLNX1.corp.example.com", sqlauth_platform="linux")
-    settings = inventory_port_settings(variables, "lnx")
-    # The FQDN is given as written; the drift report lowers it.
-    assert (settings["fqdn"], settings["platform"]) == ("SQLLNX1.corp.example.com", "linux")
-    # Empty values fall back to the inventory name and Windows.
-    settings = inventory_port_settings(dict(sqlauth_host_fqdn="", sqlauth_platform=None), "sql1")
-    assert (settings["fqdn"], settings["platform"]) == ("sql1", "windows")
-
-
-@pytest.mark.parametrize("platform, result", [(None, WINDOWS_RESULT), ("windows", WINDOWS_RESULT),
-                                              ("linux", LINUX_RESULT)])
-def test_port_settings_read_the_result_registered_for_the_platform(platform, result):
-    variables = dict(sql_static_port_windows_result=WINDOWS_RESULT, sql_static_port_linux_result=LINUX_RESULT)
-    if platform:
-        variables["sqlauth_platform"] = platform
-    assert inventory_port_settings(variables, HOST)["result"] is result
-
-
-def test_port_settings_ignore_the_other_platforms_result():
-    variables = dict(sqlauth_platform="linux", sql_static_port_windows_result=WINDOWS_RESULT)
-    assert inventory_port_settings(variables, HOST)["result"] is None
-    assert inventory_port_settings(dict(sql_static_port_linux_result=LINUX_RESULT), HOST)["result"] is None
-
-
-@pytest.mark.parametrize("managed, expected", [
-    (True, True), (False, False), (1, True), (0, False),
-    ("true", True), ("yes", True), ("on", True), ("1", True), ("Y", True), ("anything", True),
-    ("false", False), ("False", False), ("no", False), (" NO ", False), ("off", False), ("0", False),
-    ("n", False), ("f", False), ("", False), ("  ", False),
-])
-def test_port_settings_managed(managed, expected):
-    variables = dict(sql_kerberos_manage_ports=managed, sql_static_port_windows_result=WINDOWS_RESULT)
-    settings = inventory_port_settings(variables, HOST)
-    assert settings["managed"] is expected
-    # An unmanaged host's registered result is not read.
-    assert settings["result"] is (WINDOWS_RESULT if expected else None)
-
-
-@pytest.mark.parametrize("result", [None, "skipped", [], ["MSSQLSERVER"], 0])
-def test_port_settings_result_that_is_not_a_dict_is_none(result):
-    assert inventory_port_settings(dict(sql_static_port_windows_result=result), HOST)["result"] is None
