@@ -10,6 +10,7 @@ import subprocess
 from xml.etree import ElementTree
 
 import pytest
+import yaml
 from conftest import REPO, run_playbook
 
 INVENTORY = REPO / "playbooks" / "inventories" / "lab"
@@ -81,3 +82,11 @@ def test_a_waiver_that_matches_nothing_is_reported(lab, one_error, tmp_path):
     assert run.returncode == 0
     assert [w["subject"] for w in report["verdict"]["unmatched_waivers"]] == [stray["subject"]]
     assert "Waiver that matches no finding: SPN001 MSSQLSvc/gone.corp.example.test:1433" in run.output
+
+
+def test_waivers_from_a_file(lab, one_error, tmp_path):
+    waivers = tmp_path / "waivers.yml"
+    waivers.write_text(yaml.safe_dump([waiver("2099-12-31")]))
+    run, report = drift_report(lab, tmp_path / "report", sql_kerberos_waivers_file=str(waivers))
+    assert run.returncode == 0, run.output[-3000:]
+    assert report["verdict"]["active_waivers"][0]["ticket"] == "CHG-42"
