@@ -17,6 +17,7 @@ delegation, the static port, TCP/IP. Its ``result`` is ok, drift, skipped
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 from xml.etree import ElementTree
 
@@ -300,7 +301,6 @@ def build_report(audit, links, delegation, ports, mode="report", generated=None,
 
 
 def _today():
-    import datetime
     return datetime.datetime.now(datetime.timezone.utc).date()
 
 

@@ -108,6 +108,8 @@ class DirectoryClient:
         self.binds = 0
         # Notes for the module's output (e.g. an ambiguous account name), said once each.
         self.warnings = []
+        # Learnt at the first descriptor write: this DC cannot delete a descriptor value (Samba).
+        self.descriptor_delete_refused = False
         self._connection = self._open(self.options["server"], self.options.get("port") or _DEFAULT_PORTS[self.tls_mode])
         self._global_catalog = None
         root = self.search("", "(objectClass=*)", ["defaultNamingContext", "rootDomainNamingContext",

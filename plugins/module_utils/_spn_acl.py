@@ -217,7 +217,7 @@ def write_descriptor(client, dn, old_bytes, recompute, name):
         new = recompute(current_bytes)
         return new.to_bytes() if new is not None else None
 
-    if not getattr(client, "descriptor_delete_refused", False):
+    if not client.descriptor_delete_refused:
         try:
             outcome = guarded_write(
                 client, dn, old_bytes, plan,

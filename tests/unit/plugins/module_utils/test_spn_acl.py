@@ -457,6 +457,7 @@ class FakeDescriptorStore:
         self.reads = 0
         self.guards = []
         self.version = 3
+        self.descriptor_delete_refused = False  # as a DirectoryClient starts
 
     def dacl_controls(self):
         return CONTROLS
