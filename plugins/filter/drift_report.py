@@ -7,29 +7,26 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.sqlauth.kerberos.plugins.module_utils import _catalogue, _drift_report
+from ansible_collections.sqlauth.kerberos.plugins.module_utils import _drift_report
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 from ansible_collections.sqlauth.kerberos.plugins.plugin_utils import _drift_report_html
-from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import port_settings
+from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import read_estate
 
 
 def drift_report(audit, links, delegation, hostvars, hosts, mode="report", generated=None, waivers=None,
                  severity_overrides=None, fail_on="error"):
     """The report; each host's port check is its registered sql_static_port
-    result, when the role manages its ports (plugin_utils/_estate.port_settings).
+    result, when the role manages its ports (plugin_utils/_estate.py).
     ``waivers``, ``severity_overrides`` and ``fail_on``: the inventory's
     accepted risks and the severity that fails the run (_catalogue.py)."""
     if not isinstance(audit, dict) or "instances" not in audit:
         raise AnsibleFilterError("drift_report needs the registered result of sqlauth.kerberos.spn_facts")
-    ports = {}
-    for host in hosts:
-        settings = port_settings(hostvars[host], host)
-        ports[settings["fqdn"].lower()] = dict(managed=settings["managed"], platform=settings["platform"],
-                                               result=settings["result"])
+    ports = read_estate(hostvars, hosts).port_checks()
     try:
         return _drift_report.build_report(audit, links or [], delegation if isinstance(delegation, dict) else None,
                                           ports, mode=mode, generated=generated, waivers=waivers,
                                           severity_overrides=severity_overrides, fail_on=fail_on)
-    except _catalogue.CatalogueError as error:
+    except SqlAuthError as error:
         raise AnsibleFilterError(str(error)) from None
 
 

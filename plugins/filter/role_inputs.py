@@ -10,9 +10,11 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import AccountError, parse_account_reference
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import short_host_name
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import (
-    instance_key,
-    instance_key_from_name,
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import instance_key_from_name
+from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
+    EstateError,
+    moves_allowed_keys,
+    read_estate,
 )
 
 
@@ -37,27 +39,29 @@ def spn_acl_targets(instances, include_computer_accounts=False, state="present")
     return list(targets.values())
 
 
-def spn_registrations(audit, hostvars, hosts, allow_move=False):
+def spn_registrations(audit, hostvars=None, hosts=None, allow_move=False, moves_allowed=None):
     """From spn_facts' result, the spn_register registrations that fix its
     SPN findings, and the readable reasons for what must not be done.
 
     Taking an SPN from another account (wrong account or duplicate) needs
     permission: ``allow_move`` for all, or ``allow_spn_move: true`` on the
-    instance in the inventory. Returns dict(registrations, blocked)."""
-    allowed = set()
-    for host in hosts:
-        variables = hostvars[host]
-        fqdn = variables.get("sqlauth_host_fqdn") or host
-        for item in variables.get("sqlauth_instances") or []:
-            if allow_move or item.get("allow_spn_move"):
-                allowed.add(instance_key(fqdn, item.get("instance")))
+    instance in the inventory: ``moves_allowed`` (the instance names, as the
+    estate lists them), else read from ``hostvars`` of ``hosts``.
+    Returns dict(registrations, blocked)."""
+    if moves_allowed is None:
+        try:
+            moves_allowed = read_estate(hostvars or {}, hosts or []).moves_allowed()
+        except EstateError as error:
+            raise AnsibleFilterError(str(error)) from None
+    allowed = moves_allowed_keys(moves_allowed)
 
     grouped, blocked = {}, []
     for step in audit.get("plan", []):
         if step["action"] == "add_spn":
             move = False
         elif step["action"] in ("move_spn", "remove_duplicate_spn"):
-            refused = [name for name in step["instances"] if instance_key_from_name(name) not in allowed]
+            refused = [name for name in step["instances"]
+                       if not allow_move and instance_key_from_name(name) not in allowed]
             if refused:
                 blocked.append("%s is held by %s but %s needs it on %s: allow the move with allow_spn_move: true "
                                "on %s in the inventory" % (step["spn"], ", ".join(step["remove_from"]),

@@ -7,26 +7,16 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-INSTANCE_KEYS = ("instance", "port", "tcp_enabled", "service_account", "listeners", "extra_spns")
+from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import EstateError, read_estate
 
 
 def sql_instances(hostvars, hosts):
     """Flatten each host's ``sqlauth_instances`` into the ``instances`` list
     of spn_facts; the host is ``sqlauth_host_fqdn`` or the inventory name."""
-    flat = []
-    for host in hosts:
-        variables = hostvars[host]
-        fqdn = variables.get("sqlauth_host_fqdn") or host
-        instances = variables.get("sqlauth_instances") or []
-        if not isinstance(instances, list):
-            raise AnsibleFilterError("sqlauth_instances of %s must be a list, got %s" % (host, type(instances).__name__))
-        for item in instances:
-            if not isinstance(item, dict) or not item.get("service_account"):
-                raise AnsibleFilterError("every item of sqlauth_instances of %s needs a service_account" % host)
-            entry = {key: item[key] for key in INSTANCE_KEYS if key in item}
-            entry["host"] = fqdn
-            flat.append(entry)
-    return flat
+    try:
+        return read_estate(hostvars, hosts).instances()
+    except EstateError as error:
+        raise AnsibleFilterError(str(error)) from None
 
 
 def spn_audit_lines(report):

@@ -7,13 +7,8 @@ instance that has no static port to pin, and the sql_kerberos role uses to
 check every host's ports at once."""
 from __future__ import annotations
 
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
-    DEFAULT_INSTANCE,
-    SpnError,
-    validate_instance_name,
-)
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import display_name, static_port
-from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import port_settings
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import display_name
+from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import port_requests, read_estate
 
 
 def static_port_instances(instances, host, platform="windows"):
@@ -21,47 +16,7 @@ def static_port_instances(instances, host, platform="windows"):
     the host's inventory items with TCP/IP, the items left out (TCP/IP
     disabled in the inventory) with the reason, and one sentence per item
     that cannot be pinned (no static port, bad port or name)."""
-    result = dict(instances=[], skipped=[], problems=[])
-    if not isinstance(instances, list):
-        result["problems"].append("sqlauth_instances of %s must be a list, got %s" % (host, type(instances).__name__))
-        return result
-    ports = {}
-    for item in instances:
-        if not isinstance(item, dict):
-            result["problems"].append("every item of sqlauth_instances of %s must be a dict, got %r" % (host, item))
-            continue
-        raw_name = item.get("instance") or DEFAULT_INSTANCE
-        try:
-            name = validate_instance_name(raw_name)
-        except SpnError as error:
-            result["problems"].append("%s: %s" % (host, error))
-            continue
-        label = display_name(host, name)
-        if platform == "linux" and name != DEFAULT_INSTANCE:
-            result["problems"].append("%s: SQL Server on Linux has a single instance, %s (sqlauth_platform is linux)"
-                                      % (label, DEFAULT_INSTANCE))
-            continue
-        if item.get("tcp_enabled") is False:
-            result["skipped"].append("%s: TCP/IP is disabled in the inventory (tcp_enabled: false)" % label)
-            continue
-        try:
-            port = static_port(name, item.get("port"))
-        except SpnError as error:
-            result["problems"].append("%s: %s" % (label, error))
-            continue
-        if port is None:
-            result["problems"].append(
-                "%s has no static port (port: %s): give it one in sqlauth_instances, e.g. port: 1533, or leave it "
-                "out of sql_static_port_instances" % (label, "dynamic" if item.get("port") else "not set, dynamic "
-                                                      "for a named instance"))
-            continue
-        if port in ports:
-            result["problems"].append("%s and %s both have port %d: each instance needs a port of its own"
-                                      % (ports[port], label, port))
-            continue
-        ports[port] = label
-        result["instances"].append(dict(instance=name, port=port, enable_tcp=True))
-    return result
+    return port_requests(instances, host, platform)
 
 
 def static_port_plan(hostvars, hosts):
@@ -69,19 +24,7 @@ def static_port_plan(hostvars, hosts):
     pins or checks (managed, and every instance can be pinned), and per
     managed host that cannot be, its problems (static_port_instances').
     Reads each host's variables once, for the whole play."""
-    plan = dict(hosts=[], problems={})
-    for host in hosts:
-        variables = hostvars[host]
-        settings = port_settings(variables, host)
-        if not settings["managed"]:
-            continue
-        found = static_port_instances(variables.get("sqlauth_instances") or [], settings["fqdn"],
-                                      settings["platform"])["problems"]
-        if found:
-            plan["problems"][host] = found
-        else:
-            plan["hosts"].append(host)
-    return plan
+    return read_estate(hostvars, hosts).port_plan()
 
 
 def static_port_problems(hostvars, hosts):

@@ -17,6 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._account_state import (
+    ACCOUNT_STATE_ATTRIBUTES,
+    account_state,
+)
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     MAX_FILTER_TERMS,
@@ -46,7 +50,7 @@ _DN = re.compile(r"^[A-Za-z][\w-]*=.+", re.IGNORECASE)
 _KINDS = (("msds-groupmanagedserviceaccount", "gmsa"), ("msds-managedserviceaccount", "msa"),
           ("computer", "computer"), ("user", "user"))
 ACCOUNT_ATTRIBUTES = ["sAMAccountName", "userPrincipalName", "objectSid", "objectClass", "dNSHostName",
-                      "servicePrincipalName", "userAccountControl"]
+                      "servicePrincipalName", "userAccountControl"] + ACCOUNT_STATE_ATTRIBUTES
 
 
 class AccountError(SqlAuthError, ValueError):
@@ -140,6 +144,12 @@ class Account:
     spns: list = field(default_factory=list)
     user_account_control: int = 0
     security_descriptor: bytes | None = None
+    # msDS-User-Account-Control-Computed, accountExpires, pwdLastSet and
+    # msDS-AllowedToDelegateTo, as read (see state()).
+    computed_account_control: int = 0
+    account_expires: str | None = None
+    pwd_last_set: str | None = None
+    allowed_to_delegate_to: list = field(default_factory=list)
 
     @property
     def name(self):
@@ -166,6 +176,11 @@ class Account:
 
     def summary(self):
         return dict(name=self.name, dn=self.dn, sid=self.sid, kind=self.kind)
+
+    def state(self):
+        """What the account's attributes say about it (_account_state.py)."""
+        return account_state(self.user_account_control, self.computed_account_control, self.account_expires,
+                             self.pwd_last_set, self.allowed_to_delegate_to)
 
 
 def normalize_dn(dn):
@@ -257,6 +272,10 @@ def account_from_entry(entry, domain_netbios):
         spns=entry.values("servicePrincipalName"),
         user_account_control=int(entry.value("userAccountControl") or 0),
         security_descriptor=entry.binary("nTSecurityDescriptor"),
+        computed_account_control=int(entry.value("msDS-User-Account-Control-Computed") or 0),
+        account_expires=entry.value("accountExpires"),
+        pwd_last_set=entry.value("pwdLastSet"),
+        allowed_to_delegate_to=entry.values("msDS-AllowedToDelegateTo"),
     )
 
 

@@ -85,6 +85,53 @@ CATALOGUE = (
             "constrained delegation (msDS-AllowedToActOnBehalfOfOtherIdentity), keeping existing entries.",
             "Set-AD* -PrincipalsAllowedToDelegateToAccount keeping the entries (PowerShell); an add where the "
             "attribute is absent (LDIF)"),
+    Finding("DLG002", "delegation_risk", "unconstrained_delegation", "Unconstrained delegation", "warning",
+            "nothing yet: a risk to every user of the instance",
+            "Works for linked servers, but every client's ticket to the instance carries the client's TGT: whoever "
+            "controls the instance (or its account) can act as any of its users, administrators included, "
+            "anywhere in the forest.",
+            "Set resource-based constrained delegation for the instance's linked servers, then clear 'Trust this "
+            "account for delegation to any service' (on Windows that needs SeEnableDelegationPrivilege, a Domain "
+            "Admins right).",
+            "Set-ADAccountControl -TrustedForDelegation $false (PowerShell); not in LDIF"),
+    Finding("DLG003", "delegation_risk", "protocol_transition", "Protocol transition allowed", "warning",
+            "nothing yet: a risk to every user of the services it may delegate to",
+            "The account may obtain tickets as any user without their password (S4U2Self) and pass them on to "
+            "every service it may delegate to.",
+            "Clear 'Use any authentication protocol' (TRUSTED_TO_AUTH_FOR_DELEGATION): linked servers delegate by "
+            "resource-based constrained delegation, which does not need it.",
+            "Set-ADAccountControl -TrustedToAuthForDelegation $false (PowerShell); not in LDIF"),
+    Finding("DLG004", "delegation", "front_end_sensitive", "Front end's account cannot be delegated", "error",
+            "linked-server queries as the caller (ANONYMOUS LOGON)",
+            "The front end's service account is marked 'Account is sensitive and cannot be delegated': the KDC "
+            'refuses its delegation requests, and linked-server queries fail with "Login failed for user '
+            'NT AUTHORITY\\ANONYMOUS LOGON".',
+            "Clear the flag on the service account, or run the front end under an account that may delegate.",
+            "Set-ADAccountControl -AccountNotDelegated $false (PowerShell); not in LDIF"),
+    Finding("ACC001", "account", "account_disabled", "Service account disabled", "error",
+            "the instance: SQL Server does not start",
+            "SQL Server cannot log on as a disabled account: the service does not start (error 1069, "
+            "\"The service did not start due to a logon failure\"), and the KDC still issues tickets for its SPNs "
+            "that nothing can use.",
+            "Enable the account, or correct the inventory if the instance runs as another account.",
+            "Enable-ADAccount (PowerShell); not in LDIF"),
+    Finding("ACC002", "account", "account_locked", "Service account locked out", "error",
+            "the instance at its next start",
+            "SQL Server cannot log on as a locked-out account until the lockout ends: the service does not start "
+            "(error 1069). Often another host still tries an old password.",
+            "Unlock the account and find what keeps using an old password.",
+            "Unlock-ADAccount (PowerShell); not in LDIF"),
+    Finding("ACC003", "account", "account_expired", "Service account expired", "error",
+            "the instance at its next start",
+            "The account's expiry date has passed: SQL Server cannot log on as it (error 1069).",
+            "Clear the account's expiry date: a service account should not expire.",
+            "Clear-ADAccountExpiration (PowerShell); not in LDIF"),
+    Finding("ACC004", "account", "password_expired", "Service account password expired", "error",
+            "the instance at its next start",
+            "The password has expired or must be changed at next logon: SQL Server cannot log on with it at its "
+            "next start (error 1069), and clients of a running instance keep working only until then.",
+            "Set a new password and give it to the SQL Server service, or move the instance to a gMSA.",
+            "Set-ADAccountPassword -Reset (PowerShell); not in LDIF"),
     Finding("PRT001", "static_port", "dynamic_port", "No static TCP port", "error",
             "port SPNs: Kerberos for connections by port",
             "The port changes at restart: a port SPN cannot be registered, clients depend on SQL Browser, and "

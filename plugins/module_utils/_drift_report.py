@@ -6,7 +6,9 @@ read-only modules found (spn_facts, rbkcd_delegate and sql_static_port in
 check mode), with the fix for each problem spelled out, as the commands an
 AD administrator runs, and rendered as JSON data, JUnit XML, a
 PowerShell script and LDIF (the HTML page is a Jinja2 template on the
-controller: plugin_utils/_drift_report_html.py). Pure code, no I/O.
+controller: plugin_utils/_drift_report_html.py). The LDIF is the modify
+requests the modules send (_spn_register, _rbkcd), written by ldap3
+(_ldif.py). Pure code, no I/O.
 
 A check is one thing that is right or wrong about one instance: one required
 SPN, the service account's right to write its own SPNs, one linked server's
@@ -16,11 +18,11 @@ delegation, the static port, TCP/IP. Its ``result`` is ok, drift, skipped
 ``id``, ``title``, ``severity`` and ``symptom`` (_catalogue.py)."""
 from __future__ import annotations
 
-import base64
 import datetime
 import json
 from xml.etree import ElementTree
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._account_state import is_expired
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._catalogue import (
     SEVERITIES,
     CatalogueError,
@@ -29,20 +31,26 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._catalogue import
     parse_severity_overrides,
     parse_waivers,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldif import modify_record
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._rbkcd import (
     RBCD_ATTRIBUTE,
     build_descriptor,
     delegation_ace,
+    guarded_modification,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_register import spn_modification
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import (
+    DYNAMIC_PORT,
     instance_key,
     instance_key_from_name,
 )
 
 RESULTS = ("ok", "drift", "skipped", "waived")
 # The order checks are listed and fixed in: ports first (SPNs name the port),
-# then the right to write SPNs, the SPNs, and delegation, which needs the SPNs.
-CHECK_ORDER = ("static_port", "tcp_enabled", "spn_write_acl", "spn", "delegation")
+# the account SQL Server runs as, the right to write SPNs, the SPNs,
+# delegation, which needs the SPNs, and last the delegation flags that
+# resource-based constrained delegation replaces.
+CHECK_ORDER = ("static_port", "tcp_enabled", "account", "spn_write_acl", "spn", "delegation", "delegation_risk")
 SPN_WRITE_RIGHTS = (("RPWP;servicePrincipalName", "read and write servicePrincipalName"),
                     ("WS;Validated write to service principal name", "validated write to SPNs"))
 _AD_CMDLET_NOUN = {"user": "ADUser", "computer": "ADComputer", "gmsa": "ADServiceAccount",
@@ -69,7 +77,10 @@ def _setspn(option, spn, account):
 
 
 def _ldif_spn(dn, operation, spn):
-    return "dn: %s\nchangetype: modify\n%s: servicePrincipalName\nservicePrincipalName: %s\n-\n" % (dn, operation, spn)
+    """The LDIF of spn_register's modify that adds or deletes (``operation``)
+    one SPN: one record per value, so that ldapmodify applying the file
+    record by record stops at a refused value only."""
+    return modify_record(dn, spn_modification(**{operation: [spn]}))
 
 
 # -- the checks ----------------------------------------------------------------
@@ -147,11 +158,36 @@ def delegation_checks(links, reports_by_key, delegation):
         front_account, back_account = front["service_account"], back["service_account"]
         subject = "%s -> %s" % (front["name"], back["name"])
         target = targets.get(back_account["sid"])
-        if target is None:
+        front_state = front_account.get("state") or {}
+        front_flags = front_state.get("flags") or []
+        classic = _classic_delegation(front_state, target)
+        if front_account["sid"] == back_account["sid"]:
+            entry = _check("delegation", subject, "ok", "same account (%s) on both ends: no delegation needed"
+                           % front_account["name"], account=back_account["name"])
+        elif "not_delegated" in front_flags:
+            entry = _check(
+                "delegation", subject, "front_end_sensitive",
+                "%s is marked 'Account is sensitive and cannot be delegated': the KDC refuses every delegation "
+                "it asks for, so linked-server queries log in as NT AUTHORITY\\ANONYMOUS LOGON" % front_account["name"],
+                fix="Clear 'Account is sensitive and cannot be delegated' on %s (a SQL Server service account must "
+                    "delegate for linked servers), or run the front end under another account." % front_account["name"],
+                commands=["Set-ADAccountControl -Identity %s -AccountNotDelegated $false"
+                          % _ps_quote(front_account["dn"])], account=front_account["name"])
+        elif target is None:
             entry = _check("delegation", subject, "skipped", "delegation was not checked", account=back_account["name"])
         elif front_account["sid"] in {p["sid"] for p in target["principals_before"]}:
             allowed = "%s may delegate to %s" % (front_account["name"], back_account["name"])
             entry = _check("delegation", subject, "ok", allowed, account=back_account["name"])
+        elif classic:
+            entry = _check("delegation", subject, "ok", "%s may delegate to %s by classic constrained delegation "
+                           "(msDS-AllowedToDelegateTo%s)" % (
+                               front_account["name"], classic,
+                               ", with protocol transition" if "trusted_to_auth_for_delegation" in front_flags
+                               else ""), account=back_account["name"])
+        elif "trusted_for_delegation" in front_flags:
+            entry = _check("delegation", subject, "ok", "%s may delegate to any service by unconstrained "
+                           "delegation (a risk: see its delegation_risk check)" % front_account["name"],
+                           account=back_account["name"])
         else:
             noun = _AD_CMDLET_NOUN.get(back_account.get("kind"), "ADObject")
             identity = _ps_quote(back_account["dn"])
@@ -173,17 +209,107 @@ def delegation_checks(links, reports_by_key, delegation):
     return checks
 
 
+def _classic_delegation(front_state, target):
+    """The back end's SPN the front end may delegate to by classic
+    constrained delegation, when that SPN is ok on the back end's account
+    (the KDC then grants S4U2Proxy to it), else None."""
+    allowed = {spn.lower() for spn in front_state.get("allowed_to_delegate_to") or []}
+    for row in (target or {}).get("spns") or []:
+        if row.get("status") == "ok" and row["spn"].lower() in allowed:
+            return row["spn"]
+    return None
+
+
 def _ldif_delegation(target):
-    """The whole planned value when the attribute is absent (an add, which
-    fails if another writer set it meanwhile); with a value present, an LDIF
-    would need its exact bytes: the PowerShell line keeps its entries."""
+    """The whole planned value when the attribute is absent: rbkcd_delegate's
+    modify with no value read, an add, which fails if another writer set it
+    meanwhile; with a value present, an LDIF would need its exact bytes: the
+    PowerShell line keeps its entries."""
     dn = target["account"]["dn"]
     if target["principals_before"] or target.get("non_standard_entries"):
         return ("# %s: %s already has a value; use the PowerShell line, which keeps its entries.\n"
                 % (dn, RBCD_ATTRIBUTE))
     value = build_descriptor([delegation_ace(p["sid"]) for p in target["principals"]])
-    encoded = base64.b64encode(value).decode("ascii")
-    return "dn: %s\nchangetype: modify\nadd: %s\n%s:: %s\n-\n" % (dn, RBCD_ATTRIBUTE, RBCD_ATTRIBUTE, encoded)
+    return modify_record(dn, guarded_modification(None, value))
+
+
+def account_checks(report, now):
+    """Whether a service can run as the instance's account: one check per
+    problem the account's attributes show (disabled, locked out, expired,
+    password expired or to be changed), or one ok check."""
+    account = report["service_account"]
+    state = account.get("state")
+    name = account["name"]
+    if state is None:
+        return []  # a report of spn_facts before 0.3.0
+    flags = state.get("flags") or []
+    identity = _ps_quote(account["dn"])
+    checks = []
+    if "disabled" in flags:
+        checks.append(_check("account", name, "account_disabled", "%s is disabled: SQL Server cannot log on as it "
+                             "and does not start" % name,
+                             fix="Enable %s (if SQL Server should run as it), or give the instance its current "
+                                 "service account in the inventory." % name,
+                             commands=["Enable-ADAccount -Identity %s" % identity], account=name))
+    if "locked_out" in flags:
+        checks.append(_check("account", name, "account_locked", "%s is locked out: SQL Server cannot log on as it "
+                             "until the lockout ends" % name,
+                             fix="Unlock %s, and find what keeps trying an old password (a service or task on "
+                                 "another host)." % name,
+                             commands=["Unlock-ADAccount -Identity %s" % identity], account=name))
+    if is_expired(state, now):
+        checks.append(_check("account", name, "account_expired", "%s expired on %s: SQL Server cannot log on as it"
+                             % (name, state["expires"]),
+                             fix="Clear or extend the expiry date of %s: a service account should not expire." % name,
+                             commands=["Clear-ADAccountExpiration -Identity %s" % identity], account=name))
+    if "password_expired" in flags or state.get("must_change_password"):
+        why = "must change its password at next logon" if state.get("must_change_password") else \
+            "has an expired password"
+        checks.append(_check("account", name, "password_expired", "%s %s: SQL Server cannot log on as it at its "
+                             "next start" % (name, why),
+                             fix="Set a new password on %s and give it to the SQL Server service (SQL Server "
+                                 "Configuration Manager), or move the instance to a gMSA, whose password the "
+                                 "domain changes by itself." % name,
+                             commands=["Set-ADAccountPassword -Identity %s -Reset" % identity,
+                                       "Set-ADUser -Identity %s -ChangePasswordAtLogon $false" % identity],
+                             account=name))
+    return checks or [_check("account", name, "ok", "enabled, not locked out, not expired", account=name)]
+
+
+def delegation_risk_checks(report):
+    """Unconstrained delegation and protocol transition on the instance's
+    account (for LocalSystem, NETWORK SERVICE and virtual accounts, the
+    host's computer account); domain controllers are left out."""
+    account = report["service_account"]
+    state = account.get("state")
+    name = account["name"]
+    if state is None:
+        return []
+    flags = state.get("flags") or []
+    if "domain_controller" in flags:
+        return [_check("delegation_risk", name, "skipped", "a domain controller: its delegation settings are the "
+                       "domain's own", account=name)]
+    identity = _ps_quote(account["dn"])
+    checks = []
+    if "trusted_for_delegation" in flags:
+        checks.append(_check(
+            "delegation_risk", name, "unconstrained_delegation",
+            "%s is trusted for unconstrained delegation: every client's ticket to it carries the client's TGT, so "
+            "whoever controls the instance can act as any of its users anywhere in the forest" % name,
+            fix="Let the instance's linked servers delegate by resource-based constrained delegation (the site "
+                "playbook sets it), then clear 'Trust this account for delegation to any service' on %s." % name,
+            commands=["Set-ADAccountControl -Identity %s -TrustedForDelegation $false" % identity], account=name))
+    if "trusted_to_auth_for_delegation" in flags:
+        checks.append(_check(
+            "delegation_risk", name, "protocol_transition",
+            "%s may use protocol transition (TRUSTED_TO_AUTH_FOR_DELEGATION): it can obtain tickets as any user, "
+            "without their password, to every service it may delegate to" % name,
+            fix="Clear 'Use any authentication protocol' on %s: linked servers delegate by resource-based "
+                "constrained delegation, which needs no protocol transition." % name,
+            commands=["Set-ADAccountControl -Identity %s -TrustedToAuthForDelegation $false" % identity],
+            account=name))
+    return checks or [_check("delegation_risk", name, "ok", "no unconstrained delegation, no protocol transition",
+                             account=name)]
 
 
 def port_checks(report, port):
@@ -205,7 +331,7 @@ def port_checks(report, port):
                              fix="Enable TCP/IP for %s in SQL Server Configuration Manager (Protocols > TCP/IP) if "
                                  "clients connect over TCP, then set tcp_enabled: true and a static port in the "
                                  "inventory." % name))
-    elif wanted == "dynamic":
+    elif wanted == DYNAMIC_PORT:
         checks.append(_check("static_port", name, "dynamic_port", "the inventory gives no static port: clients find "
                              "the instance through SQL Browser and a port SPN cannot be registered",
                              fix="Choose a static TCP port for %s, set it as port: in the inventory, and run the site "
@@ -267,16 +393,20 @@ def build_report(audit, links, delegation, ports, mode="report", generated=None,
         raise CatalogueError("fail_on must be one of %s, got %r" % (", ".join(SEVERITIES), fail_on))
     waiver_list = parse_waivers(waivers)
     overrides = parse_severity_overrides(severity_overrides)
+    now = (datetime.datetime.combine(today, datetime.time.min, datetime.timezone.utc) if today
+           else datetime.datetime.now(datetime.timezone.utc))
     reports = audit.get("instances") or []
     by_key = {instance_key(r["host"], r["instance"]): r for r in reports}
     delegations = delegation_checks(links or [], by_key, delegation)
     hosts = {}
     for report in reports:
         key = instance_key(report["host"], report["instance"])
-        checks = port_checks(report, (ports or {}).get(report["host"].lower()))
+        checks = account_checks(report, now)
+        checks.extend(port_checks(report, (ports or {}).get(report["host"].lower())))
         checks.append(spn_write_acl_check(report))
         checks.extend(spn_checks(report))
         checks.extend(delegations.get(key, []))
+        checks.extend(delegation_risk_checks(report))
         checks.sort(key=lambda c: CHECK_ORDER.index(c["check"]))
         entry = dict(name=report["name"], instance=report["instance"], port=report["port"],
                      service_account=report["service_account"]["name"], checks=checks)
@@ -427,7 +557,9 @@ def to_powershell(report):
 
 def to_ldif(report):
     """The same AD changes as LDIF (ldapmodify): single values added and
-    deleted, never a whole attribute replaced."""
+    deleted, never a whole attribute replaced, each record made from the
+    modify request the module sends; what LDIF leaves to the PowerShell
+    script (ACLs, a delegation value already present) is said in comments."""
     parts = ["# AD changes that fix the Kerberos drift (sqlauth.kerberos); nothing has been written.\n"
              "# Apply with ldapmodify over LDAPS as a domain administrator, in this order.\n"]
     for dummy, instance, check in problems_in_fix_order(report):

@@ -11,7 +11,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._linux_host import LinuxHost
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_static_port import PLATFORMS
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._static_port_plan import PLATFORMS
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._winrm import (
     WINRM_CONNECTION_ARGUMENT_SPEC,
     WINRM_IMPORT_ERROR,

@@ -17,11 +17,12 @@ nothing is changed in a file SQL Server's own tools cannot read.
 from __future__ import annotations
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import DEFAULT_PORT
 
 NETWORK_SECTION = "network"
 TCP_PORT_OPTION = "tcpport"
 # SQL Server on Linux listens on 1433 when [network] tcpport is not set.
-DEFAULT_TCP_PORT = 1433
+DEFAULT_TCP_PORT = DEFAULT_PORT
 
 _BOM = b"\xef\xbb\xbf"
 

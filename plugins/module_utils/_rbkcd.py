@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._account_state import UF_NOT_DELEGATED
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import (
     AccountError,
     account_from_entry,
@@ -56,7 +57,6 @@ RBCD_ATTRIBUTE = "msDS-AllowedToActOnBehalfOfOtherIdentity"
 # check does not map generic rights, so GENERIC_ALL grants nothing there.
 DELEGATION_MASK = 0xF01FF
 BUILTIN_ADMINISTRATORS = "S-1-5-32-544"
-UF_NOT_DELEGATED = 0x100000
 STATES = ("present", "absent", "exact")
 UNKNOWN_PRINCIPAL_MODES = ("fail", "warn", "ignore")
 # Owner first, DACL last, as samba-tool lays them out: our values are then byte-identical to its.
@@ -162,7 +162,10 @@ def needs_write(current, planned):
 def guarded_modification(old_value, new_value):
     """One modify that deletes the value read and adds the new one: if
     anyone changed the value in between, the delete fails and nothing is
-    written."""
+    written. With no value read (``old_value`` None) it is the add of the
+    whole new value, which fails if another writer set one meanwhile. The
+    one form of a delegation write: write_plan sends it, and the drift
+    report's LDIF for an absent attribute is made from it."""
     changes = []
     if old_value is not None:
         changes.append(("MODIFY_DELETE", [old_value]))
@@ -271,6 +274,11 @@ def merge_targets(targets, accounts, sids_per_target):
     plans = {}
     for target, sids in zip(targets, sids_per_target):
         account = accounts[target.reference]
+        if target.state != "absent":
+            # Both ends of a linked server as one account: a service may
+            # always use tickets to its own SPNs, so there is nothing to grant
+            # (and exact drops an old self-entry).
+            sids = [sid for sid in sids if sid != account.sid]
         plan = plans.get(account.sid)
         if plan is None:
             plans[account.sid] = TargetPlan(account, target.state, sids, list(target.spns),
@@ -394,9 +402,9 @@ def plan_warnings(plan, principals_by_sid, spn_rows):
         if principal.user_account_control & UF_NOT_DELEGATED:
             warnings.append("%s is marked 'Account is sensitive and cannot be delegated': the KDC refuses its "
                             "S4U2Proxy requests, so it cannot delegate to %s" % (principal.name, name))
-        if sid == plan.account.sid:
-            warnings.append("%s is allowed to delegate to itself: not needed, a service may always use tickets "
-                            "to its own SPNs" % name)
+    if plan.account.sid in granted:
+        warnings.append("%s is allowed to delegate to itself: not needed, a service may always use tickets "
+                        "to its own SPNs (state=exact removes the entry)" % name)
     for row in spn_rows:
         if row["status"] == "missing":
             warnings.append("%s: the SPN %s is registered on no account, so clients cannot get a Kerberos ticket "

@@ -13,6 +13,8 @@ planning are pure.
 """
 from __future__ import annotations
 
+import re
+
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import (
     account_from_entry,
     match_accounts,
@@ -39,7 +41,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descrip
     SecurityDescriptorError,
     is_granted,
 )
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import spn_key
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import SpnError, spn_key
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import parse_instance
 
 STATUSES = ("ok", "missing", "wrong_account", "duplicate")
@@ -52,6 +54,7 @@ CLASS_SCHEMA_GUIDS = {
 }
 _EVERYONE_SID = "S-1-1-0"
 _AUTHENTICATED_USERS_SID = "S-1-5-11"
+_FACT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 HOLDER_ATTRIBUTES = ["sAMAccountName", "objectSid", "objectClass", "servicePrincipalName"]
 
 
@@ -208,7 +211,7 @@ def instance_report(instance, account_input, account, required_spns, holders, ca
     if can_register is False:
         findings.append("spn_write_acl_missing")
     report = instance.summary()
-    report.update(service_account=dict(account.summary(), input=account_input), spns=spn_rows,
+    report.update(service_account=dict(account.summary(), input=account_input, state=account.state()), spns=spn_rows,
                   can_register_own_spns=can_register, findings=findings)
     report["status"] = "ok" if not findings and all(r["status"] == "ok" for r in spn_rows) else "drift"
     return report
@@ -289,12 +292,16 @@ def summarize(reports):
 
 def validate_spn_facts(params):
     """spn_facts' input, checked before connecting."""
+    fact_name = params.get("fact_name") or "sqlauth_spn_facts"
+    if not _FACT_NAME.match(fact_name):
+        raise SpnError("fact_name %r is not a variable name: use letters, digits and underscores, starting with a "
+                       "letter or underscore" % fact_name)
     return dict(prepared=prepare_audit(params["instances"]), forms=params["spn_forms"],
-                forest=params["search_scope"] == "forest")
+                forest=params["search_scope"] == "forest", fact_name=fact_name)
 
 
 def spn_facts(client, request, check_mode=False):
     """spn_facts' operation: read-only in any mode."""
     report = audit(client, request["prepared"], request["forms"], request["forest"])
     return dict(report, changed=False, ldap_round_trips=client.round_trips, ldap_binds=client.binds,
-                ansible_facts=dict(sqlauth_spn_facts=report))
+                ansible_facts={request.get("fact_name", "sqlauth_spn_facts"): report})

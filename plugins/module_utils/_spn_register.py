@@ -176,6 +176,19 @@ def plan_changes(registrations, accounts, holders):
     return [change for change in changes.values() if not change.empty or change.moved_from]
 
 
+def spn_modification(add=(), delete=()):
+    """The modify request (ldap3's ``changes``) that deletes then adds
+    servicePrincipalName values one by one, each list sorted; never a
+    replace, so other writers' SPNs stay. The one form of an SPN write:
+    apply_changes sends it and the drift report's LDIF is made from it."""
+    modifications = []
+    for operation, values in (("MODIFY_DELETE", delete), ("MODIFY_ADD", add)):
+        values = sorted(values)
+        if values:
+            modifications.append((operation, values))
+    return {_ATTRIBUTE: modifications}
+
+
 class SpnConflict(LdapError):
     """Another writer changed an SPN this run was writing: read and plan again."""
 
@@ -205,13 +218,8 @@ def apply_changes(client, changes, written=None, warnings=None):
     for change in sorted(changes, key=lambda c: (bool(c.add), not added.intersection(c.remove))):
         if change.empty:
             continue
-        modifications = []
-        if change.remove:
-            modifications.append(("MODIFY_DELETE", sorted(change.remove.values())))
-        if change.add:
-            modifications.append(("MODIFY_ADD", sorted(change.add.values())))
         try:
-            client.modify(change.account.dn, {_ATTRIBUTE: modifications})
+            client.modify(change.account.dn, spn_modification(add=change.add.values(), delete=change.remove.values()))
             written.extend(_writes(change, change.remove.values(), change.add.values()))
             continue
         except LdapError as error:
@@ -226,7 +234,7 @@ def apply_changes(client, changes, written=None, warnings=None):
             _remove_values(client, change, written, warnings)
         if change.add:
             try:
-                client.modify(change.account.dn, {_ATTRIBUTE: [("MODIFY_ADD", sorted(change.add.values()))]})
+                client.modify(change.account.dn, spn_modification(add=change.add.values()))
             except LdapError as add_error:
                 if add_error.result == "constraintViolation":
                     raise SpnConflict(_explain_conflict(client, change, add_error),
@@ -263,7 +271,7 @@ def _remove_values(client, change, written, warnings):
     read again, so only what this change removes goes away. The fallback
     runs only for values that really are duplicated."""
     try:
-        client.modify(change.account.dn, {_ATTRIBUTE: [("MODIFY_DELETE", sorted(change.remove.values()))]})
+        client.modify(change.account.dn, spn_modification(delete=change.remove.values()))
         written.extend(_writes(change, change.remove.values(), ()))
         return
     except LdapError as error:

@@ -36,6 +36,8 @@ SQL_INSTANCE_OPTIONS = dict(
 SPN_FORMS = ("fqdn_port", "fqdn_instance", "netbios_port", "netbios_instance", "listener_fqdn", "listener_netbios")
 SPN_FORMS_ARGUMENT_SPEC = dict(type="list", elements="str", choices=list(SPN_FORMS), default=list(SPN_FORMS))
 DYNAMIC_PORT = "dynamic"
+# The Database Engine's port when nothing else is set (a default instance).
+DEFAULT_PORT = 1433
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ def static_port(instance, port):
     otherwise, named instances use dynamic ports unless one was pinned.
     Raises SpnError for a port that is neither a TCP port nor 'dynamic'."""
     if port is None:
-        return 1433 if (instance or DEFAULT_INSTANCE).upper() == DEFAULT_INSTANCE else None
+        return DEFAULT_PORT if (instance or DEFAULT_INSTANCE).upper() == DEFAULT_INSTANCE else None
     if str(port).strip().lower() == DYNAMIC_PORT:
         return None
     return validate_port(port, "port")

@@ -16,7 +16,7 @@ description:
   - Also reports per instance a dynamic TCP port, TCP/IP disabled, and a service account that cannot register
     its own SPNs, and returns the plan of changes that would fix every finding.
   - Read-only. One call handles a whole inventory with a handful of batched LDAP searches.
-  - Results are returned and set as the fact C(sqlauth_spn_facts).
+  - Results are returned and set as the fact C(sqlauth_spn_facts), or the fact named by O(fact_name).
 author:
   - sqlauth.kerberos contributors (@sqlauth)
 extends_documentation_fragment:
@@ -31,8 +31,16 @@ attributes:
     description: Nothing changes, so there is no diff.
   facts:
     support: full
-    description: The report is set as C(ansible_facts.sqlauth_spn_facts).
+    description: The report is set as C(ansible_facts.sqlauth_spn_facts), or as the fact named by O(fact_name).
 options:
+  fact_name:
+    description:
+      - The name of the fact the report is set as.
+      - Two steps of one play that audit the estate keep their reports apart with a name each (the collection's
+        roles use C(spn_registration_audit) and C(sql_kerberos_audit)).
+    type: str
+    default: sqlauth_spn_facts
+    version_added: 0.3.0
   spn_forms:
     description:
       - The SPN forms to require. By default all of them, which is what clients really ask for.
@@ -101,8 +109,14 @@ instances:
       type: raw
       sample: 1533
     service_account:
-      description: The resolved service account (C(name) as DOMAIN\sAMAccountName, C(dn), C(sid), C(kind) one of
-        user, computer, gmsa, msa) and the C(input) it was named by.
+      description:
+        - The resolved service account (C(name) as DOMAIN\sAMAccountName, C(dn), C(sid), C(kind) one of
+          user, computer, gmsa, msa) and the C(input) it was named by.
+        - C(state), what its attributes say (added in 0.3.0) - C(flags), any of disabled, locked_out,
+          password_expired, trusted_for_delegation (unconstrained delegation), trusted_to_auth_for_delegation
+          (protocol transition), not_delegated (sensitive), domain_controller; C(expires), accountExpires as ISO 8601
+          or null for never; C(must_change_password), pwdLastSet is 0; C(allowed_to_delegate_to), its classic
+          constrained delegation targets (msDS-AllowedToDelegateTo).
       type: dict
     spns:
       description: Each required SPN with its C(form), C(status) (ok, missing, wrong_account, duplicate) and the
@@ -180,6 +194,7 @@ def main():
             instances=dict(type="list", elements="dict", required=True, options=SQL_INSTANCE_OPTIONS),
             spn_forms=SPN_FORMS_ARGUMENT_SPEC,
             search_scope=dict(type="str", choices=["forest", "domain"], default="forest"),
+            fact_name=dict(type="str", default="sqlauth_spn_facts"),
         ),
         supports_check_mode=True,
     )

@@ -1,15 +1,43 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, sqlauth.kerberos contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the controller reads of the inventory's hosts for the estate (host
-variables and the results the roles registered there). Controller-side:
-module_utils code never reads role variables; the variables read here are
-named literally, so that grep joins each reader to its writer."""
+"""The estate as the inventory describes it: the one walk over the play's
+hosts (``hostvars``: sqlauth_instances, linked servers, port settings, the
+port results the roles registered), and what every filter and role derives
+from it. Controller-side: module_utils code never reads role variables; the
+variables read here are named literally, so that grep joins each reader to
+its writer. The rules of one instance (display name, default port,
+``dynamic``, required SPNs) live in module_utils/_sql_instances.py."""
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
+    DEFAULT_INSTANCE,
+    SpnError,
+    validate_instance_name,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import (
+    DYNAMIC_PORT,
+    SQL_INSTANCE_OPTIONS,
+    display_name,
+    instance_key,
+    instance_key_from_name,
+    parse_instance,
+    static_port,
+)
 
 # The registered results of roles/sql_static_port/tasks/pin.yml, per platform.
 PORT_RESULT_VARIABLES = {"windows": "sql_static_port_windows_result", "linux": "sql_static_port_linux_result"}
+# The keys of a sqlauth_instances item that spn_facts takes, but its host (the
+# rest, e.g. linked_servers and allow_spn_move, are the estate's own).
+INSTANCE_KEYS = tuple(key for key in SQL_INSTANCE_OPTIONS if key != "host")
 _FALSE = ("false", "no", "off", "0", "n", "f", "")
+
+
+class EstateError(SqlAuthError):
+    """The inventory does not describe an estate the collection can work on."""
 
 
 def port_settings(variables, host):
@@ -23,3 +51,202 @@ def port_settings(variables, host):
     result = variables.get(PORT_RESULT_VARIABLES.get(platform, PORT_RESULT_VARIABLES["windows"])) if managed else None
     return dict(fqdn=variables.get("sqlauth_host_fqdn") or host, platform=platform, managed=bool(managed),
                 result=result if isinstance(result, dict) else None)
+
+
+@dataclass
+class EstateHost:
+    """One inventory host: its name, its settings (port_settings') and its
+    sqlauth_instances as written."""
+    name: str
+    fqdn: str
+    platform: str
+    manage_ports: bool
+    port_result: dict | None
+    items: object = field(default_factory=list)
+
+    def instance_items(self, not_a_dict="must be a dict"):
+        """The host's sqlauth_instances items, checked to be a list of dicts;
+        ``not_a_dict`` ends the message for an item that is not one."""
+        if not isinstance(self.items, list):
+            raise EstateError("sqlauth_instances of %s must be a list, got %s" % (self.name, type(self.items).__name__))
+        for item in self.items:
+            if not isinstance(item, dict):
+                raise EstateError("every item of sqlauth_instances of %s %s" % (self.name, not_a_dict))
+        return self.items
+
+
+@dataclass
+class Estate:
+    hosts: list
+
+    # -- what spn_facts, rbkcd_delegate and the roles take -------------------
+
+    def instances(self):
+        """The ``instances`` of spn_facts for the whole estate: every item of
+        each host's sqlauth_instances, its host the host's FQDN."""
+        flat = []
+        for host in self.hosts:
+            for item in host.instance_items("needs a service_account"):
+                if not item.get("service_account"):
+                    raise EstateError("every item of sqlauth_instances of %s needs a service_account" % host.name)
+                entry = {key: item[key] for key in INSTANCE_KEYS if key in item}
+                entry["host"] = host.fqdn
+                flat.append(entry)
+        return flat
+
+    def links(self):
+        """The (front, back) pairs: each item of sqlauth_instances may list in
+        ``linked_servers`` the instances it runs linked-server queries
+        against, as SQL Server names them."""
+        pairs = []
+        for host in self.hosts:
+            for item in host.instance_items():
+                front = display_name(host.fqdn, item.get("instance"))
+                backs = item.get("linked_servers") or []
+                if not isinstance(backs, list) or not all(isinstance(back, str) and back.strip() for back in backs):
+                    raise EstateError("linked_servers of %s must be a list of instance names (host.fqdn or "
+                                      "host.fqdn\\NAME), got %r" % (front, backs))
+                pairs.extend(dict(front=front, back=back.strip()) for back in backs)
+        return pairs
+
+    def moves_allowed(self):
+        """The display names of the instances whose SPNs may be taken from
+        other accounts (``allow_spn_move: true``)."""
+        return [display_name(host.fqdn, item.get("instance"))
+                for host in self.hosts for item in host.instance_items() if item.get("allow_spn_move")]
+
+    def port_hosts(self):
+        """The hosts whose ports the sql_kerberos role manages."""
+        return [host for host in self.hosts if host.manage_ports]
+
+    def port_plan(self):
+        """dict(hosts, problems): the inventory names of the hosts whose ports
+        the sql_kerberos role pins or checks (managed, and every instance can
+        be pinned), and per managed host that cannot be, its problems."""
+        plan = dict(hosts=[], problems={})
+        for host in self.port_hosts():
+            found = port_requests(host.items, host.fqdn, host.platform)["problems"]
+            if found:
+                plan["problems"][host.name] = found
+            else:
+                plan["hosts"].append(host.name)
+        return plan
+
+    def port_checks(self):
+        """Per host FQDN (lower case): dict(managed, platform, result), the
+        drift report's view of each host's port step."""
+        return {host.fqdn.lower(): dict(managed=host.manage_ports, platform=host.platform, result=host.port_result)
+                for host in self.hosts}
+
+
+def port_requests(instances, host, platform="windows"):
+    """dict(instances, skipped, problems) for one host's sqlauth_instances:
+    sql_static_port's ``instances`` for the items with TCP/IP, the items left
+    out (TCP/IP disabled in the inventory) with the reason, and one sentence
+    per item that cannot be pinned (no static port, bad port or name)."""
+    result = dict(instances=[], skipped=[], problems=[])
+    if not isinstance(instances, list):
+        result["problems"].append("sqlauth_instances of %s must be a list, got %s" % (host, type(instances).__name__))
+        return result
+    ports = {}
+    for item in instances:
+        if not isinstance(item, dict):
+            result["problems"].append("every item of sqlauth_instances of %s must be a dict, got %r" % (host, item))
+            continue
+        raw_name = item.get("instance") or DEFAULT_INSTANCE
+        try:
+            name = validate_instance_name(raw_name)
+        except SpnError as error:
+            result["problems"].append("%s: %s" % (host, error))
+            continue
+        label = display_name(host, name)
+        if platform == "linux" and name != DEFAULT_INSTANCE:
+            result["problems"].append("%s: SQL Server on Linux has a single instance, %s (sqlauth_platform is linux)"
+                                      % (label, DEFAULT_INSTANCE))
+            continue
+        if item.get("tcp_enabled") is False:
+            result["skipped"].append("%s: TCP/IP is disabled in the inventory (tcp_enabled: false)" % label)
+            continue
+        try:
+            port = static_port(name, item.get("port"))
+        except SpnError as error:
+            result["problems"].append("%s: %s" % (label, error))
+            continue
+        if port is None:
+            result["problems"].append(
+                "%s has no static port (port: %s): give it one in sqlauth_instances, e.g. port: 1533, or leave it "
+                "out of sql_static_port_instances" % (label, DYNAMIC_PORT if item.get("port") else "not set, dynamic "
+                                                      "for a named instance"))
+            continue
+        if port in ports:
+            result["problems"].append("%s and %s both have port %d: each instance needs a port of its own"
+                                      % (ports[port], label, port))
+            continue
+        ports[port] = label
+        result["instances"].append(dict(instance=name, port=port, enable_tcp=True))
+    return result
+
+
+def read_estate(hostvars, hosts):
+    """The estate of the play's ``hosts``: each host's variables read once."""
+    estate = []
+    for name in hosts:
+        variables = hostvars[name]
+        settings = port_settings(variables, name)
+        items = variables.get("sqlauth_instances")
+        estate.append(EstateHost(name=name, fqdn=settings["fqdn"], platform=settings["platform"],
+                                 manage_ports=settings["managed"], port_result=settings["result"],
+                                 items=items or []))
+    return Estate(estate)
+
+
+def moves_allowed_keys(names):
+    """instance_key of every instance name of Estate.moves_allowed()."""
+    return {instance_key_from_name(name) for name in names or []}
+
+
+def parse_instances(instances):
+    """{instance_key: SqlInstance} of spn_facts-shaped instance options;
+    raises EstateError naming the instance and the bad value."""
+    known = {}
+    for options in instances:
+        try:
+            instance = parse_instance(options)
+        except SpnError as error:
+            raise EstateError(str(error)) from None
+        known[instance_key(instance.host, instance.instance)] = instance
+    return known
+
+
+def delegation_targets(links, instances):
+    """rbkcd_delegate targets for linked-server pairs: per back-end instance,
+    its service account, the front ends' service accounts as principals (with
+    their hosts, for service identities such as NT SERVICE\\MSSQLSERVER that
+    act as the host's computer account), and the SPN a linked server asks
+    for: host:port over TCP, host:INSTANCE without a static port."""
+    known = parse_instances(instances)
+    problems, targets = [], {}
+    for link in links:
+        front, back = (known.get(instance_key_from_name(link.get(end) or "")) for end in ("front", "back"))
+        for end, found in (("front", front), ("back", back)):
+            if found is None:
+                problems.append("linked server %s -> %s: %s is not an instance of the inventory"
+                                % (link.get("front"), link.get("back"), link.get(end)))
+        if front is None or back is None:
+            continue
+        if front is back:
+            problems.append("%s lists itself as a linked server" % front.name)
+            continue
+        target = targets.get(back.name.lower())
+        if target is None:
+            forms = ["fqdn_port"] if back.tcp_enabled and back.port is not None else ["fqdn_instance"]
+            target = targets[back.name.lower()] = dict(
+                account=back.service_account, host=back.host, principals=[],
+                spns=[required.spn for required in back.required_spns(forms)])
+        principal = dict(account=front.service_account, host=front.host)
+        if principal not in target["principals"]:
+            target["principals"].append(principal)
+    if problems:
+        raise EstateError("; ".join(problems) + " (known instances: %s)"
+                          % ", ".join(sorted(i.name for i in known.values())))
+    return [targets[name] for name in sorted(targets)]

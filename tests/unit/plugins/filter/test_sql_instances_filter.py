@@ -13,12 +13,12 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sqlauth.kerberos.plugins.filter.sql_instances import (
-    INSTANCE_KEYS,
     FilterModule,
     spn_audit_lines,
     sql_instances,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import parse_instance
+from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import INSTANCE_KEYS
 
 
 def test_the_filters_are_registered_by_name():

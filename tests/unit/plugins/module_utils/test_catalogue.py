@@ -74,7 +74,10 @@ def test_every_entry_is_complete():
 EMITTED = {("spn", status) for status in STATUSES if status != "ok"} | {
     ("spn", "conflict"), ("spn_write_acl", "acl_missing"), ("delegation", "delegation_missing"),
     ("static_port", "dynamic_port"), ("static_port", "port_not_static"), ("static_port", "restart_required"),
-    ("tcp_enabled", "tcp_disabled")}
+    ("tcp_enabled", "tcp_disabled"), ("delegation", "front_end_sensitive"),
+    ("delegation_risk", "unconstrained_delegation"), ("delegation_risk", "protocol_transition"),
+    ("account", "account_disabled"), ("account", "account_locked"), ("account", "account_expired"),
+    ("account", "password_expired")}
 
 
 def test_every_status_the_report_emits_has_an_entry():

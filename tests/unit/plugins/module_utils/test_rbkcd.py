@@ -459,6 +459,30 @@ def test_a_generic_all_grant_is_repaired_and_named(directory):
     assert directory.value(dn) == SAMBA_BYTES
 
 
+def test_the_same_account_on_both_ends_writes_nothing(directory):
+    """A linked server whose front and back end run as one account needs no
+    delegation: a service may always use tickets to its own SPNs."""
+    dn = dn_of(directory, "sqlsvc3")
+    result = run(directory, account="sqlsvc3", principals=["sqlsvc3"])
+    assert not result["changed"] and result["targets"][0]["added"] == []
+    assert RBCD_ATTRIBUTE not in directory.entries[dn] or not directory.entries[dn][RBCD_ATTRIBUTE]
+    # With another principal, only that one is added.
+    result = run(directory, account="sqlsvc3", principals=["sqlsvc1", "sqlsvc3"])
+    assert [p["name"] for p in result["targets"][0]["added"]] == ["CORP\\sqlsvc1"]
+    assert read_descriptor(directory.value(dn)) == [delegation_ace(SQLSVC1)]
+
+
+def test_an_old_self_entry_is_named_and_removed_in_exact_mode_only(directory):
+    dn = dn_of(directory, "sqlsvc3")
+    directory.entries[dn][RBCD_ATTRIBUTE] = [build_descriptor([delegation_ace(SQLSVC3)])]
+    result = run(directory, account="sqlsvc3", principals=["sqlsvc3"])
+    assert not result["changed"]
+    assert any("CORP\\sqlsvc3 is allowed to delegate to itself" in w and "state=exact removes" in w
+               for w in result["warnings"])
+    result = run(directory, account="sqlsvc3", principals=["sqlsvc1"], state="exact")
+    assert result["changed"] and read_descriptor(directory.value(dn)) == [delegation_ace(SQLSVC1)]
+
+
 def test_a_non_standard_entry_of_someone_else_is_kept_with_a_warning(directory):
     dn = dn_of(directory, "sqlsvc2")
     directory.entries[dn][RBCD_ATTRIBUTE] = [build_descriptor([ace_of("(A;;GA;;;%s)" % SQLSVC3)])]
@@ -481,7 +505,8 @@ def test_warnings_name_what_defeats_delegation(directory):
     assert "MSSQLSvc/sql2.corp.example.com:9999 is registered on no account" in text
     assert "MSSQLSvc/sql1.corp.example.com:1433 is held by CORP\\sqlsvc1, not by CORP\\sqlsvc2" in text
     assert "CORP\\sqlsvc3 has no SPN at all" in text
-    assert "CORP\\sqlsvc3 is allowed to delegate to itself" in text
+    # Both ends as one account: nothing to grant, nothing said (below).
+    assert "delegate to itself" not in text
     assert result["targets"][1]["spns"] == [
         dict(spn="MSSQLSvc/sql2.corp.example.com:9999", status="missing", holders=[]),
         dict(spn="MSSQLSvc/sql1.corp.example.com:1433", status="wrong_account", holders=["CORP\\sqlsvc1"])]

@@ -69,6 +69,9 @@ CORP = dict(dn="DC=corp,DC=example,DC=com", netbios="CORP", dns="corp.example.co
 EMEA = dict(dn="DC=emea,DC=corp,DC=example,DC=com", netbios="EMEA", dns="emea.corp.example.com")
 EMEA_SID = "S-1-5-21-111-222-333"
 
+# What spn_facts reports of an account whose attributes show nothing wrong.
+NO_STATE = dict(flags=[], expires=None, must_change_password=False, allowed_to_delegate_to=[])
+
 
 def make_account(sam, rid, classes=USER_CLASSES, domain_netbios="CORP", sid=None, security_descriptor=None):
     return Account(dn="CN=%s,OU=Service Accounts,DC=corp,DC=example,DC=com" % sam.rstrip("$"),
@@ -190,7 +193,8 @@ def test_instance_report_all_ok():
     assert row == dict(
         name="sql01.corp.example.com", host="sql01.corp.example.com", instance="MSSQLSERVER", port=1433,
         tcp_enabled=True,
-        service_account=dict(name="CORP\\sqlsvc", dn=SQLSVC.dn, sid=SQLSVC.sid, kind="user", input="sqlsvc"),
+        service_account=dict(name="CORP\\sqlsvc", dn=SQLSVC.dn, sid=SQLSVC.sid, kind="user", input="sqlsvc",
+                             state=NO_STATE),
         spns=[dict(spn=spn, form=form, status="ok", holders=[dict(name="CORP\\sqlsvc", dn=SQLSVC.dn, sid=SQLSVC.sid)])
               for spn, form in [("MSSQLSvc/sql01.corp.example.com:1433", "fqdn_port"),
                                 ("MSSQLSvc/sql01.corp.example.com", "fqdn_instance"),
@@ -925,7 +929,7 @@ def test_audit_small_estate(accounts_directory):
     ]
     assert result["instances"][1]["service_account"] == dict(
         name="CORP\\SQL2$", dn=SQL2_DN, sid=CAPTURED["computer"]["object_sid"], kind="computer",
-        input="NT SERVICE\\MSSQL$SALES")
+        input="NT SERVICE\\MSSQL$SALES", state=NO_STATE)
     assert actions(result["plan"]) == [
         ("enable_tcp", None),
         ("set_static_port", None),

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_static_port import (
-    SQL_SERVER_ROOTS,
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._static_port_linux import plan_linux
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._static_port_plan import (
+    InstancePlan,
     PortRequest,
     StaticPortError,
-    TcpLayout,
-    plan_linux,
-    static_port_windows,
     validate_static_port,
     windows_service_name,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._static_port_windows import (
+    SQL_SERVER_ROOTS,
+    TcpLayout,
+    static_port_windows,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._winrm import WindowsHost
 from ansible_collections.sqlauth.kerberos.tests.unit.plugins.simulated_windows import SimulatedWindows
@@ -334,8 +337,9 @@ def no_owner(port):
 ])
 def test_linux_plan_changes_only_what_differs(content, port, change):
     plan = plan_linux(linux_request(port), "/c", content, [], [], no_owner)
-    assert plan["change"] is change
-    assert not plan["restart_required"]  # not running
+    assert isinstance(plan, InstancePlan)
+    assert plan.config_change is change
+    assert not plan.restart_required  # not running
 
 
 @pytest.mark.parametrize("sql_ports, change, required", [
@@ -347,7 +351,7 @@ def test_linux_plan_changes_only_what_differs(content, port, change):
 def test_linux_plan_restart_decision(sql_ports, change, required):
     content = b"[network]\ntcpport = %s\n" % (b"1433" if change else b"1533")
     plan = plan_linux(linux_request(1533, restart=True), "/c", content, [4242], sql_ports, no_owner)
-    assert plan["change"] is change and plan["restart_required"] is required and plan["restart"] is required
+    assert plan.config_change is change and plan.restart_required is required and plan.restart is required
 
 
 def test_linux_plan_refuses_a_port_another_process_listens_on():

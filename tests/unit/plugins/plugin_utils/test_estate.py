@@ -1,14 +1,23 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, sqlauth.kerberos contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A host's port settings as the controller reads them from the inventory
-(plugin_utils/_estate): pure, from the host's variables."""
+"""The estate as the controller reads it from the inventory
+(plugin_utils/_estate): one walk over the hosts' variables, and what every
+filter and role derives from it. Pure."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import port_settings
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.sqlauth.kerberos.plugins.filter.estate import FilterModule, sql_estate
+from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
+    EstateError,
+    delegation_targets,
+    port_settings,
+    read_estate,
+)
 
 HOST = "sql1.corp.example.com"
 
@@ -63,3 +72,100 @@ def test_port_settings_managed(managed, expected):
 @pytest.mark.parametrize("result", [None, "skipped", [], ["MSSQLSERVER"], 0])
 def test_port_settings_result_that_is_not_a_dict_is_none(result):
     assert port_settings(dict(sql_static_port_windows_result=result), HOST)["result"] is None
+
+
+# -- the estate: one walk over the inventory --------------------------------------
+
+class CountingHostvars(dict):
+    """hostvars that count how often each host's variables are read."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reads = {}
+
+    def __getitem__(self, host):
+        self.reads[host] = self.reads.get(host, 0) + 1
+        return super().__getitem__(host)
+
+
+# Every instance form: a default instance by default, by name and in lower
+# case, a named instance with a static port, one with a dynamic port, one
+# without TCP/IP, a listener, a Linux host, a host whose ports are not
+# managed, a host named by its inventory name only, a host without instances.
+ESTATE_HOSTVARS = {
+    "sql1": dict(sqlauth_host_fqdn="sql1.corp.example.com", sqlauth_instances=[
+        dict(service_account="CORP\\sqlsvc1", linked_servers=["sql2.corp.example.com\\SALES"]),
+        dict(instance="SALES", port=1533, service_account="CORP\\sales", allow_spn_move=True),
+        dict(instance="HR", port="dynamic", service_account="CORP\\hr"),
+    ]),
+    "sql2.corp.example.com": dict(sqlauth_instances=[
+        dict(instance="mssqlserver", service_account="NT SERVICE\\MSSQLSERVER",
+             listeners=[dict(name="ag1.corp.example.com", port=1433)]),
+        dict(instance="SALES", port=1533, service_account="CORP\\sales2", allow_spn_move=True,
+             linked_servers=["sql1.corp.example.com"]),
+        dict(instance="PIPES", tcp_enabled=False, service_account="CORP\\pipes"),
+    ]),
+    "lnx1": dict(sqlauth_host_fqdn="lnx1.corp.example.com", sqlauth_platform="linux", sqlauth_instances=[
+        dict(port=1533, service_account="CORP\\lnxsvc")]),
+    "unmanaged": dict(sqlauth_host_fqdn="um.corp.example.com", sql_kerberos_manage_ports=False,
+                      sqlauth_instances=[dict(instance="X", service_account="CORP\\x")]),
+    "web1": dict(),
+}
+
+
+def test_the_estate_reads_each_host_once_and_derives_everything():
+    hostvars = CountingHostvars(ESTATE_HOSTVARS)
+    estate = read_estate(hostvars, list(hostvars))
+    instances, links = estate.instances(), estate.links()
+    assert hostvars.reads == {host: 1 for host in ESTATE_HOSTVARS}
+    assert [(i["host"], i.get("instance")) for i in instances] == [
+        ("sql1.corp.example.com", None), ("sql1.corp.example.com", "SALES"), ("sql1.corp.example.com", "HR"),
+        ("sql2.corp.example.com", "mssqlserver"), ("sql2.corp.example.com", "SALES"),
+        ("sql2.corp.example.com", "PIPES"), ("lnx1.corp.example.com", None), ("um.corp.example.com", "X")]
+    # spn_facts takes the instance keys only: the estate's own keys stay out.
+    assert not any("linked_servers" in i or "allow_spn_move" in i for i in instances)
+    assert links == [dict(front="sql1.corp.example.com", back="sql2.corp.example.com\\SALES"),
+                     dict(front="sql2.corp.example.com\\SALES", back="sql1.corp.example.com")]
+    assert estate.moves_allowed() == ["sql1.corp.example.com\\SALES", "sql2.corp.example.com\\SALES"]
+    # sql1's HR has a dynamic port, and the Linux host is pinned too.
+    plan = estate.port_plan()
+    assert plan["hosts"] == ["sql2.corp.example.com", "lnx1", "web1"]
+    assert list(plan["problems"]) == ["sql1"] and "sql1.corp.example.com\\HR has no static port (port: dynamic)" \
+        in plan["problems"]["sql1"][0]
+    assert estate.port_checks()["um.corp.example.com"] == dict(managed=False, platform="windows", result=None)
+    assert estate.port_checks()["lnx1.corp.example.com"]["platform"] == "linux"
+    targets = delegation_targets(links, instances)
+    assert [(t["account"], [p["account"] for p in t["principals"]], t["spns"]) for t in targets] == [
+        ("CORP\\sqlsvc1", ["CORP\\sales2"], ["MSSQLSvc/sql1.corp.example.com:1433"]),
+        ("CORP\\sales2", ["CORP\\sqlsvc1"], ["MSSQLSvc/sql2.corp.example.com:1533"])]
+
+
+@pytest.mark.parametrize("variables, message", [
+    (dict(sqlauth_instances="sql1"), "sqlauth_instances of h must be a list, got str"),
+    (dict(sqlauth_instances=["sql1"]), "every item of sqlauth_instances of h needs a service_account"),
+    (dict(sqlauth_instances=[dict(instance="A")]), "every item of sqlauth_instances of h needs a service_account"),
+])
+def test_the_estate_names_the_host_of_a_bad_inventory(variables, message):
+    with pytest.raises(EstateError, match=message):
+        read_estate({"h": variables}, ["h"]).instances()
+
+
+def test_delegation_targets_name_unknown_ends():
+    with pytest.raises(EstateError, match=r"nowhere.corp.example.com is not an instance of the inventory"):
+        delegation_targets([dict(front="a.corp.example.com", back="nowhere.corp.example.com")],
+                           [dict(host="a.corp.example.com", service_account="CORP\\a")])
+
+
+def test_sql_estate_filter_is_the_estate_in_one_dict():
+    hostvars = CountingHostvars(ESTATE_HOSTVARS)
+    estate = sql_estate(hostvars, list(hostvars))
+    assert hostvars.reads == {host: 1 for host in ESTATE_HOSTVARS}
+    assert set(estate) == {"hosts", "instances", "links", "moves_allowed", "port_plan", "delegation_targets"}
+    assert estate["hosts"] == list(ESTATE_HOSTVARS) and len(estate["delegation_targets"]) == 2
+    # Instances and links given replace the inventory's.
+    given = sql_estate(hostvars, list(hostvars), [dict(host="a.corp.example.com", service_account="CORP\\a")], [])
+    assert given["instances"] == [dict(host="a.corp.example.com", service_account="CORP\\a")]
+    assert given["links"] == [] and given["delegation_targets"] == []
+    with pytest.raises(AnsibleFilterError, match="must be a list, got str"):
+        sql_estate(dict(h=dict(sqlauth_instances="x")), ["h"])
+    assert FilterModule().filters() == {"sql_estate": sql_estate}

@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The estate of a play, read from the inventory once (plugin_utils/_estate.py)
+for the sql_kerberos role to hand to the steps that need it."""
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
+    EstateError,
+    delegation_targets,
+    read_estate,
+)
+
+
+def sql_estate(hostvars, hosts, instances=None, links=None):
+    """dict(hosts, instances, links, moves_allowed, port_plan,
+    delegation_targets) of the play's ``hosts``; ``instances`` and ``links``
+    replace what the inventory says when given."""
+    try:
+        estate = read_estate(hostvars, hosts)
+        instances = estate.instances() if instances is None else instances
+        links = estate.links() if links is None else links
+        return dict(hosts=list(hosts), instances=instances, links=links, moves_allowed=estate.moves_allowed(),
+                    port_plan=estate.port_plan(), delegation_targets=delegation_targets(links, instances))
+    except EstateError as error:
+        raise AnsibleFilterError(str(error)) from None
+
+
+class FilterModule:
+    def filters(self):
+        return {"sql_estate": sql_estate}

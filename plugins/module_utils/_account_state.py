@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What an account's own attributes say about whether a service can run as
+it and how the KDC treats it: disabled, locked out, expired, password expired
+or to be changed, and its delegation flags. Pure code: spn_facts reads the
+attributes (ACCOUNT_STATE_ATTRIBUTES) with the accounts, in the same
+searches, and reports this state; the drift report judges it."""
+from __future__ import annotations
+
+import datetime
+
+# userAccountControl (MS-ADTS 2.2.16) and msDS-User-Account-Control-Computed
+# bits the collection reads.
+UF_ACCOUNTDISABLE = 0x2
+UF_LOCKOUT = 0x10                      # computed
+UF_SERVER_TRUST_ACCOUNT = 0x2000       # a domain controller
+UF_DONT_EXPIRE_PASSWD = 0x10000
+UF_TRUSTED_FOR_DELEGATION = 0x80000    # unconstrained delegation
+UF_NOT_DELEGATED = 0x100000            # "Account is sensitive and cannot be delegated"
+UF_PASSWORD_EXPIRED = 0x800000         # computed
+UF_TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000  # protocol transition
+UF_PARTIAL_SECRETS_ACCOUNT = 0x4000000  # a read-only domain controller
+
+FLAG_NAMES = (
+    (UF_ACCOUNTDISABLE, "disabled"),
+    (UF_SERVER_TRUST_ACCOUNT, "domain_controller"),
+    (UF_PARTIAL_SECRETS_ACCOUNT, "domain_controller"),
+    (UF_TRUSTED_FOR_DELEGATION, "trusted_for_delegation"),
+    (UF_TRUSTED_TO_AUTH_FOR_DELEGATION, "trusted_to_auth_for_delegation"),
+    (UF_NOT_DELEGATED, "not_delegated"),
+)
+COMPUTED_FLAG_NAMES = ((UF_LOCKOUT, "locked_out"), (UF_PASSWORD_EXPIRED, "password_expired"))
+
+ACCOUNT_STATE_ATTRIBUTES = ["msDS-User-Account-Control-Computed", "accountExpires", "pwdLastSet",
+                            "msDS-AllowedToDelegateTo"]
+
+# accountExpires: 0 and 0x7FFFFFFFFFFFFFFF both mean never.
+_NEVER = (0, 0x7FFFFFFFFFFFFFFF)
+_FILETIME_EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def filetime_to_iso(value):
+    """An AD FILETIME (100 ns since 1601, UTC) as ISO 8601, or None for never."""
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        return None
+    if value in _NEVER or value < 0:
+        return None
+    try:
+        moment = _FILETIME_EPOCH + datetime.timedelta(microseconds=value // 10)
+    except OverflowError:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def account_state(user_account_control, computed=0, account_expires=None, pwd_last_set=None,
+                  allowed_to_delegate_to=()):
+    """The state spn_facts reports for an account: dict(flags, expires,
+    must_change_password, allowed_to_delegate_to). ``flags`` names the bits
+    set (FLAG_NAMES, COMPUTED_FLAG_NAMES); ``expires`` is accountExpires as
+    ISO 8601 or None; ``must_change_password`` is pwdLastSet = 0."""
+    uac, computed = int(user_account_control or 0), int(computed or 0)
+    flags = []
+    for bit, name in FLAG_NAMES:
+        if uac & bit and name not in flags:
+            flags.append(name)
+    for bit, name in COMPUTED_FLAG_NAMES:
+        if computed & bit:
+            flags.append(name)
+    # pwdLastSet = 0: "User must change password at next logon", whatever
+    # the password policy; the DC computes PASSWORD_EXPIRED from it too,
+    # unless the password never expires.
+    must_change = pwd_last_set is not None and str(pwd_last_set).strip() == "0"
+    return dict(flags=flags, expires=filetime_to_iso(account_expires), must_change_password=must_change,
+                allowed_to_delegate_to=sorted(allowed_to_delegate_to or [], key=str.lower))
+
+
+def is_expired(state, now):
+    """Whether the account's accountExpires has passed at ``now`` (an aware
+    datetime)."""
+    expires = (state or {}).get("expires")
+    if not expires:
+        return False
+    return datetime.datetime.strptime(expires, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc) <= now
