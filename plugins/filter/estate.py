@@ -10,6 +10,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
     EstateError,
     delegation_targets,
+    links_needing_rbkcd,
     read_estate,
 )
 
@@ -28,6 +29,15 @@ def sql_estate(hostvars, hosts, instances=None, links=None):
         raise AnsibleFilterError(str(error)) from None
 
 
+def rbkcd_links(links, audit, over_classic=False):
+    """The linked servers that need RBKCD: those whose front end does not
+    already delegate to the back end by classic constrained delegation
+    (plugin_utils/_estate.links_needing_rbkcd)."""
+    if not isinstance(audit, dict) or "instances" not in audit:
+        raise AnsibleFilterError("rbkcd_links needs the result of sqlauth.kerberos.spn_facts for the estate")
+    return links_needing_rbkcd(links or [], audit, over_classic)
+
+
 class FilterModule:
     def filters(self):
-        return {"sql_estate": sql_estate}
+        return {"sql_estate": sql_estate, "rbkcd_links": rbkcd_links}

@@ -69,10 +69,11 @@ def account_state(user_account_control, computed=0, account_expires=None, pwd_la
     for bit, name in COMPUTED_FLAG_NAMES:
         if computed & bit:
             flags.append(name)
-    # pwdLastSet = 0: "User must change password at next logon", whatever
-    # the password policy; the DC computes PASSWORD_EXPIRED from it too,
-    # unless the password never expires.
-    must_change = pwd_last_set is not None and str(pwd_last_set).strip() == "0"
+    # pwdLastSet = 0: "User must change password at next logon", unless the
+    # password never expires (DONT_EXPIRE_PASSWORD wins: the KDC lets such an
+    # account log on, verified on the lab's).
+    must_change = (pwd_last_set is not None and str(pwd_last_set).strip() == "0"
+                   and not uac & UF_DONT_EXPIRE_PASSWD)
     return dict(flags=flags, expires=filetime_to_iso(account_expires), must_change_password=must_change,
                 allowed_to_delegate_to=sorted(allowed_to_delegate_to or [], key=str.lower))
 

@@ -132,6 +132,18 @@ CATALOGUE = (
             "next start (error 1069), and clients of a running instance keep working only until then.",
             "Set a new password and give it to the SQL Server service, or move the instance to a gMSA.",
             "Set-ADAccountPassword -Reset (PowerShell); not in LDIF"),
+    Finding("ACC005", "account_privilege", "privileged_account", "Privileged service account holds an SPN",
+            "warning",
+            "nothing yet: the domain, once the account's password is cracked",
+            "Anyone in the domain can request a service ticket for an account with an SPN and crack its password "
+            "offline, unseen (kerberoasting); the account runs SQL Server, so it holds SPNs, and as a member of "
+            "Domain Admins, Enterprise Admins, Schema Admins, Administrators or Account Operators its password is "
+            "the domain's. A gMSA's password cannot be cracked, but every host allowed to read it holds the same "
+            "rights.",
+            "Run SQL Server as a dedicated account in no privileged group, or as a gMSA, which needs no group: "
+            "remove the account from the privileged groups.",
+            "Remove-ADGroupMember for each direct membership, Set-ADObject for a privileged primary group "
+            "(PowerShell); not in LDIF"),
     Finding("PRT001", "static_port", "dynamic_port", "No static TCP port", "error",
             "port SPNs: Kerberos for connections by port",
             "The port changes at restart: a port SPN cannot be registered, clients depend on SQL Browser, and "

@@ -47,14 +47,19 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances im
 
 RESULTS = ("ok", "drift", "skipped", "waived")
 # The order checks are listed and fixed in: ports first (SPNs name the port),
-# the account SQL Server runs as, the right to write SPNs, the SPNs,
-# delegation, which needs the SPNs, and last the delegation flags that
-# resource-based constrained delegation replaces.
-CHECK_ORDER = ("static_port", "tcp_enabled", "account", "spn_write_acl", "spn", "delegation", "delegation_risk")
+# the account SQL Server runs as and its privileges, the right to write
+# SPNs, the SPNs, delegation, which needs the SPNs, and last the delegation
+# flags that resource-based constrained delegation replaces.
+CHECK_ORDER = ("static_port", "tcp_enabled", "account", "account_privilege", "spn_write_acl", "spn", "delegation",
+               "delegation_risk")
 SPN_WRITE_RIGHTS = (("RPWP;servicePrincipalName", "read and write servicePrincipalName"),
                     ("WS;Validated write to service principal name", "validated write to SPNs"))
 _AD_CMDLET_NOUN = {"user": "ADUser", "computer": "ADComputer", "gmsa": "ADServiceAccount",
                    "msa": "ADServiceAccount"}
+# The primary group an account gets when created: Domain Users, or Domain
+# Computers for (group) managed service accounts.
+_DEFAULT_PRIMARY_RID = {"user": 513, "gmsa": 515, "msa": 515}
+_VIA_SHOWN = {"member": "", "primary_group": " (primary group)", "nested": " (nested)"}
 
 
 def _ps_quote(text):
@@ -160,7 +165,7 @@ def delegation_checks(links, reports_by_key, delegation):
         target = targets.get(back_account["sid"])
         front_state = front_account.get("state") or {}
         front_flags = front_state.get("flags") or []
-        classic = _classic_delegation(front_state, target)
+        classic = _classic_delegation(front_state, back)
         if front_account["sid"] == back_account["sid"]:
             entry = _check("delegation", subject, "ok", "same account (%s) on both ends: no delegation needed"
                            % front_account["name"], account=back_account["name"])
@@ -173,17 +178,17 @@ def delegation_checks(links, reports_by_key, delegation):
                     "delegate for linked servers), or run the front end under another account." % front_account["name"],
                 commands=["Set-ADAccountControl -Identity %s -AccountNotDelegated $false"
                           % _ps_quote(front_account["dn"])], account=front_account["name"])
-        elif target is None:
-            entry = _check("delegation", subject, "skipped", "delegation was not checked", account=back_account["name"])
-        elif front_account["sid"] in {p["sid"] for p in target["principals_before"]}:
-            allowed = "%s may delegate to %s" % (front_account["name"], back_account["name"])
-            entry = _check("delegation", subject, "ok", allowed, account=back_account["name"])
         elif classic:
             entry = _check("delegation", subject, "ok", "%s may delegate to %s by classic constrained delegation "
                            "(msDS-AllowedToDelegateTo%s)" % (
                                front_account["name"], classic,
                                ", with protocol transition" if "trusted_to_auth_for_delegation" in front_flags
                                else ""), account=back_account["name"])
+        elif target is None:
+            entry = _check("delegation", subject, "skipped", "delegation was not checked", account=back_account["name"])
+        elif front_account["sid"] in {p["sid"] for p in target["principals_before"]}:
+            allowed = "%s may delegate to %s" % (front_account["name"], back_account["name"])
+            entry = _check("delegation", subject, "ok", allowed, account=back_account["name"])
         elif "trusted_for_delegation" in front_flags:
             entry = _check("delegation", subject, "ok", "%s may delegate to any service by unconstrained "
                            "delegation (a risk: see its delegation_risk check)" % front_account["name"],
@@ -209,13 +214,15 @@ def delegation_checks(links, reports_by_key, delegation):
     return checks
 
 
-def _classic_delegation(front_state, target):
-    """The back end's SPN the front end may delegate to by classic
+def _classic_delegation(front_state, back):
+    """The back end's SPN (the one a linked server asks for: host.fqdn:port
+    or host.fqdn:INSTANCE) the front end may delegate to by classic
     constrained delegation, when that SPN is ok on the back end's account
     (the KDC then grants S4U2Proxy to it), else None."""
     allowed = {spn.lower() for spn in front_state.get("allowed_to_delegate_to") or []}
-    for row in (target or {}).get("spns") or []:
-        if row.get("status") == "ok" and row["spn"].lower() in allowed:
+    for row in back.get("spns") or []:
+        if row.get("form") in ("fqdn_port", "fqdn_instance") and row.get("status") == "ok" \
+                and row["spn"].lower() in allowed:
             return row["spn"]
     return None
 
@@ -274,6 +281,57 @@ def account_checks(report, now):
                                        "Set-ADUser -Identity %s -ChangePasswordAtLogon $false" % identity],
                              account=name))
     return checks or [_check("account", name, "ok", "enabled, not locked out, not expired", account=name)]
+
+
+def privilege_checks(report):
+    """A user or gMSA SQL Server runs as, with the instance's SPNs, that is
+    a member of a privileged group (spn_facts' privileged_groups): a
+    warning naming the groups, or one ok check. Nothing for computer
+    accounts and reports of spn_facts before 0.3.0 (privileged_groups absent
+    or null)."""
+    account = report["service_account"]
+    groups = account.get("privileged_groups")
+    name = account["name"]
+    if groups is None:
+        return []
+    if not groups:
+        return [_check("account_privilege", name, "ok", "in no privileged group (Domain Admins, Enterprise Admins, "
+                       "Schema Admins, Administrators, Account Operators)", account=name)]
+    memberships = account.get("privileged_memberships") or [
+        dict(group=group, dn=group.rpartition("\\")[2], via="member") for group in groups]
+    shown = ", ".join("%s%s" % (m["group"], _VIA_SHOWN.get(m["via"], "")) for m in memberships)
+    identity = _ps_quote(account["dn"])
+    if account.get("kind") in ("gmsa", "msa"):
+        detail = ("%s is a member of %s: its password is machine-made and cannot be cracked, but whoever controls a "
+                  "host allowed to read it, or SQL Server there, acts with these groups' rights" % (name, shown))
+    else:
+        detail = ("%s is a member of %s: anyone in the domain can request a service ticket for its SPNs and crack "
+                  "its password offline (kerberoasting), then act with these groups' rights" % (name, shown))
+    commands = []
+    for membership in memberships:
+        group = _ps_quote(membership["dn"])
+        if membership["via"] == "primary_group":
+            # A primary group cannot be left: give the account its default one
+            # back, which the DC allows when it is a member of it (it was made
+            # one when its primary group changed), and which turns the old one
+            # into an ordinary membership.
+            commands.append("Set-ADObject -Identity %s -Replace @{primaryGroupID=%d}"
+                            % (identity, _DEFAULT_PRIMARY_RID.get(account.get("kind"), 513)))
+        if membership["via"] in ("member", "primary_group"):
+            commands.append("Remove-ADGroupMember -Identity %s -Members %s -Confirm:$false" % (group, identity))
+    fix = "Run SQL Server as a dedicated account that is in no privileged group, or as a gMSA, which needs none."
+    direct = [m["group"] for m in memberships if m["via"] != "nested"]
+    nested = [m["group"] for m in memberships if m["via"] == "nested"]
+    if direct:
+        fix += " Or remove %s from %s." % (name, ", ".join(direct))
+    primary = [m["group"] for m in memberships if m["via"] == "primary_group"]
+    if primary:
+        fix += (" %s is its primary group, which it cannot leave: set its primary group back to %s first."
+                % (primary[0], "Domain Computers" if account.get("kind") in ("gmsa", "msa") else "Domain Users"))
+    if nested:
+        fix += (" Its membership of %s comes through other groups and goes when it leaves them "
+                "(Get-ADPrincipalGroupMembership lists its groups)." % ", ".join(nested))
+    return [_check("account_privilege", name, "privileged_account", detail, fix=fix, commands=commands, account=name)]
 
 
 def delegation_risk_checks(report):
@@ -402,6 +460,7 @@ def build_report(audit, links, delegation, ports, mode="report", generated=None,
     for report in reports:
         key = instance_key(report["host"], report["instance"])
         checks = account_checks(report, now)
+        checks.extend(privilege_checks(report))
         checks.extend(port_checks(report, (ports or {}).get(report["host"].lower())))
         checks.append(spn_write_acl_check(report))
         checks.extend(spn_checks(report))

@@ -8,8 +8,10 @@ cannot register their own SPNs, and the plan that fixes each problem.
 I/O is batched searches whatever the inventory size, nothing per SPN: in a
 forest of one domain one pass reads the accounts and the holders of their
 SPNs together, one search per ~380 instances; otherwise the accounts in
-the domain, then the holders in the Global Catalog. Classification and
-planning are pure.
+the domain, then the holders in the Global Catalog. Then the user and gMSA
+accounts' privileged group memberships (_group_membership.py): one search
+for the groups and one per 1,000 accounts, one more per level of nesting
+when some account is privileged. Classification and planning are pure.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
     search_accounts,
     user_filters,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._group_membership import privileged_memberships
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     MAX_FILTER_TERMS,
     batched_group_filters,
@@ -56,6 +59,9 @@ _EVERYONE_SID = "S-1-1-0"
 _AUTHENTICATED_USERS_SID = "S-1-5-11"
 _FACT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 HOLDER_ATTRIBUTES = ["sAMAccountName", "objectSid", "objectClass", "servicePrincipalName"]
+# The kinds of account whose privileged group memberships are reported: a
+# computer's password is machine-made, out of reach of kerberoasting.
+PRIVILEGE_CHECKED_KINDS = ("user", "gmsa", "msa")
 
 
 # Accounts created alike carry byte-identical descriptors: parse each distinct
@@ -188,16 +194,22 @@ def audit(client, prepared, forms, forest=True):
         accounts = resolve_accounts(client, references, with_security_descriptor=True)
         holders, scope = find_spn_holders(client, [r.spn for entry in required for r in entry[2]], forest)
 
+    privileged = privileged_memberships(client, sorted({account.sid for account in accounts.values()
+                                                        if account.kind in PRIVILEGE_CHECKED_KINDS}))
     reports = []
     for instance, reference, spns in required:
         account = accounts[reference]
         reports.append(instance_report(instance, reference.text, account, spns, holders,
-                                       can_register_own_spns(account)))
+                                       can_register_own_spns(account), privileged.get(account.sid)))
     flag_conflicts(reports)
     return dict(instances=reports, plan=build_plan(reports), summary=summarize(reports), search_scope=scope)
 
 
-def instance_report(instance, account_input, account, required_spns, holders, can_register):
+def instance_report(instance, account_input, account, required_spns, holders, can_register, privileged=None):
+    """One instance's report. ``privileged`` is the account's memberships of
+    the privileged groups ([Membership], _group_membership.py), or None when
+    not checked (computer accounts): the report's privileged_groups names
+    them, privileged_memberships says how (member, primary_group, nested)."""
     spn_rows = []
     for required in required_spns:
         spn_holders = holders.get(spn_key(required.spn), [])
@@ -211,8 +223,13 @@ def instance_report(instance, account_input, account, required_spns, holders, ca
     if can_register is False:
         findings.append("spn_write_acl_missing")
     report = instance.summary()
-    report.update(service_account=dict(account.summary(), input=account_input, state=account.state()), spns=spn_rows,
-                  can_register_own_spns=can_register, findings=findings)
+    service_account = dict(account.summary(), input=account_input, state=account.state(), privileged_groups=None,
+                           privileged_memberships=None)
+    if privileged is not None:
+        service_account.update(privileged_groups=[membership.group.name for membership in privileged],
+                               privileged_memberships=[membership.summary() for membership in privileged])
+    report.update(service_account=service_account, spns=spn_rows, can_register_own_spns=can_register,
+                  findings=findings)
     report["status"] = "ok" if not findings and all(r["status"] == "ok" for r in spn_rows) else "drift"
     return report
 

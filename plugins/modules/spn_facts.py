@@ -15,6 +15,8 @@ description:
     one account, searched forest-wide through the Global Catalog).
   - Also reports per instance a dynamic TCP port, TCP/IP disabled, and a service account that cannot register
     its own SPNs, and returns the plan of changes that would fix every finding.
+  - Reports what the service account's attributes say about it, and the privileged groups a user or gMSA
+    service account is a member of, for the drift report's checks.
   - Read-only. One call handles a whole inventory with a handful of batched LDAP searches.
   - Results are returned and set as the fact C(sqlauth_spn_facts), or the fact named by O(fact_name).
 author:
@@ -117,6 +119,12 @@ instances:
           (protocol transition), not_delegated (sensitive), domain_controller; C(expires), accountExpires as ISO 8601
           or null for never; C(must_change_password), pwdLastSet is 0; C(allowed_to_delegate_to), its classic
           constrained delegation targets (msDS-AllowedToDelegateTo).
+        - C(privileged_groups), the privileged groups of its domain it is a member of, directly, by its primary
+          group or through nested groups (added in 0.3.0) - Domain Admins, Enterprise Admins and Schema Admins (in
+          the forest root domain only), Administrators and Account Operators, as names such as
+          C(CORP\Domain Admins) or C(BUILTIN\Administrators); V([]) for none, null for a computer account, whose
+          password is machine-made. C(privileged_memberships) says how, one entry per group with C(group) (the
+          name), C(dn), C(sid) and C(via), one of V(member), V(primary_group), V(nested).
       type: dict
     spns:
       description: Each required SPN with its C(form), C(status) (ok, missing, wrong_account, duplicate) and the

@@ -250,3 +250,25 @@ def delegation_targets(links, instances):
         raise EstateError("; ".join(problems) + " (known instances: %s)"
                           % ", ".join(sorted(i.name for i in known.values())))
     return [targets[name] for name in sorted(targets)]
+
+
+def links_needing_rbkcd(links, audit, over_classic=False):
+    """The linked servers that need resource-based constrained delegation:
+    all but those whose front end's service account may already delegate to
+    the back end by classic constrained delegation (its
+    msDS-AllowedToDelegateTo lists the back end's SPN, as spn_facts'
+    ``audit`` reports it), unless ``over_classic``."""
+    if over_classic:
+        return list(links)
+    reports = {instance_key_from_name(report["name"]): report for report in (audit or {}).get("instances") or []}
+    needed = []
+    for link in links:
+        front = reports.get(instance_key_from_name(link["front"]))
+        back = reports.get(instance_key_from_name(link["back"]))
+        allowed = {spn.lower() for spn in ((front or {}).get("service_account", {}).get("state") or {}).get(
+            "allowed_to_delegate_to") or []}
+        back_spns = {row["spn"].lower() for row in (back or {}).get("spns") or []
+                     if row.get("form") in ("fqdn_port", "fqdn_instance")}
+        if not allowed & back_spns:
+            needed.append(link)
+    return needed

@@ -29,7 +29,7 @@ import pytest
 import xmlschema
 import yaml
 from conftest import REPO, run_playbook
-from delegation import assert_granted
+from delegation import assert_granted, delegation_show
 from powershell_grammar import syntax_problems
 
 INVENTORY = REPO / "playbooks" / "inventories" / "lab"
@@ -71,15 +71,28 @@ def expected_drift(lab):
             expected.add((instance, "spn_write_acl", account, "acl_missing"))
         if "linux" in scenario and "tcpport = %d" % scenario["port"] not in scenario["linux"]["mssql_conf"]:
             expected.add((instance, "static_port", instance, "port_not_static"))
+        expected.update((instance, item["check"], item["subject"], item["status"])
+                        for item in scenario["expect"].get("report", []) if not item.get("waived"))
     for pair in lab.scenarios["linked_servers"]:
-        expected.add((pair["front"], "delegation", "%s -> %s" % (pair["front"], pair["back"]), "delegation_missing"))
+        # Other statuses are the front end's scenario's (expect: report).
+        if pair.get("expect", "delegation_missing") == "delegation_missing":
+            expected.add((pair["front"], "delegation", "%s -> %s" % (pair["front"], pair["back"]),
+                          "delegation_missing"))
     return expected
 
 
-def drift_of(report):
+def expected_waived(lab):
+    """(instance, check, subject, status) of every seeded problem the lab
+    inventory waives (group_vars/sql_servers/waivers.yml)."""
+    return {(instance, item["check"], item["subject"], item["status"])
+            for instance, scenario in inventory_scenarios(lab).items()
+            for item in scenario["expect"].get("report", []) if item.get("waived")}
+
+
+def drift_of(report, result="drift"):
     return {(instance["name"], check["check"], check["subject"], check["status"])
             for host in report["hosts"] for instance in host["instances"] for check in instance["checks"]
-            if check["result"] == "drift"}
+            if check["result"] == result}
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +149,12 @@ def test_drift_report_finds_every_seeded_problem_and_writes_nothing(lab, estate)
     report = load_report(folder)
     assert report["drift"] is True
     assert drift_of(report) == expected_drift(lab)
+    # What the lab seeds on purpose and its inventory waives: in the report, as waived.
+    assert drift_of(report, "waived") == expected_waived(lab)
+    waived = {(c["id"], c["severity"]) for h in report["hosts"] for i in h["instances"] for c in i["checks"]
+              if c["result"] == "waived"}
+    assert waived == {("ACC001", "error"), ("ACC002", "error"), ("ACC003", "error"), ("ACC004", "error"),
+                      ("ACC005", "warning"), ("DLG002", "warning"), ("DLG003", "warning"), ("DLG004", "error")}
     # The lab has no Windows host to reach: their port checks say so.
     skipped = {(i["name"], c["check"]) for h in report["hosts"] for i in h["instances"] for c in i["checks"]
                if c["result"] == "skipped"}
@@ -175,6 +194,7 @@ def test_site_in_check_mode_reports_the_same_drift_and_writes_nothing(lab, estat
     assert run.changed > 0, run.output  # what the roles would change
     assert lab.highest_committed_usn() == usn and mssql_conf(lab) == conf
     assert drift_of(load_report(folder)) == expected_drift(lab)
+    assert drift_of(load_report(folder), "waived") == expected_waived(lab)
 
 
 def test_generate_mode_writes_commands_and_ldif_and_nothing_else(lab, estate):
@@ -247,14 +267,35 @@ def test_site_fixes_every_problem(lab, estate, kdc):
     spns = [(instance, check) for host in report["hosts"] for instance in host["instances"]
             for check in instance["checks"] if check["check"] == "spn"]
     assert len(spns) == sum(len(s["expect"]["spns"]) for s in inventory_scenarios(lab).values())
+    scenarios = inventory_scenarios(lab)
     for instance, check in spns:
         account = instance["service_account"].split("\\")[1]
+        refused = scenarios[instance["name"]]["expect"].get("service_tickets_refused")
+        if refused:  # a locked-out account: the KDC issues no ticket for its SPNs
+            ok, output = kdc.kvno(check["subject"])
+            assert not ok and refused in output, output
+            continue
         assert kdc.decrypts(check["subject"], account), (check["subject"], account)
-    scenarios = inventory_scenarios(lab)
+    rbkcd_on_sql1 = delegation_show(lab, "sqlsvc1")
     for pair in lab.scenarios["linked_servers"]:
         front, back = scenarios[pair["front"]], scenarios[pair["back"]]
-        assert_granted(lab, kdc, front["expect"]["account"].split("\\")[1],
-                       "MSSQLSvc/%s:%d" % (back["host"], back["port"]))
+        front_account = front["expect"]["account"].split("\\")[1]
+        spn = "MSSQLSvc/%s:%d" % (back["host"], back["port"])
+        after = pair.get("after_site", "granted")
+        if after == "same_account":
+            # Nothing written: no delegation entry on the account at all.
+            assert delegation_show(lab, front_account) == [], pair
+        elif after == "refused":
+            granted, output, dummy = kdc.double_hop(front_account, spn)
+            assert not granted and "constrained delegation failed" in output, (pair, output)
+        elif pair.get("expect") == "ok":
+            # Classic constrained delegation: the KDC grants it, and site.yml
+            # added no RBKCD entry for it.
+            granted, output, dummy = kdc.double_hop(front_account, spn)
+            assert granted and "%s@%s: kvno = " % (spn, lab.realm) in output, (pair, output)
+            assert lab.accounts[front_account]["dn"] not in rbkcd_on_sql1, rbkcd_on_sql1
+        else:
+            assert_granted(lab, kdc, front_account, spn)
 
 
 def test_second_site_run_changes_nothing(lab, estate):

@@ -33,6 +33,16 @@ def test_every_scenario_gets_its_expected_statuses(lab, audit):
         assert sorted(report["findings"]) == sorted(expect["findings"]), scenario["scenario"]
         if "can_register_own_spns" in expect:
             assert report["can_register_own_spns"] is expect["can_register_own_spns"], scenario["scenario"]
+        # The account's state, as the DC reports it (what the scenario seeded).
+        state = report["service_account"]["state"]
+        for key, value in expect.get("state", {}).items():
+            assert state[key] == value, (scenario["scenario"], key, state)
+        if "state" not in expect:
+            assert state["flags"] == [] and state["expires"] is None and not state["must_change_password"], (
+                scenario["scenario"], state)
+        if report["service_account"]["kind"] != "computer":
+            assert sorted(report["service_account"]["privileged_groups"]) == sorted(
+                expect.get("privileged_groups", [])), scenario["scenario"]
         for spn, holders in expect.get("holders", {}).items():
             row = next(r for r in report["spns"] if r["spn"] == spn)
             assert sorted(h["name"] for h in row["holders"]) == holders
@@ -53,10 +63,14 @@ def test_ok_spns_get_a_ticket_the_service_account_can_decrypt(lab, audit, kdc):
     kdc.kinit("alice")
     for scenario, report in scenario_reports(lab, audit):
         account = report["service_account"]["name"].split("\\")[1]
+        refused = scenario["expect"].get("service_tickets_refused")
         for row in report["spns"]:
             if row["status"] != "ok":
                 continue
             ok, output = kdc.kvno(row["spn"])
+            if refused:
+                assert not ok and refused in output, (row["spn"], output)
+                continue
             assert ok, output
             if account in lab.accounts and lab.accounts[account]["password"]:
                 assert kdc.decrypts(row["spn"], account), (row["spn"], account)

@@ -16,6 +16,7 @@ import ssl
 import string
 import subprocess
 import sys
+import time
 
 import ldap3
 import yaml
@@ -28,9 +29,14 @@ UF_WORKSTATION_TRUST_ACCOUNT = 0x1000
 UF_DONT_EXPIRE_PASSWD = 0x10000
 # userAccountControl flags a scenario user may carry (its `flags`).
 USER_FLAGS = {
+    "ACCOUNTDISABLE": 0x2,
+    "TRUSTED_FOR_DELEGATION": 0x80000,
     "NOT_DELEGATED": 0x100000,
     "TRUSTED_TO_AUTH_FOR_DELEGATION": 0x1000000,
 }
+# A week in 100 ns units: how far ahead a locked-out account's lockoutTime is
+# set, so that the domain's 30-minute lockout lasts through any test run.
+LOCKOUT_AHEAD = 7 * 24 * 3600 * 10 ** 7
 # Read/write servicePrincipalName and the validated SPN write, for SELF: what
 # lets SQL Server register its own SPNs at start-up.
 SPN_WRITE_ACES = ("(OA;;RPWP;f3a64788-5306-11d1-a9c5-0000f80367c1;;PS)"
@@ -69,6 +75,7 @@ class Seeder:
         names = [u["name"] for u in self.scenarios.get("users", [])]
         names += [c["name"] + "$" for c in self.scenarios.get("computers", [])]
         names += [g["name"] + "$" for g in self.scenarios.get("group_managed_service_accounts", [])]
+        names += [g["name"] for g in self.scenarios.get("groups", [])]
         for name in names:
             dn = self.find_dn(name)
             if dn:
@@ -105,12 +112,17 @@ class Seeder:
             attributes = {
                 "sAMAccountName": name,
                 "userPrincipalName": user.get("upn", "%s@%s" % (name, self.dns_domain)),
-                "userAccountControl": UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD | sum(
-                    USER_FLAGS[flag] for flag in user.get("flags", [])),
+                "userAccountControl": UF_NORMAL_ACCOUNT | sum(USER_FLAGS[flag] for flag in user.get("flags", []))
+                | (0 if user.get("password_expires") else UF_DONT_EXPIRE_PASSWD),
             }
             if user.get("spns"):
                 attributes["servicePrincipalName"] = user["spns"]
+            if user.get("allowed_to_delegate_to"):
+                attributes["msDS-AllowedToDelegateTo"] = user["allowed_to_delegate_to"]
+            if user.get("account_expires"):
+                attributes["accountExpires"] = str(user["account_expires"])
             self.add_account(name, dn, ["top", "person", "organizationalPerson", "user"], attributes, "user")
+            self.seed_account_state(dn, user)
 
         for computer in self.scenarios.get("computers", []):
             name = computer["name"]
@@ -119,7 +131,8 @@ class Seeder:
             attributes = {
                 "sAMAccountName": name + "$",
                 "dNSHostName": fqdn,
-                "userAccountControl": UF_WORKSTATION_TRUST_ACCOUNT,
+                "userAccountControl": UF_WORKSTATION_TRUST_ACCOUNT | sum(
+                    USER_FLAGS[flag] for flag in computer.get("flags", [])),
                 "servicePrincipalName": ["HOST/%s" % fqdn, "HOST/%s" % name] + computer.get("spns", []),
             }
             self.add_account(name + "$", dn, ["top", "person", "organizationalPerson", "user", "computer"],
@@ -134,10 +147,33 @@ class Seeder:
                 self.conn.modify(dn, {"servicePrincipalName": [(ldap3.MODIFY_ADD, gmsa["spns"])]})
             self.record(gmsa["name"] + "$", dn, "gmsa")
 
+        for group in self.scenarios.get("groups", []):
+            dn = "CN=%s,%s" % (group["name"], self.dn("CN=Users"))
+            self.conn.add(dn, ["top", "group"], {"sAMAccountName": group["name"]})
+            for parent in group.get("member_of", []):
+                samba_tool("group", "addmembers", "-H", self.sam_ldb, parent, group["name"])
+        for user in self.scenarios.get("users", []):
+            for group in user.get("groups", []):
+                samba_tool("group", "addmembers", "-H", self.sam_ldb, group, user["name"])
+
         for user in self.scenarios.get("users", []):
             if user.get("spn_write_acl"):
                 samba_tool("dsacl", "set", "-H", self.sam_ldb, "--objectdn=" + self.accounts[user["name"]]["dn"],
                            "--sddl=" + SPN_WRITE_ACES)
+
+    def seed_account_state(self, dn, user):
+        """States an account reaches over time, written as an administrator
+        may: pwdLastSet = 0 ("must change password at next logon") and a
+        lockoutTime (the DC computes LOCKOUT from it and the lockout
+        duration)."""
+        changes = {}
+        if user.get("must_change_password"):
+            changes["pwdLastSet"] = [(ldap3.MODIFY_REPLACE, ["0"])]
+        if user.get("locked_out"):
+            now = int((time.time() + 11644473600) * 10 ** 7)
+            changes["lockoutTime"] = [(ldap3.MODIFY_REPLACE, [str(now + LOCKOUT_AHEAD)])]
+        if changes:
+            self.conn.modify(dn, changes)
 
     def ensure_kds_root_key(self):
         # A gMSA's password derives from a KDS root key; 2016-level

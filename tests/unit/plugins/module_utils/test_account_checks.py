@@ -80,6 +80,8 @@ def test_account_state_names_the_flags():
                          allowed_to_delegate_to=["HTTP/a.corp", "MSSQLSvc/b.corp:1433"])
     assert account_state(0x1000 | 0x2000)["flags"] == ["domain_controller"]
     assert account_state(0x200, pwd_last_set="134116992000000000")["must_change_password"] is False
+    # A password that never expires need not be changed (the KDC lets it log on).
+    assert account_state(0x200 | 0x10000, pwd_last_set="0")["must_change_password"] is False
 
 
 def test_is_expired():
@@ -153,15 +155,20 @@ def test_a_domain_controller_is_not_judged():
 def test_classic_constrained_delegation_is_ok():
     data = inputs(SQL1=account_state(0x200 | 0x1000000, allowed_to_delegate_to=[BACK_SPN.upper()]))
     # The KDC grants it only when the back end's SPN is on the back end's account.
-    target = next(t for t in data["delegation"]["targets"] if t["account"]["name"] == "CORP\\sqlsvc2")
-    target["spns"] = [dict(spn=BACK_SPN, status="ok", holders=["CORP\\sqlsvc2"])]
+    back = next(r for r in data["audit"]["instances"] if r["name"] == SALES)
+    row = next(r for r in back["spns"] if r["spn"] == BACK_SPN)
+    row["status"] = "ok"
     report = build(data)
     [pair] = checks_of(report, SQL1, "delegation")
     assert pair["status"] == "ok"
     assert pair["detail"] == ("CORP\\sqlsvc1 may delegate to %s by classic constrained delegation "
                               "(msDS-AllowedToDelegateTo, with protocol transition)" % BACK_SPN)
     # Not when the back end's SPN is not ok on its account: the KDC would refuse.
-    target["spns"][0]["status"] = "missing"
+    row["status"] = "missing"
+    assert statuses(build(data), SQL1, "delegation") == ["delegation_missing"]
+    # Nor for a back end's NetBIOS SPN: a linked server asks for the FQDN.
+    data["audit"]["instances"][0]["service_account"]["state"]["allowed_to_delegate_to"] = ["MSSQLSvc/sql2:1533"]
+    row["status"] = "ok"
     assert statuses(build(data), SQL1, "delegation") == ["delegation_missing"]
 
 
@@ -194,3 +201,100 @@ def test_the_new_fixes_are_in_the_powershell_script():
     script = to_powershell(report)
     assert "Enable-ADAccount -Identity 'CN=sqlsvc2," in script
     assert "Set-ADAccountControl -Identity 'CN=sqlsvc2," in script
+
+
+# -- privileged service accounts (ACC005, account_privilege) ----------------------------
+
+SQLSVC2_DN = "CN=sqlsvc2,CN=Users,DC=corp,DC=example,DC=test"
+DOMAIN_ADMINS = dict(group="CORP\\Domain Admins", dn="CN=Domain Admins,CN=Users,DC=corp,DC=example,DC=test",
+                     sid="S-1-5-21-2266110769-295493698-3870994567-512", via="member")
+ADMINISTRATORS = dict(group="BUILTIN\\Administrators", dn="CN=Administrators,CN=Builtin,DC=corp,DC=example,DC=test",
+                      sid="S-1-5-32-544", via="nested")
+
+
+def privileged(data, name=None, memberships=(), kind=None):
+    """spn_facts' privileged groups: none for every user account, null for
+    computers, and ``memberships`` for the account of instance ``name``."""
+    for report in data["audit"]["instances"]:
+        account = report["service_account"]
+        empty = None if account["kind"] == "computer" else []
+        account.update(privileged_groups=empty, privileged_memberships=empty)
+        if report["name"] == name:
+            account.update(privileged_groups=[m["group"] for m in memberships],
+                           privileged_memberships=[dict(m) for m in memberships], kind=kind or account["kind"])
+    return data
+
+
+def test_a_privileged_service_account_is_a_warning_naming_its_groups():
+    report = build(privileged(inputs(), SALES, [ADMINISTRATORS, DOMAIN_ADMINS]))
+    [check] = checks_of(report, SALES, "account_privilege")
+    assert (check["status"], check["id"], check["severity"], check["result"]) == (
+        "privileged_account", "ACC005", "warning", "drift")
+    assert check["subject"] == check["account"] == "CORP\\sqlsvc2"
+    assert check["detail"].startswith("CORP\\sqlsvc2 is a member of BUILTIN\\Administrators (nested), "
+                                      "CORP\\Domain Admins: anyone in the domain can request a service ticket")
+    assert "kerberoasting" in check["detail"]
+    # Only the direct membership is removed: Administrators comes through Domain Admins.
+    assert check["commands"] == ["Remove-ADGroupMember -Identity 'CN=Domain Admins,CN=Users,DC=corp,DC=example,"
+                                 "DC=test' -Members '%s' -Confirm:$false" % SQLSVC2_DN]
+    assert "a gMSA" in check["fix"] and "Or remove CORP\\sqlsvc2 from CORP\\Domain Admins." in check["fix"]
+    assert "BUILTIN\\Administrators comes through other groups" in check["fix"]
+    assert check["ldif"] == []
+    # Listed right after the account's own checks.
+    instance = next(i for host in report["hosts"] for i in host["instances"] if i["name"] == SALES)
+    kinds = [c["check"] for c in instance["checks"]]
+    assert kinds.index("account_privilege") == kinds.index("account") + 1
+    # A warning: it fails a run that fails on warnings only.
+    clean = build(privileged(inputs()))["verdict"]
+    assert report["verdict"]["failing"] == clean["failing"]
+    assert report["verdict"]["below_fail_on"] == clean["below_fail_on"] + 1
+    assert "Remove-ADGroupMember -Identity 'CN=Domain Admins," in to_powershell(report)
+
+
+def test_accounts_in_no_privileged_group_are_ok_and_computers_not_checked():
+    report = build(privileged(inputs()))
+    assert statuses(report, SQL1, "account_privilege") == ["ok"]
+    assert statuses(report, SALES, "account_privilege") == ["ok"]
+    assert statuses(report, SQL6, "account_privilege") == []  # a computer account: null
+
+
+def test_a_report_without_privileged_groups_has_no_privilege_check():
+    report = build(inputs())  # spn_facts before 0.3.0
+    assert statuses(report, SQL1, "account_privilege") == [] and statuses(report, SALES, "account_privilege") == []
+
+
+@pytest.mark.parametrize("kind, rid", [("user", 513), ("gmsa", 515)])
+def test_a_privileged_primary_group_is_set_back_first(kind, rid):
+    primary = dict(DOMAIN_ADMINS, via="primary_group")
+    report = build(privileged(inputs(), SALES, [dict(ADMINISTRATORS), primary], kind=kind))
+    [check] = checks_of(report, SALES, "account_privilege")
+    assert "CORP\\Domain Admins (primary group)" in check["detail"]
+    assert check["commands"] == [
+        "Set-ADObject -Identity '%s' -Replace @{primaryGroupID=%d}" % (SQLSVC2_DN, rid),
+        "Remove-ADGroupMember -Identity '%s' -Members '%s' -Confirm:$false" % (DOMAIN_ADMINS["dn"], SQLSVC2_DN)]
+    assert "CORP\\Domain Admins is its primary group" in check["fix"]
+
+
+def test_a_privileged_gmsa_is_named_for_what_it_risks():
+    report = build(privileged(inputs(), SALES, [DOMAIN_ADMINS], kind="gmsa"))
+    [check] = checks_of(report, SALES, "account_privilege")
+    assert check["status"] == "privileged_account"
+    assert "machine-made and cannot be cracked" in check["detail"] and "kerberoasting" not in check["detail"]
+
+
+def test_nested_memberships_only_have_no_command():
+    account_operators = dict(group="BUILTIN\\Account Operators", dn="CN=Account Operators,CN=Builtin,DC=corp,"
+                             "DC=example,DC=test", sid="S-1-5-32-548", via="nested")
+    report = build(privileged(inputs(), SALES, [account_operators]))
+    [check] = checks_of(report, SALES, "account_privilege")
+    assert check["result"] == "drift" and check["commands"] == []
+    assert "Or remove" not in check["fix"] and "Get-ADPrincipalGroupMembership" in check["fix"]
+
+
+def test_group_names_alone_are_enough():
+    data = privileged(inputs(), SALES, [DOMAIN_ADMINS])
+    report_in = next(r for r in data["audit"]["instances"] if r["name"] == SALES)
+    del report_in["service_account"]["privileged_memberships"]
+    [check] = checks_of(build(data), SALES, "account_privilege")
+    assert check["commands"] == ["Remove-ADGroupMember -Identity 'Domain Admins' -Members '%s' -Confirm:$false"
+                                 % SQLSVC2_DN]

@@ -24,6 +24,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
     parse_account_reference,
     resolve_accounts,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._group_membership import Group, Membership
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     MAX_FILTER_TERMS,
     DirectoryEntry,
@@ -194,7 +195,7 @@ def test_instance_report_all_ok():
         name="sql01.corp.example.com", host="sql01.corp.example.com", instance="MSSQLSERVER", port=1433,
         tcp_enabled=True,
         service_account=dict(name="CORP\\sqlsvc", dn=SQLSVC.dn, sid=SQLSVC.sid, kind="user", input="sqlsvc",
-                             state=NO_STATE),
+                             state=NO_STATE, privileged_groups=None, privileged_memberships=None),
         spns=[dict(spn=spn, form=form, status="ok", holders=[dict(name="CORP\\sqlsvc", dn=SQLSVC.dn, sid=SQLSVC.sid)])
               for spn, form in [("MSSQLSvc/sql01.corp.example.com:1433", "fqdn_port"),
                                 ("MSSQLSvc/sql01.corp.example.com", "fqdn_instance"),
@@ -202,6 +203,19 @@ def test_instance_report_all_ok():
                                 ("MSSQLSvc/sql01", "netbios_instance")]],
         can_register_own_spns=True, findings=[], status="ok",
     )
+
+
+def test_instance_report_names_privileged_groups():
+    domain_admins = Group(sid=DOMAIN_SID + "-512", dn="CN=Domain Admins,CN=Users,DC=corp,DC=example,DC=com",
+                          name="CORP\\Domain Admins")
+    instance = sql(port=1433)
+    row = instance_report(instance, "sqlsvc", SQLSVC, instance.required_spns(), {}, True,
+                          [Membership(domain_admins, "primary_group")])
+    assert row["service_account"]["privileged_groups"] == ["CORP\\Domain Admins"]
+    assert row["service_account"]["privileged_memberships"] == [
+        dict(group="CORP\\Domain Admins", dn=domain_admins.dn, sid=domain_admins.sid, via="primary_group")]
+    assert instance_report(instance, "sqlsvc", SQLSVC, instance.required_spns(), {}, True,
+                           [])["service_account"]["privileged_groups"] == []
 
 
 def test_instance_report_statuses_per_spn():
@@ -423,7 +437,7 @@ def test_summarize_empty():
 # -- the directory: an in-memory fake client -------------------------------------
 
 DACL_CONTROLS = ("dacl-only-controls",)
-_FILTER_TERM = re.compile(r"\(([A-Za-z]+)=((?:[^()*\\]|\\[0-9a-f]{2})*)\)")
+_FILTER_ITEM = re.compile(r"\(([A-Za-z][A-Za-z0-9-]*)(:1\.2\.840\.113556\.1\.4\.1941:)?=((?:[^()*\\]|\\[0-9a-f]{2})*)\)")
 _BINARY = {"objectsid", "ntsecuritydescriptor"}
 
 
@@ -444,6 +458,32 @@ def _fold(attribute, value):
     return value if attribute in _BINARY else value.lower()
 
 
+def parse_filter(text):
+    """An LDAP filter as a tree: ("&" | "|" | "!", [children]), ("=", attribute,
+    value) or ("in_chain", attribute, value) for LDAP_MATCHING_RULE_IN_CHAIN;
+    AssertionError for anything else, a value not escaped included."""
+    tree, end = _parse_at(text, 0)
+    assert end == len(text), "badly formed filter %r" % text
+    return tree
+
+
+def _parse_at(text, position):
+    assert text.startswith("(", position), "badly formed filter %r" % text
+    operator = text[position + 1:position + 2]
+    if operator in ("&", "|", "!"):
+        position, children = position + 2, []
+        while text.startswith("(", position):
+            child, position = _parse_at(text, position)
+            children.append(child)
+        assert text.startswith(")", position) and children and (operator != "!" or len(children) == 1), (
+            "badly formed filter %r" % text)
+        return (operator, children), position + 1
+    match = _FILTER_ITEM.match(text, position)
+    assert match, "badly escaped filter %r" % text
+    name = match.group(1).lower()
+    return ("in_chain" if match.group(2) else "=", name, _fold(name, _unescape(match.group(3)))), match.end()
+
+
 @dataclass
 class Search:
     base: str
@@ -456,11 +496,12 @@ class Search:
 class FakeDirectory:
     """The part of DirectoryClient the audit uses, over a list of entries.
 
-    ``search`` understands the filters the code builds, an OR of equality
-    terms optionally ANDed with (objectClass=user), checks that every value is
-    escaped, honours the base (a domain search sees one domain, the Global
-    Catalog with base "" the forest), returns only the requested attributes,
-    and records each call."""
+    ``search`` evaluates the filters the code builds (AND, OR, NOT, equality
+    terms and memberOf:1.2.840.113556.1.4.1941:=DN, which follows the
+    memberOf values of the entries, not primary groups, as a DC does),
+    checks that every value is escaped, honours the base (a domain search
+    sees one domain, the Global Catalog with base "" the forest), returns
+    only the requested attributes, and records each call."""
 
     default_naming_context = CORP["dn"]
 
@@ -493,7 +534,8 @@ class FakeDirectory:
         assert scope == "subtree" and paged
         if global_catalog:
             assert self.is_global_catalog and base == ""
-        needs_user, wanted = self._parse(ldap_filter)
+        tree = parse_filter(ldap_filter)
+        by_dn = {entry.dn.lower(): entry for entry in self.entries}
         requested = {name.lower() for name in attributes}
         found = []
         for entry in self.entries:
@@ -501,30 +543,46 @@ class FakeDirectory:
                 pass  # the whole forest
             elif self.domain_of(entry.dn) != self.domain_of(base):
                 continue
-            if needs_user and b"user" not in {value.lower() for value in entry.raw.get("objectclass", [])}:
-                continue
             values = {("distinguishedname", entry.dn.lower().encode("utf-8"))}
             values.update((name, _fold(name, bytes(value))) for name, items in entry.raw.items() for value in items)
-            if values & wanted:
+            if self._matches(tree, entry, values, by_dn):
                 found.append(DirectoryEntry(entry.dn, {name: items for name, items in entry.raw.items()
                                                        if name in requested}))
         return found
 
-    @staticmethod
-    def _parse(ldap_filter):
-        needs_user = ldap_filter.startswith("(&(objectClass=user)")
-        body = ldap_filter[len("(&(objectClass=user)"):-1] if needs_user else ldap_filter
-        assert body.startswith("(|") and body.endswith(")"), ldap_filter
-        inner = body[2:-1]
-        terms = _FILTER_TERM.findall(inner)
-        assert "".join("(%s=%s)" % term for term in terms) == inner, "badly escaped filter %r" % ldap_filter
-        return needs_user, {(name.lower(), _fold(name.lower(), _unescape(value))) for name, value in terms}
+    def _matches(self, tree, entry, values, by_dn):
+        if tree[0] in ("&", "|", "!"):
+            results = [self._matches(child, entry, values, by_dn) for child in tree[1]]
+            return all(results) if tree[0] == "&" else any(results) if tree[0] == "|" else not results[0]
+        if tree[0] == "=":
+            return (tree[1], tree[2]) in values
+        assert tree[1] == "memberof", tree
+        return tree[2] in _groups_in_chain(entry, by_dn)
+
+
+def _groups_in_chain(entry, by_dn):
+    """The DNs (lower case, bytes) of every group ``entry`` is in, through its
+    memberOf values and theirs."""
+    reached, stack = set(), [value.lower() for value in entry.raw.get("memberof", [])]
+    while stack:
+        dn = stack.pop()
+        if dn in reached:
+            continue
+        reached.add(dn)
+        group = by_dn.get(dn.decode("utf-8"))
+        if group is not None:
+            stack.extend(value.lower() for value in group.raw.get("memberof", []))
+    return reached
 
 
 def directory_entry(dn, sam, sid, classes=USER_CLASSES, spns=(), upn=None, dns_host_name=None,
-                    security_descriptor=None):
+                    security_descriptor=None, member_of=(), primary_group_id=None):
     raw = {"sAMAccountName": [sam.encode()], "objectSid": [sid_to_bytes(sid)],
            "objectClass": [c.encode() for c in classes], "userAccountControl": [b"512"]}
+    if member_of:
+        raw["memberOf"] = [group.encode() for group in member_of]
+    if primary_group_id is not None or "user" in classes:
+        raw["primaryGroupID"] = [str(primary_group_id or (515 if "computer" in classes else 513)).encode()]
     if spns:
         raw["servicePrincipalName"] = [spn.encode() for spn in spns]
     if upn:
@@ -539,6 +597,31 @@ def directory_entry(dn, sam, sid, classes=USER_CLASSES, spns=(), upn=None, dns_h
 def corp_user(sam, rid, spns=(), **kwargs):
     return directory_entry("CN=%s,OU=Service Accounts,DC=corp,DC=example,DC=com" % sam, sam,
                            "%s-%d" % (DOMAIN_SID, rid), spns=spns, **kwargs)
+
+
+GROUP_CLASSES = ("top", "group")
+ADMINISTRATORS_DN = "CN=Administrators,CN=Builtin,DC=corp,DC=example,DC=com"
+DOMAIN_ADMINS_DN = "CN=Domain Admins,CN=Users,DC=corp,DC=example,DC=com"
+ACCOUNT_OPERATORS_DN = "CN=Account Operators,CN=Builtin,DC=corp,DC=example,DC=com"
+DENIED_RODC_DN = "CN=Denied RODC Password Replication Group,CN=Users,DC=corp,DC=example,DC=com"
+
+
+def group_entry(dn, sam, sid, member_of=()):
+    return DirectoryEntry(dn, {"sAMAccountName": [sam.encode()], "objectSid": [sid_to_bytes(sid)],
+                               "objectClass": [c.encode() for c in GROUP_CLASSES],
+                               "memberOf": [group.encode() for group in member_of]})
+
+
+def corp_groups():
+    """The privileged groups of CORP as a child domain has them (no
+    Enterprise or Schema Admins), nested as in a new domain."""
+    return [
+        group_entry(ADMINISTRATORS_DN, "Administrators", "S-1-5-32-544"),
+        group_entry(ACCOUNT_OPERATORS_DN, "Account Operators", "S-1-5-32-548"),
+        group_entry(DOMAIN_ADMINS_DN, "Domain Admins", "%s-512" % DOMAIN_SID,
+                    member_of=[ADMINISTRATORS_DN, DENIED_RODC_DN]),
+        group_entry(DENIED_RODC_DN, "Denied RODC Password Replication Group", "%s-572" % DOMAIN_SID),
+    ]
 
 
 def test_fake_directory_rejects_unescaped_values():
@@ -652,11 +735,17 @@ def estate_options(count=ESTATE_SIZE):
 
 
 def estate_directory(instances, hold_every=3):
-    entries = []
+    entries = corp_groups()
     for n, instance in enumerate(instances):
         held = [r.spn for r in instance.required_spns()][::hold_every]
         entries.append(corp_user("sqlsvc%03d" % n, 5000 + n, spns=held))
     return FakeDirectory(entries)
+
+
+def is_privilege_search(search):
+    """The searches of _group_membership: the groups, then the accounts
+    that are members of any."""
+    return search.ldap_filter.startswith("(&(objectClass=group)") or ":1.2.840.113556.1.4.1941:=" in search.ldap_filter
 
 
 def expected_batches(terms, template="%s", **kwargs):
@@ -706,8 +795,12 @@ def test_audit_of_500_instances_is_two_kinds_of_search():
 
     account_searches = [s for s in directory.searches if s.ldap_filter.startswith("(&(objectClass=user)")]
     holder_searches = [s for s in directory.searches if s.global_catalog]
-    # One search per MAX_FILTER_TERMS terms: 1,000 account terms, some 2,200 SPN terms.
-    assert len(account_searches) + len(holder_searches) == len(directory.searches) <= 8
+    privilege_searches = [s for s in directory.searches if is_privilege_search(s)]
+    # One search per MAX_FILTER_TERMS terms: 1,000 account terms, some 2,200 SPN terms; then the
+    # privileged groups' memberships: one search for the groups, one for the 500 accounts.
+    assert len(privilege_searches) == 2
+    assert len(account_searches) + len(holder_searches) + len(privilege_searches) == len(directory.searches) <= 10
+    assert all(r["service_account"]["privileged_groups"] == [] for r in result["instances"])
     assert len(result["instances"]) == ESTATE_SIZE
     assert result["summary"]["instances"] == ESTATE_SIZE
     spn_count = sum(result["summary"]["spns"].values())
@@ -731,11 +824,14 @@ def test_audit_of_500_instances_in_one_domain_is_one_pass():
     result = audit(one_domain, prepare_audit(options), SPN_FORMS)
 
     # Whole instances per filter (the account and its SPNs), 2,000 terms at most:
-    # about 2,700 terms, two searches of the domain, each entry read once.
-    assert len(one_domain.searches) == 2
+    # about 2,700 terms, two searches of the domain, each entry read once. Then two for the
+    # privileged groups (_group_membership): the groups by SID, and the 500 accounts that
+    # are members of any, in one search (up to 1,000 accounts a search).
+    assert len(one_domain.searches) == 4
     assert all(s.base == CORP["dn"] and not s.global_catalog for s in one_domain.searches)
-    assert all(s.attributes == ACCOUNT_ATTRIBUTES + ["nTSecurityDescriptor"] for s in one_domain.searches)
-    assert all(s.controls == DACL_CONTROLS for s in one_domain.searches)
+    assert all(s.attributes == ACCOUNT_ATTRIBUTES + ["nTSecurityDescriptor"] for s in one_domain.searches[:2])
+    assert all(s.controls == DACL_CONTROLS for s in one_domain.searches[:2])
+    assert [is_privilege_search(s) for s in one_domain.searches] == [False, False, True, True]
     assert result["search_scope"] == "forest"
     # The same report as the two-pass audit of a forest with more domains.
     assert result == audit(two_domain, prepare_audit(options), SPN_FORMS)
@@ -754,7 +850,12 @@ def test_audit_in_one_pass_wherever_the_domain_holds_every_holder(accounts_direc
 
     result = audit(directory, prepared, SPN_FORMS, forest=forest)
 
-    (search,) = directory.searches
+    # One pass for the accounts and holders, then the privileged groups of the user account
+    # (not of the computer): the groups, and whether it is a member of any.
+    search, groups, members = directory.searches
+    assert is_privilege_search(groups) and is_privilege_search(members)
+    assert escape_filter_value(sid_to_bytes(DOMAIN_SID + "-1105")) in members.ldap_filter
+    assert escape_filter_value(sid_to_bytes(CAPTURED["computer"]["object_sid"])) not in members.ldap_filter
     # The accounts' names first, then the SPNs (Samba stops at the first term an entry matches).
     assert search.ldap_filter.startswith("(|(sAMAccountName=sqlsvc)(servicePrincipalName=HOST/sql2.corp.example.com)"
                                          "(sAMAccountName=sql2$)(servicePrincipalName=mssqlsvc/sql01.corp")
@@ -772,7 +873,9 @@ def test_audit_in_one_pass_searches_name_fallbacks_only_when_missing(accounts_di
 
     result = audit(directory, prepared, SPN_FORMS)
 
-    first, fallback = directory.searches
+    # Then the privileged groups' two searches.
+    first, fallback = directory.searches[:2]
+    assert len(directory.searches) == 4
     assert "(sAMAccountName=gmsa-sql5)" in first.ldap_filter and "gmsa-sql5$" not in first.ldap_filter
     assert "sqlsvc$" not in first.ldap_filter
     # Only the name that was not found is searched again, with its name$ form.
@@ -816,7 +919,7 @@ def accounts_directory():
     return FakeDirectory([
         corp_user("sqlsvc", 1105, upn="sqlsvc@corp.example.com",
                   security_descriptor=base64.b64decode(CAPTURED["user_with_spn_write_aces"]["base64"])),
-        corp_user("sqlsvc2", 1106),
+        corp_user("sqlsvc2", 1106, member_of=[DOMAIN_ADMINS_DN]),
         corp_user("report", 1110, upn="reports@corp.example.com"),
         directory_entry("CN=gmsa-sql5,CN=Managed Service Accounts,DC=corp,DC=example,DC=com", "gmsa-sql5$",
                         "%s-1119" % DOMAIN_SID, GMSA_CLASSES, dns_host_name="gmsa-sql5.corp.example.com"),
@@ -825,7 +928,7 @@ def accounts_directory():
         corp_user("twin-a", 1111, upn="twin@partner.example.org"),
         corp_user("twin-b", 1112, upn="twin@partner.example.org"),
         directory_entry("CN=svc,CN=Users,DC=emea,DC=corp,DC=example,DC=com", "sqlsvc", EMEA_SID + "-1000"),
-    ])
+    ] + corp_groups())
 
 
 def test_resolve_accounts_every_form_in_one_search(accounts_directory):
@@ -914,7 +1017,11 @@ def test_audit_small_estate(accounts_directory):
 
     result = audit(directory, prepared, SPN_FORMS)
 
-    assert len(directory.searches) == 2
+    # The accounts, the holders, then the privileged groups: the groups, the user accounts
+    # that are members of any (sqlsvc2, a Domain Admin), and the groups above its own that
+    # lead to them (none: Domain Admins' other group is not privileged).
+    assert len(directory.searches) == 5
+    assert [is_privilege_search(s) for s in directory.searches] == [False, False, True, True, True]
     assert result["search_scope"] == "forest"
     assert [(r["name"], r["status"], r["findings"], r["can_register_own_spns"]) for r in result["instances"]] == [
         ("sql01.corp.example.com", "drift", [], True),
@@ -929,7 +1036,12 @@ def test_audit_small_estate(accounts_directory):
     ]
     assert result["instances"][1]["service_account"] == dict(
         name="CORP\\SQL2$", dn=SQL2_DN, sid=CAPTURED["computer"]["object_sid"], kind="computer",
-        input="NT SERVICE\\MSSQL$SALES", state=NO_STATE)
+        input="NT SERVICE\\MSSQL$SALES", state=NO_STATE, privileged_groups=None, privileged_memberships=None)
+    assert [r["service_account"]["privileged_groups"] for r in result["instances"]] == [
+        [], None, ["BUILTIN\\Administrators", "CORP\\Domain Admins"]]
+    assert result["instances"][2]["service_account"]["privileged_memberships"] == [
+        dict(group="BUILTIN\\Administrators", dn=ADMINISTRATORS_DN, sid="S-1-5-32-544", via="nested"),
+        dict(group="CORP\\Domain Admins", dn=DOMAIN_ADMINS_DN, sid=DOMAIN_SID + "-512", via="member")]
     assert actions(result["plan"]) == [
         ("enable_tcp", None),
         ("set_static_port", None),

@@ -11,7 +11,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.sqlauth.kerberos.plugins.filter.estate import FilterModule, sql_estate
+from ansible_collections.sqlauth.kerberos.plugins.filter.estate import FilterModule, rbkcd_links, sql_estate
 from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
     EstateError,
     delegation_targets,
@@ -168,4 +168,24 @@ def test_sql_estate_filter_is_the_estate_in_one_dict():
     assert given["links"] == [] and given["delegation_targets"] == []
     with pytest.raises(AnsibleFilterError, match="must be a list, got str"):
         sql_estate(dict(h=dict(sqlauth_instances="x")), ["h"])
-    assert FilterModule().filters() == {"sql_estate": sql_estate}
+    assert FilterModule().filters() == {"sql_estate": sql_estate, "rbkcd_links": rbkcd_links}
+
+
+def audited(name, account, allowed=(), spns=()):
+    """An instance report of spn_facts, as much of it as rbkcd_links reads."""
+    return dict(name=name, service_account=dict(name=account, state=dict(allowed_to_delegate_to=list(allowed))),
+                spns=[dict(spn=spn, form=form) for spn, form in spns])
+
+
+def test_rbkcd_links_leave_out_classic_constrained_delegation():
+    links = [dict(front="a.corp.example.com", back="b.corp.example.com"),
+             dict(front="c.corp.example.com", back="b.corp.example.com")]
+    audit = dict(instances=[
+        audited("a.corp.example.com", "CORP\\a", allowed=["mssqlsvc/B.corp.example.com:1433"]),
+        audited("c.corp.example.com", "CORP\\c", allowed=["MSSQLSvc/b:1433"]),  # a NetBIOS form: not what linked servers ask for
+        audited("b.corp.example.com", "CORP\\b", spns=[("MSSQLSvc/b.corp.example.com:1433", "fqdn_port"),
+                                                       ("MSSQLSvc/b:1433", "netbios_port")])])
+    assert rbkcd_links(links, audit) == [links[1]]
+    assert rbkcd_links(links, audit, True) == links
+    with pytest.raises(AnsibleFilterError, match="needs the result of sqlauth.kerberos.spn_facts"):
+        rbkcd_links(links, None)

@@ -1,0 +1,246 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Group expansion (_group_membership): the privileged groups found by
+well-known SID, memberships direct, by primary group and through nested
+groups, and the searches it costs, on the in-memory directory of
+test_spn_audit, which evaluates the filters it is sent (in-chain matching
+included) and records them."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._group_membership import (
+    IN_CHAIN,
+    MAX_ACCOUNTS_PER_SEARCH,
+    domain_sid,
+    find_groups,
+    members_of_groups,
+    privileged_group_sids,
+    privileged_memberships,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
+    MAX_FILTER_BYTES,
+    escape_filter_value,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import sid_to_bytes
+from ansible_collections.sqlauth.kerberos.tests.unit.plugins.module_utils.test_spn_audit import (
+    ACCOUNT_OPERATORS_DN,
+    ADMINISTRATORS_DN,
+    CORP,
+    DOMAIN_ADMINS_DN,
+    DOMAIN_SID,
+    GMSA_CLASSES,
+    FakeDirectory,
+    corp_groups,
+    corp_user,
+    directory_entry,
+    group_entry,
+    parse_filter,
+)
+
+PRIVILEGED = privileged_group_sids([DOMAIN_SID])
+SQL_ADMINS_DN = "CN=SQL Admins,OU=Groups,DC=corp,DC=example,DC=com"
+ENTERPRISE_ADMINS_DN = "CN=Enterprise Admins,CN=Users,DC=corp,DC=example,DC=com"
+SCHEMA_ADMINS_DN = "CN=Schema Admins,CN=Users,DC=corp,DC=example,DC=com"
+
+
+def sid(rid):
+    return "%s-%d" % (DOMAIN_SID, rid)
+
+
+def forest_root_groups():
+    """Enterprise and Schema Admins, which only the forest root domain has."""
+    return [group_entry(ENTERPRISE_ADMINS_DN, "Enterprise Admins", sid(519), member_of=[ADMINISTRATORS_DN]),
+            group_entry(SCHEMA_ADMINS_DN, "Schema Admins", sid(518))]
+
+
+def summaries(result):
+    return {account: [(m.group.name, m.via) for m in memberships] for account, memberships in result.items()}
+
+
+def sid_terms(ldap_filter):
+    return ldap_filter.count("(objectSid=")
+
+
+# -- the privileged groups -------------------------------------------------------------
+
+def test_privileged_groups_by_well_known_sid():
+    assert privileged_group_sids(["S-1-5-21-1-2-3"]) == [
+        "S-1-5-21-1-2-3-512", "S-1-5-21-1-2-3-519", "S-1-5-21-1-2-3-518", "S-1-5-32-544", "S-1-5-32-548"]
+    assert domain_sid("S-1-5-21-1-2-3-1105") == "S-1-5-21-1-2-3"
+    assert domain_sid("S-1-5-32-544") is None and domain_sid("S-1-5-18") is None
+
+
+def test_groups_are_resolved_in_one_search_and_missing_ones_skipped():
+    directory = FakeDirectory(corp_groups())
+
+    groups = find_groups(directory, PRIVILEGED)
+
+    # A child domain has no Enterprise or Schema Admins: they are left out.
+    assert sorted(group.name for group in groups.values()) == [
+        "BUILTIN\\Account Operators", "BUILTIN\\Administrators", "CORP\\Domain Admins"]
+    assert groups[sid(512)].dn == DOMAIN_ADMINS_DN and groups[sid(512)].member_of[0] == ADMINISTRATORS_DN
+    (search,) = directory.searches
+    assert search.base == CORP["dn"] and not search.global_catalog
+    assert search.ldap_filter.startswith("(&(objectClass=group)(|(objectSid=")
+    assert sid_terms(search.ldap_filter) == 5
+
+
+# -- memberships: direct, primary group, nested --------------------------------------------
+
+@pytest.fixture
+def corp():
+    return FakeDirectory(corp_groups() + [
+        group_entry(SQL_ADMINS_DN, "SQL Admins", sid(1500), member_of=[ACCOUNT_OPERATORS_DN]),
+        corp_user("direct", 2001, member_of=[DOMAIN_ADMINS_DN]),
+        # Domain Admins as primary group: in no memberOf, which in-chain matching follows.
+        corp_user("primary", 2002, primary_group_id=512),
+        corp_user("nested", 2003, member_of=[SQL_ADMINS_DN]),
+        corp_user("both", 2004, member_of=[ADMINISTRATORS_DN, SQL_ADMINS_DN]),
+        corp_user("plain", 2005),
+        directory_entry("CN=gmsa-sql,CN=Managed Service Accounts,DC=corp,DC=example,DC=com", "gmsa-sql$",
+                        sid(2006), GMSA_CLASSES, member_of=[DOMAIN_ADMINS_DN]),
+    ])
+
+
+def test_memberships_direct_primary_and_nested(corp):
+    accounts = [sid(rid) for rid in range(2001, 2007)]
+
+    result = privileged_memberships(corp, accounts)
+
+    assert summaries(result) == {
+        sid(2001): [("BUILTIN\\Administrators", "nested"), ("CORP\\Domain Admins", "member")],
+        sid(2002): [("BUILTIN\\Administrators", "nested"), ("CORP\\Domain Admins", "primary_group")],
+        sid(2003): [("BUILTIN\\Account Operators", "nested")],
+        sid(2004): [("BUILTIN\\Account Operators", "nested"), ("BUILTIN\\Administrators", "member")],
+        sid(2005): [],
+        sid(2006): [("BUILTIN\\Administrators", "nested"), ("CORP\\Domain Admins", "member")],
+    }
+    assert result[sid(2001)][1].summary() == dict(group="CORP\\Domain Admins", dn=DOMAIN_ADMINS_DN, sid=sid(512),
+                                                  via="member")
+    groups, members, walk = corp.searches
+    # The accounts' batch, ANDed with the primary group RIDs of the domain's groups (only
+    # Domain Admins exists here), then one in-chain term per group.
+    tree = parse_filter(members.ldap_filter)
+    assert tree[0] == "&" and [child[0] for child in tree[1]] == ["|", "|"]
+    assert sid_terms(members.ldap_filter) == 6
+    assert members.ldap_filter.endswith(
+        "(|(primaryGroupID=512)(memberOf:%s:=%s)(memberOf:%s:=%s)(memberOf:%s:=%s)))" % (
+            IN_CHAIN, ACCOUNT_OPERATORS_DN, IN_CHAIN, ADMINISTRATORS_DN, IN_CHAIN, DOMAIN_ADMINS_DN))
+    assert members.attributes == ["objectSid", "memberOf", "primaryGroupID"]
+    # Some matched: one search for the groups between them and the privileged ones (SQL Admins),
+    # only groups that lead there (not the Denied RODC group, Domain Admins' other group).
+    assert walk.ldap_filter.startswith("(&(objectClass=group)(|(distinguishedName=")
+    assert "SQL Admins" in walk.ldap_filter and "Denied RODC" in walk.ldap_filter
+    assert all(s.base == CORP["dn"] for s in corp.searches)
+    assert groups.attributes == walk.attributes == ["objectSid", "sAMAccountName", "memberOf"]
+
+
+def test_no_privileged_account_costs_two_searches(corp):
+    result = privileged_memberships(corp, [sid(2005)])
+    assert result == {sid(2005): []}
+    assert len(corp.searches) == 2
+
+
+def test_primary_group_alone_makes_a_member(corp):
+    result = members_of_groups(corp, [sid(2002)], [sid(512)])
+    assert summaries(result) == {sid(2002): [("CORP\\Domain Admins", "primary_group")]}
+    # Domain Users (513), every user's primary group, is not Domain Admins.
+    assert members_of_groups(corp, [sid(2005)], [sid(512)]) == {sid(2005): []}
+
+
+def test_enterprise_and_schema_admins_in_the_forest_root():
+    directory = FakeDirectory(corp_groups() + forest_root_groups() + [
+        corp_user("ea", 2101, member_of=[ENTERPRISE_ADMINS_DN]),
+        corp_user("sa", 2102, primary_group_id=518, member_of=[]),
+    ])
+
+    result = privileged_memberships(directory, [sid(2101), sid(2102)])
+
+    assert summaries(result) == {
+        sid(2101): [("BUILTIN\\Administrators", "nested"), ("CORP\\Enterprise Admins", "member")],
+        sid(2102): [("CORP\\Schema Admins", "primary_group")],
+    }
+    members = directory.searches[1]
+    assert "(|(primaryGroupID=512)(primaryGroupID=518)(primaryGroupID=519)(memberOf:" in members.ldap_filter
+    assert ENTERPRISE_ADMINS_DN in members.ldap_filter and SCHEMA_ADMINS_DN in members.ldap_filter
+
+
+def test_enterprise_and_schema_admins_absent_are_not_searched(corp):
+    privileged_memberships(corp, [sid(2005)])
+    members = corp.searches[1]
+    assert "Enterprise Admins" not in members.ldap_filter and "Schema Admins" not in members.ldap_filter
+    assert "(primaryGroupID=518)" not in members.ldap_filter and "(primaryGroupID=519)" not in members.ldap_filter
+
+
+# -- the searches stay few, whatever the number of accounts --------------------------------
+
+def test_1200_accounts_cost_three_searches_four_with_a_privileged_one():
+    entries = corp_groups() + [corp_user("svc%04d" % n, 3000 + n) for n in range(1200)]
+    entries[-1].raw["memberof"] = [DOMAIN_ADMINS_DN.encode()]
+    directory = FakeDirectory(entries)
+    accounts = [sid(3000 + n) for n in range(1200)]
+
+    result = privileged_memberships(directory, accounts)
+
+    # The groups, the accounts in two batches (1,000 and 200), then the groups above the
+    # privileged account's (one level).
+    groups, first, second, walk = directory.searches
+    assert [sid_terms(s.ldap_filter) for s in (first, second)] == [MAX_ACCOUNTS_PER_SEARCH, 200]
+    assert all(len(s.ldap_filter.encode()) < MAX_FILTER_BYTES for s in directory.searches)
+    assert walk.ldap_filter.startswith("(&(objectClass=group)")
+    assert summaries(result)[sid(4199)] == [("BUILTIN\\Administrators", "nested"), ("CORP\\Domain Admins", "member")]
+    assert sum(bool(memberships) for memberships in result.values()) == 1
+    # Without a privileged account, no walk.
+    entries[-1].raw["memberof"] = []
+    directory.searches = []
+    privileged_memberships(directory, accounts)
+    assert len(directory.searches) == 3
+
+
+def test_nothing_to_check_costs_nothing(corp):
+    assert privileged_memberships(corp, []) == {}
+    assert members_of_groups(corp, [], PRIVILEGED) == {}
+    assert corp.searches == []
+
+
+def test_no_group_found_costs_one_search():
+    directory = FakeDirectory([corp_user("plain", 2005)])
+    assert privileged_memberships(directory, [sid(2005)]) == {sid(2005): []}
+    assert len(directory.searches) == 1
+
+
+# -- any group: the helper other checks use -------------------------------------------------
+
+def test_any_group_with_escaped_names_and_nesting_cycles():
+    callers_dn = "CN=SQL Callers (Tier 1)\\, EU,OU=Groups,DC=corp,DC=example,DC=com"
+    loop_a = "CN=Loop A,OU=Groups,DC=corp,DC=example,DC=com"
+    loop_b = "CN=Loop B,OU=Groups,DC=corp,DC=example,DC=com"
+    directory = FakeDirectory([
+        group_entry(callers_dn, "SQL Callers", sid(1600)),
+        group_entry(loop_a, "Loop A", sid(1601), member_of=[loop_b, callers_dn]),
+        group_entry(loop_b, "Loop B", sid(1602), member_of=[loop_a]),
+        corp_user("app", 2201, member_of=[loop_b]),
+        corp_user("other", 2202, member_of=[loop_a]),
+        corp_user("nobody", 2203),
+    ])
+
+    result = members_of_groups(directory, [sid(2201), sid(2202), sid(2203)], [sid(1600)])
+
+    assert summaries(result) == {sid(2201): [("CORP\\SQL Callers", "nested")],
+                                 sid(2202): [("CORP\\SQL Callers", "nested")], sid(2203): []}
+    # The DN is escaped in the in-chain term (the fake refuses a filter that is not).
+    assert "(memberOf:%s:=%s)" % (IN_CHAIN, escape_filter_value(callers_dn)) in directory.searches[1].ldap_filter
+    assert "\\5c, EU" in directory.searches[1].ldap_filter
+    # The loop's groups are read once, in one level.
+    assert len(directory.searches) == 3
+
+
+def test_account_sids_are_matched_whatever_their_case(corp):
+    lower = sid(2001).lower()
+    result = privileged_memberships(corp, [lower])
+    assert list(result) == [lower] and [m.group.name for m in result[lower]] == [
+        "BUILTIN\\Administrators", "CORP\\Domain Admins"]
+    assert escape_filter_value(sid_to_bytes(sid(2001))) in corp.searches[1].ldap_filter
