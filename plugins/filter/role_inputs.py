@@ -39,7 +39,7 @@ def spn_acl_targets(instances, include_computer_accounts=False, state="present")
     return list(targets.values())
 
 
-def spn_registrations(audit, hostvars=None, hosts=None, allow_move=False, moves_allowed=None):
+def spn_registrations(audit, hostvars=None, hosts=None, allow_move=False, moves_allowed=None, remove_stale=False):
     """From spn_facts' result, the spn_register registrations that fix its
     SPN findings, and the readable reasons for what must not be done.
 
@@ -47,7 +47,8 @@ def spn_registrations(audit, hostvars=None, hosts=None, allow_move=False, moves_
     permission: ``allow_move`` for all, or ``allow_spn_move: true`` on the
     instance in the inventory: ``moves_allowed`` (the instance names, as the
     estate lists them), else read from ``hostvars`` of ``hosts``.
-    Returns dict(registrations, blocked)."""
+    ``remove_stale``: also remove the stale SPNs spn_facts found (state
+    absent on their holders). Returns dict(registrations, blocked)."""
     if moves_allowed is None:
         try:
             moves_allowed = read_estate(hostvars or {}, hosts or []).moves_allowed()
@@ -73,6 +74,15 @@ def spn_registrations(audit, hostvars=None, hosts=None, allow_move=False, moves_
             continue
         grouped.setdefault((step["account"].lower(), move), dict(account=step["account"], spns=[], move=move))
         grouped[(step["account"].lower(), move)]["spns"].append(step["spn"])
+    registrations = list(grouped.values())
+    if remove_stale:
+        stale = {}
+        for instance in audit.get("instances", []):
+            for row in instance.get("stale_spns") or []:
+                for holder in row["holders"]:
+                    stale.setdefault(holder["name"].lower(), dict(account=holder["name"], spns=[], state="absent"))[
+                        "spns"].append(row["spn"])
+        registrations.extend(stale[name] for name in sorted(stale))
     for instance in audit.get("instances", []):
         for row in instance["spns"]:
             if row.get("conflict"):
@@ -80,7 +90,7 @@ def spn_registrations(audit, hostvars=None, hosts=None, allow_move=False, moves_
                                "account only (run those instances under one service account)"
                                % (row["spn"], instance["service_account"]["name"], instance["name"],
                                   ", ".join(row["conflict"])))
-    return dict(registrations=list(grouped.values()), blocked=sorted(set(blocked)))
+    return dict(registrations=registrations, blocked=sorted(set(blocked)))
 
 
 class FilterModule:

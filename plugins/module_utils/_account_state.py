@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import datetime
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import (
+    SecurityDescriptor,
+    SecurityDescriptorError,
+)
+
 # userAccountControl (MS-ADTS 2.2.16) and msDS-User-Account-Control-Computed
 # bits the collection reads.
 UF_ACCOUNTDISABLE = 0x2
@@ -32,8 +38,11 @@ FLAG_NAMES = (
 )
 COMPUTED_FLAG_NAMES = ((UF_LOCKOUT, "locked_out"), (UF_PASSWORD_EXPIRED, "password_expired"))
 
+# msDS-GroupMSAMembership: who may retrieve a gMSA's password (a security
+# descriptor; absent on other accounts).
+MANAGED_PASSWORD_READERS = "msDS-GroupMSAMembership"
 ACCOUNT_STATE_ATTRIBUTES = ["msDS-User-Account-Control-Computed", "accountExpires", "pwdLastSet",
-                            "msDS-AllowedToDelegateTo"]
+                            "msDS-AllowedToDelegateTo", MANAGED_PASSWORD_READERS]
 
 # accountExpires: 0 and 0x7FFFFFFFFFFFFFFF both mean never.
 _NEVER = (0, 0x7FFFFFFFFFFFFFFF)
@@ -85,3 +94,22 @@ def is_expired(state, now):
     if not expires:
         return False
     return datetime.datetime.strptime(expires, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc) <= now
+
+
+class AccountStateError(SqlAuthError):
+    """An account attribute that cannot be read as what it should hold."""
+
+
+def managed_password_readers(value, account_name):
+    """The SIDs a gMSA's msDS-GroupMSAMembership allows to retrieve its
+    password (allow entries that apply to the object itself), or None
+    without the attribute. A value that is not a security descriptor is an
+    error naming the account and the attribute."""
+    if value is None:
+        return None
+    try:
+        descriptor = SecurityDescriptor.from_bytes(value)
+    except SecurityDescriptorError as error:
+        raise AccountStateError("%s of %s is not a valid security descriptor (%s)"
+                                % (MANAGED_PASSWORD_READERS, account_name, error)) from None
+    return list(dict.fromkeys(ace.sid for ace in descriptor.dacl or () if ace.is_allow and not ace.is_inherit_only))

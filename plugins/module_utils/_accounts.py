@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._account_state import (
     ACCOUNT_STATE_ATTRIBUTES,
+    MANAGED_PASSWORD_READERS,
     account_state,
+    managed_password_readers,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
@@ -150,6 +152,7 @@ class Account:
     account_expires: str | None = None
     pwd_last_set: str | None = None
     allowed_to_delegate_to: list = field(default_factory=list)
+    managed_password_membership: bytes | None = None
 
     @property
     def name(self):
@@ -181,6 +184,10 @@ class Account:
         """What the account's attributes say about it (_account_state.py)."""
         return account_state(self.user_account_control, self.computed_account_control, self.account_expires,
                              self.pwd_last_set, self.allowed_to_delegate_to)
+
+    def password_readers(self):
+        """The SIDs that may retrieve a gMSA's password, None for other accounts."""
+        return managed_password_readers(self.managed_password_membership, self.name)
 
 
 def normalize_dn(dn):
@@ -276,6 +283,7 @@ def account_from_entry(entry, domain_netbios):
         account_expires=entry.value("accountExpires"),
         pwd_last_set=entry.value("pwdLastSet"),
         allowed_to_delegate_to=entry.values("msDS-AllowedToDelegateTo"),
+        managed_password_membership=entry.binary(MANAGED_PASSWORD_READERS),
     )
 
 

@@ -71,6 +71,14 @@ CATALOGUE = (
             "an SPN lives on one account, so clients of the others get " + _SSPI + ".",
             "Run the instances that share the name under one service account (a gMSA or a domain account).",
             "none: an inventory decision"),
+    Finding("SPN005", "spn", "stale", "Stale SPN", "warning",
+            "nothing yet: a wrong ticket the day the name is reused",
+            "An MSSQLSvc SPN names an inventory host but no instance uses it (an old port, a removed instance): "
+            "if an instance is later given that port or name under another account, the SPN becomes a duplicate "
+            "or sits on the wrong account, and clients get " + _SSPI + ".",
+            "Remove the SPN from the account that holds it. Not stale: host:port on the account of an instance "
+            "with a dynamic port, which SQL Server registers for itself at every start.",
+            "setspn -D (PowerShell); a delete of the value (LDIF)"),
     Finding("ACL001", "spn_write_acl", "acl_missing", "Service account may not write its own SPNs", "warning",
             "SQL Server registering its own SPNs",
             '"SQL Server cannot register its SPNs": at start-up SQL Server logs "The SQL Server Network Interface '
@@ -108,6 +116,13 @@ CATALOGUE = (
             'NT AUTHORITY\\ANONYMOUS LOGON".',
             "Clear the flag on the service account, or run the front end under an account that may delegate.",
             "Set-ADAccountControl -AccountNotDelegated $false (PowerShell); not in LDIF"),
+    Finding("DLG005", "delegation", "self_entry", "Account allowed to delegate to itself", "info",
+            "nothing: an unneeded entry",
+            "Both ends of the linked server run as one account, which lists itself in "
+            "msDS-AllowedToActOnBehalfOfOtherIdentity: a service may always use tickets to its own SPNs, so the "
+            "entry grants nothing and only clutters the attribute.",
+            "Remove the account from its own PrincipalsAllowedToDelegateToAccount, keeping the other entries.",
+            "Set-AD* -PrincipalsAllowedToDelegateToAccount without the entry (PowerShell); not in LDIF"),
     Finding("ACC001", "account", "account_disabled", "Service account disabled", "error",
             "the instance: SQL Server does not start",
             "SQL Server cannot log on as a disabled account: the service does not start (error 1069, "
@@ -144,6 +159,14 @@ CATALOGUE = (
             "remove the account from the privileged groups.",
             "Remove-ADGroupMember for each direct membership, Set-ADObject for a privileged primary group "
             "(PowerShell); not in LDIF"),
+    Finding("ACC006", "account", "gmsa_password_unreadable", "Host may not retrieve the gMSA's password", "error",
+            "the instance: SQL Server does not start",
+            "The SQL host's computer account is not among the principals allowed to retrieve the group managed "
+            "service account's password (msDS-GroupMSAMembership, directly or through a group): the service cannot "
+            "log on as the gMSA and does not start (error 1069).",
+            "Add the host's computer account (or a group it is in) to PrincipalsAllowedToRetrieveManagedPassword, "
+            "keeping the principals there.",
+            "Set-ADServiceAccount -PrincipalsAllowedToRetrieveManagedPassword (PowerShell); not in LDIF"),
     Finding("PRT001", "static_port", "dynamic_port", "No static TCP port", "error",
             "port SPNs: Kerberos for connections by port",
             "The port changes at restart: a port SPN cannot be registered, clients depend on SQL Browser, and "

@@ -127,6 +127,25 @@ def spn_checks(report):
     return checks
 
 
+def stale_spn_checks(report):
+    """One check per stale SPN spn_facts found on the instance's host (on
+    the report of the host's first instance): an MSSQLSvc SPN naming the
+    host that no instance of the inventory requires."""
+    checks = []
+    for row in report.get("stale_spns") or []:
+        spn = row["spn"]
+        holders = ", ".join(holder["name"] for holder in row["holders"])
+        checks.append(_check(
+            "spn", spn, "stale",
+            "registered on %s, but no instance of the inventory uses it (an old port or a removed instance)"
+            % holders,
+            fix="Remove %s from %s (the SPN role does with spn_registration_remove_stale: true)." % (spn, holders),
+            commands=[_setspn("-D", spn, holder["name"]) for holder in row["holders"]],
+            ldif=[_ldif_spn(holder["dn"], "delete", spn) for holder in row["holders"]],
+            account=holders))
+    return checks
+
+
 def spn_write_acl_check(report):
     account = report["service_account"]
     if report.get("can_register_own_spns") is None:
@@ -166,7 +185,22 @@ def delegation_checks(links, reports_by_key, delegation):
         front_state = front_account.get("state") or {}
         front_flags = front_state.get("flags") or []
         classic = _classic_delegation(front_state, back)
-        if front_account["sid"] == back_account["sid"]:
+        if front_account["sid"] == back_account["sid"] and target is not None and \
+                back_account["sid"] in {p["sid"] for p in target["principals_before"]}:
+            entry = _check(
+                "delegation", subject, "self_entry",
+                "same account (%s) on both ends: no delegation needed, but the account lists itself in %s"
+                % (front_account["name"], RBCD_ATTRIBUTE),
+                fix="Remove %s from its own PrincipalsAllowedToDelegateToAccount (rbkcd_delegate with state=exact "
+                    "and the principals it should keep)." % back_account["name"],
+                commands=["Set-%s -Identity %s -PrincipalsAllowedToDelegateToAccount @(@((Get-%s -Identity %s "
+                          "-Properties PrincipalsAllowedToDelegateToAccount).PrincipalsAllowedToDelegateToAccount) "
+                          "| Where-Object { $_ -ne %s })" % (
+                              _AD_CMDLET_NOUN.get(back_account.get("kind"), "ADObject"), _ps_quote(back_account["dn"]),
+                              _AD_CMDLET_NOUN.get(back_account.get("kind"), "ADObject"), _ps_quote(back_account["dn"]),
+                              _ps_quote(back_account["dn"]))],
+                account=back_account["name"])
+        elif front_account["sid"] == back_account["sid"]:
             entry = _check("delegation", subject, "ok", "same account (%s) on both ends: no delegation needed"
                            % front_account["name"], account=back_account["name"])
         elif "not_delegated" in front_flags:
@@ -280,6 +314,20 @@ def account_checks(report, now):
                              commands=["Set-ADAccountPassword -Identity %s -Reset" % identity,
                                        "Set-ADUser -Identity %s -ChangePasswordAtLogon $false" % identity],
                              account=name))
+    managed = account.get("managed_password") or {}
+    if managed.get("may_retrieve") is False:
+        host = managed["host_account"]
+        checks.append(_check(
+            "account", name, "gmsa_password_unreadable",
+            "%s may not retrieve the managed password of %s: SQL Server on %s cannot start as it"
+            % (host, name, report["host"]),
+            fix="Allow %s to retrieve the password of %s (PrincipalsAllowedToRetrieveManagedPassword, keeping the "
+                "principals it has), then restart the host or purge its Kerberos tickets." % (host, name),
+            commands=["Set-ADServiceAccount -Identity %s -PrincipalsAllowedToRetrieveManagedPassword @(@((Get-"
+                      "ADServiceAccount -Identity %s -Properties PrincipalsAllowedToRetrieveManagedPassword)."
+                      "PrincipalsAllowedToRetrieveManagedPassword) + %s)"
+                      % (identity, identity, _ps_quote(host.split("\\")[-1]))],
+            account=name))
     return checks or [_check("account", name, "ok", "enabled, not locked out, not expired", account=name)]
 
 
@@ -464,6 +512,7 @@ def build_report(audit, links, delegation, ports, mode="report", generated=None,
         checks.extend(port_checks(report, (ports or {}).get(report["host"].lower())))
         checks.append(spn_write_acl_check(report))
         checks.extend(spn_checks(report))
+        checks.extend(stale_spn_checks(report))
         checks.extend(delegations.get(key, []))
         checks.extend(delegation_risk_checks(report))
         checks.sort(key=lambda c: CHECK_ORDER.index(c["check"]))

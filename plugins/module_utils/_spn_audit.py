@@ -28,7 +28,10 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
     search_accounts,
     user_filters,
 )
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._group_membership import privileged_memberships
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._group_membership import (
+    members_of_groups,
+    privileged_memberships,
+)
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     MAX_FILTER_TERMS,
     batched_group_filters,
@@ -44,8 +47,18 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descrip
     SecurityDescriptorError,
     is_granted,
 )
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import SpnError, spn_key
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import parse_instance
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
+    MSSQL_SERVICE_CLASS,
+    SpnError,
+    parse_spn,
+    short_host_name,
+    spn_key,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import (
+    SPN_FORMS,
+    instance_key,
+    parse_instance,
+)
 
 STATUSES = ("ok", "missing", "wrong_account", "duplicate")
 # schemaIDGUIDs are the same in every forest.
@@ -128,6 +141,111 @@ def find_spn_holders(client, spns, forest=True):
     return holders_among(accounts, wanted), "forest" if use_global_catalog else "domain"
 
 
+def managed_password_checks(client, gmsa_instances):
+    """For instances running as a gMSA ((SqlInstance, Account)): whether the
+    computer account of the instance's host may retrieve the gMSA's
+    password (msDS-GroupMSAMembership names it, or a group it is in,
+    nested groups included), else SQL Server cannot start as the gMSA:
+    {instance_key: dict(host_account, may_retrieve)}. One search for the
+    hosts' computer accounts, then _group_membership's for the groups named;
+    nothing without gMSAs."""
+    if not gmsa_instances:
+        return {}
+    hosts = sorted({instance.host.lower() for instance, _account in gmsa_instances})
+    terms = ["(dNSHostName=%s)" % escape_filter_value(host) for host in hosts]
+    terms += ["(sAMAccountName=%s$)" % escape_filter_value(short_host_name(host)) for host in hosts]
+    computers = {}
+    for ldap_filter in batched_or_filters(sorted(terms), max_terms=MAX_FILTER_TERMS):
+        for account in search_accounts(client, ["(&(objectClass=computer)%s)" % ldap_filter]).values():
+            if account.kind != "computer":
+                continue  # a gMSA is a computer too, and carries its host's dNSHostName
+            for host in hosts:
+                if (account.dns_host_name or "").lower() == host or \
+                        account.sam_account_name.lower() == short_host_name(host).lower() + "$":
+                    computers.setdefault(host, account)
+    readers = {}
+    for _instance, account in gmsa_instances:
+        readers[account.sid] = account.password_readers() or []
+    group_sids = sorted({sid for sids in readers.values() for sid in sids} - {c.sid for c in computers.values()})
+    memberships = members_of_groups(client, sorted({c.sid for c in computers.values()}), group_sids) \
+        if group_sids and computers else {}
+    checks = {}
+    for instance, account in gmsa_instances:
+        computer = computers.get(instance.host.lower())
+        if computer is None:
+            checks[instance_key(instance.host, instance.instance)] = dict(host_account=None, may_retrieve=None)
+            continue
+        allowed = set(readers[account.sid])
+        via_groups = {membership.group.sid for membership in memberships.get(computer.sid, [])}
+        checks[instance_key(instance.host, instance.instance)] = dict(
+            host_account=computer.name, may_retrieve=computer.sid in allowed or bool(allowed & via_groups))
+    return checks
+
+
+def find_host_spns(client, hosts, global_catalog=True):
+    """Every MSSQLSvc SPN naming one of ``hosts`` (FQDNs), by FQDN or short
+    name, with any port or instance, and who holds it:
+    {spn_key: (spn, [Account])}. One initial-substring term per short name
+    (``MSSQLSvc/sql1*`` also matches ``MSSQLSvc/sql1.corp...`` and
+    ``MSSQLSvc/sql10``, which are told apart here), in batched OR filters:
+    one round trip per 500 hosts."""
+    use_global_catalog = global_catalog and client.global_catalog() is not None
+    base = "" if use_global_catalog else client.default_naming_context
+    names = {}
+    for host in hosts:
+        names[host.lower()] = host.lower()
+        names[short_host_name(host).lower()] = host.lower()
+    terms = sorted({"(servicePrincipalName=%s/%s*)" % (MSSQL_SERVICE_CLASS, escape_filter_value(short_host_name(host)))
+                    for host in hosts})
+    found = {}
+    for ldap_filter in batched_or_filters(terms, max_terms=MAX_FILTER_TERMS):
+        for entry in client.search(base, ldap_filter, HOLDER_ATTRIBUTES, global_catalog=use_global_catalog):
+            domain = client.domain_of(entry.dn)
+            account = account_from_entry(entry, domain["netbios"] if domain else None)
+            for spn in account.spns:
+                try:
+                    parsed = parse_spn(spn)
+                except SpnError:
+                    continue  # not an SPN the collection can judge
+                if parsed.service_class != MSSQL_SERVICE_CLASS or parsed.host.lower() not in names:
+                    continue
+                holders = found.setdefault(spn_key(spn), (str(parsed), {}))[1]
+                holders[account.sid] = account
+    return {key: (spn, sorted(by_sid.values(), key=lambda a: a.name.lower()))
+            for key, (spn, by_sid) in found.items()}
+
+
+def stale_spns(instances, host_spns):
+    """Per host (lower-case FQDN), the MSSQLSvc SPNs naming it that no
+    instance of the inventory requires in any form (an old port, a removed
+    instance): [dict(spn, holders)]. ``instances``: (SqlInstance, the SID of
+    its service account). Not stale: host:port on the account of an
+    instance of that host with a dynamic port, which SQL Server registers
+    for itself at every start."""
+    required = set()
+    self_registering = {}
+    for instance, account_sid in instances:
+        required.update(spn_key(r.spn) for r in instance.required_spns(SPN_FORMS))
+        if instance.dynamic_port:
+            self_registering.setdefault(instance.host.lower(), set()).add(account_sid)
+    by_host = {}
+    for key, (spn, holders) in sorted(host_spns.items()):
+        if key in required:
+            continue
+        parsed = parse_spn(spn)
+        host = next((instance.host.lower() for instance, _sid in instances
+                     if parsed.host.lower() in (instance.host.lower(), short_host_name(instance.host).lower())),
+                    None)
+        if host is None:
+            continue
+        if parsed.port is not None and self_registering.get(host) and all(
+                holder.sid in self_registering[host] for holder in holders):
+            continue
+        by_host.setdefault(host, []).append(dict(spn=spn, holders=[dict(name=h.name, dn=h.dn, sid=h.sid)
+                                                                   for h in holders]))
+    return by_host
+
+
 def holders_among(accounts, wanted):
     """{spn_key: [Account]} for the SPN keys in ``wanted``, each holder once,
     by name."""
@@ -202,6 +320,17 @@ def audit(client, prepared, forms, forest=True):
         reports.append(instance_report(instance, reference.text, account, spns, holders,
                                        can_register_own_spns(account), privileged.get(account.sid)))
     flag_conflicts(reports)
+    # gMSAs: may the SQL host's computer account retrieve the password?
+    gmsa_hosts = managed_password_checks(client, [(instance, accounts[reference]) for instance, reference in prepared
+                                                  if accounts[reference].kind == "gmsa"])
+    for (instance, _reference), report in zip(prepared, reports):
+        report["service_account"]["managed_password"] = gmsa_hosts.get(instance_key(instance.host, instance.instance))
+    # Stale SPNs of each host, on the report of its first instance.
+    resolved = [(instance, accounts[reference].sid) for instance, reference in prepared]
+    stale = stale_spns(resolved, find_host_spns(client, sorted({i.host for i, _r in prepared}),
+                                                use_global_catalog and not client.global_catalog_is_domain()))
+    for report in reports:
+        report["stale_spns"] = stale.pop(report["host"].lower(), [])
     return dict(instances=reports, plan=build_plan(reports), summary=summarize(reports), search_scope=scope)
 
 

@@ -1,10 +1,15 @@
-"""The service accounts' health, proven by the KDC: an account the drift
-report calls disabled, locked out, expired or due a password change is one
-the KDC refuses a logon to (kinit with its right password), which is what
-stops SQL Server from starting as it; a healthy account, the control, logs
-on. What the report says of each is in test_site (scenarios.yml, expect:
+"""The service accounts' health, proven by the KDC and the DC: an account
+the drift report calls disabled, locked out, expired or due a password
+change is one the KDC refuses a logon to (kinit with its right password),
+which is what stops SQL Server from starting as it; a healthy account, the
+control, logs on. A Domain Admin service account gets tickets any user may
+ask for (kerberoasting); a gMSA's host reads its password only once allowed.
+What the report says of each is in test_site (scenarios.yml, expect:
 report)."""
+import subprocess
+
 import pytest
+from conftest import AnsibleRunner
 
 
 def health_scenarios(lab):
@@ -46,3 +51,33 @@ def test_a_privileged_service_account_is_kerberoastable(lab, kdc):
     assert "SQL Admins" in members("Domain Admins") and account in members("SQL Admins")
     kdc.kinit("alice")
     assert kdc.decrypts("MSSQLSvc/%s:%d" % (chosen["host"], chosen["port"]), account)
+
+
+def managed_password_of(lab, computer, gmsa):
+    """msDS-ManagedPassword of the gMSA as the computer account reads it
+    (bound as the computer): what the host's SQL Server service would get."""
+    connection = lab.bind_as(computer)
+    connection.search(lab.accounts[gmsa]["dn"], "(objectClass=*)", "BASE", attributes=["msDS-ManagedPassword"])
+    return connection.response[0]["raw_attributes"].get("msDS-ManagedPassword") if connection.response else None
+
+
+def test_a_host_that_may_not_retrieve_its_gmsa_password(lab, tmp_path):
+    """ACC006 as spn_facts sees it and as the DC enforces it: SQL5$ reads no
+    password of gmsa-sql5$ until it is allowed to (samba-tool), and then
+    spn_facts says it may."""
+    lab.reseed()
+    chosen = next(s for s in lab.scenarios["instances"] if s["scenario"] == "gmsa_dynamic_port")
+    options = {k: chosen[k] for k in ("host", "instance", "port", "service_account")}
+    runner = AnsibleRunner(tmp_path)
+    before = runner("sqlauth.kerberos.spn_facts", dict(lab.connection, instances=[options]))
+    managed = before["instances"][0]["service_account"]["managed_password"]
+    assert managed == dict(host_account="CORP\\SQL5$", may_retrieve=False)
+    assert not managed_password_of(lab, "SQL5$", "gmsa-sql5$")
+    subprocess.run(["samba-tool", "service-account", "group-msa-membership", "add", "--name=gmsa-sql5$",
+                    "--principal=SQL5$", "-H", str(lab.dir / "private" / "sam.ldb")], check=True, capture_output=True)
+    try:
+        after = runner("sqlauth.kerberos.spn_facts", dict(lab.connection, instances=[options]))
+        assert after["instances"][0]["service_account"]["managed_password"]["may_retrieve"] is True
+        assert managed_password_of(lab, "SQL5$", "gmsa-sql5$")
+    finally:
+        lab.reseed()

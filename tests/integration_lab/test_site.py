@@ -102,12 +102,12 @@ def estate(lab, tmp_path_factory):
     lab.reseed()
 
 
-def play(lab, estate, playbook, name, check=False, verbosity=0, **extra_vars):
+def play(lab, estate, playbook, name, check=False, verbosity=0, diff=False, **extra_vars):
     """Run a pipeline playbook on the lab inventory; its report goes to a
     folder of its own. Returns (run, report folder)."""
     folder = estate["reports"] / name
     env = dict(lab.ldap_env, SQLAUTH_LAB_DIR=str(lab.dir))
-    run = run_playbook(playbook, INVENTORY, check=check, env=env, verbosity=verbosity,
+    run = run_playbook(playbook, INVENTORY, check=check, diff=diff, env=env, verbosity=verbosity,
                        extra_vars=dict(extra_vars, sql_kerberos_report_dir=str(folder)))
     return run, folder
 
@@ -189,9 +189,13 @@ def test_html_report_renders_in_chromium_without_console_errors(lab, estate, tmp
 
 def test_site_in_check_mode_reports_the_same_drift_and_writes_nothing(lab, estate):
     usn, conf = lab.highest_committed_usn(), mssql_conf(lab)
-    run, folder = play(lab, estate, SITE, "site-check", check=True)
+    run, folder = play(lab, estate, SITE, "site-check", check=True, diff=True)
     assert run.returncode != 0, run.output
     assert run.changed > 0, run.output  # what the roles would change
+    # Each stale SPN's removal is shown first (the lab inventory opts in to it).
+    for instance, check, subject, status in expected_drift(lab):
+        if status == "stale":
+            assert re.search(r"^-\s.*%s" % re.escape(subject), run.output, re.MULTILINE), subject
     assert lab.highest_committed_usn() == usn and mssql_conf(lab) == conf
     assert drift_of(load_report(folder)) == expected_drift(lab)
     assert drift_of(load_report(folder), "waived") == expected_waived(lab)
@@ -263,6 +267,12 @@ def test_site_fixes_every_problem(lab, estate, kdc):
 
     report = load_report(folder)
     assert report["drift"] is False
+    # The stale SPNs are gone from their holders, and nothing else was taken (ldapsearch).
+    for scenario in inventory_scenarios(lab).values():
+        for spn, holders in scenario["expect"].get("stale_spns", {}).items():
+            for holder in holders:
+                left = lab.spns_of(holder.split("\\")[1])
+                assert spn not in left and left, (spn, holder, left)
     kdc.kinit("alice")
     spns = [(instance, check) for host in report["hosts"] for instance in host["instances"]
             for check in instance["checks"] if check["check"] == "spn"]

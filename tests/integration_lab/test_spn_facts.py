@@ -43,6 +43,9 @@ def test_every_scenario_gets_its_expected_statuses(lab, audit):
         if report["service_account"]["kind"] != "computer":
             assert sorted(report["service_account"]["privileged_groups"]) == sorted(
                 expect.get("privileged_groups", [])), scenario["scenario"]
+        assert report["service_account"]["managed_password"] == expect.get("managed_password"), scenario["scenario"]
+        assert {row["spn"]: [h["name"] for h in row["holders"]] for row in report["stale_spns"]} == expect.get(
+            "stale_spns", {}), scenario["scenario"]
         for spn, holders in expect.get("holders", {}).items():
             row = next(r for r in report["spns"] if r["spn"] == spn)
             assert sorted(h["name"] for h in row["holders"]) == holders

@@ -302,3 +302,15 @@ def test_spn_registrations_from_a_real_audit_of_the_inventory():
                  "on CORP\\sqlsvc: allow the move with allow_spn_move: true on sql01.corp.example.com in the "
                  "inventory"],
     )
+
+
+def test_stale_spns_are_removed_only_when_asked():
+    audit = dict(plan=[], instances=[dict(name=SQL01, spns=[], stale_spns=[
+        dict(spn="MSSQLSvc/sql01.corp.example.com:1435", holders=[dict(name="CORP\\sqlsvc", dn="x", sid="s")]),
+        dict(spn="MSSQLSvc/sql01.corp.example.com:OLD", holders=[dict(name="CORP\\old", dn="y", sid="t"),
+                                                                 dict(name="CORP\\sqlsvc", dn="x", sid="s")])])])
+    assert spn_registrations(audit, {}, [])["registrations"] == []
+    assert spn_registrations(audit, {}, [], remove_stale=True)["registrations"] == [
+        dict(account="CORP\\old", spns=["MSSQLSvc/sql01.corp.example.com:OLD"], state="absent"),
+        dict(account="CORP\\sqlsvc", spns=["MSSQLSvc/sql01.corp.example.com:1435", "MSSQLSvc/sql01.corp.example.com:OLD"],
+             state="absent")]

@@ -298,3 +298,62 @@ def test_group_names_alone_are_enough():
     [check] = checks_of(build(data), SALES, "account_privilege")
     assert check["commands"] == ["Remove-ADGroupMember -Identity 'Domain Admins' -Members '%s' -Confirm:$false"
                                  % SQLSVC2_DN]
+
+
+# -- stale SPNs ----------------------------------------------------------------------
+
+def test_a_stale_spn_is_a_warning_with_its_removal():
+    data = inputs()
+    report = next(r for r in data["audit"]["instances"] if r["name"] == SQL1)
+    report["stale_spns"] = [dict(spn="MSSQLSvc/sql1.corp.example.test:1435",
+                                 holders=[dict(name="CORP\\sqlsvc1", dn="CN=sqlsvc1,CN=Users,DC=corp,DC=example,DC=test",
+                                               sid="S-1-5-21-1")])]
+    built = build(data)
+    [stale] = [c for c in checks_of(built, SQL1, "spn") if c["status"] == "stale"]
+    assert (stale["id"], stale["severity"]) == ("SPN005", "warning")
+    assert stale["subject"] == "MSSQLSvc/sql1.corp.example.test:1435"
+    assert stale["commands"] == ["setspn -D 'MSSQLSvc/sql1.corp.example.test:1435' 'CORP\\sqlsvc1'"]
+    assert "delete: servicePrincipalName" in stale["ldif"][0]
+
+
+def test_an_old_self_entry_of_the_same_account_is_info():
+    data = inputs()
+    back = next(r for r in data["audit"]["instances"] if r["name"] == SALES)
+    front = next(r for r in data["audit"]["instances"] if r["name"] == SQL1)
+    back["service_account"] = copy.deepcopy(front["service_account"])
+    target = next(t for t in data["delegation"]["targets"] if t["account"]["name"] == "CORP\\sqlsvc1")
+    target["principals_before"] = [dict(name="CORP\\sqlsvc1", sid=front["service_account"]["sid"])]
+    [pair] = checks_of(build(data), SQL1, "delegation")
+    assert (pair["status"], pair["id"], pair["severity"]) == ("self_entry", "DLG005", "info")
+    assert "Where-Object { $_ -ne 'CN=sqlsvc1," in pair["commands"][0]
+
+
+# -- gMSA password readers --------------------------------------------------------------
+
+def test_a_host_that_may_not_retrieve_its_gmsa_password_is_an_error():
+    data = inputs()
+    report = next(r for r in data["audit"]["instances"] if r["name"] == SALES)
+    report["service_account"]["managed_password"] = dict(host_account="CORP\\SQL2$", may_retrieve=False)
+    [check] = checks_of(build(data), SALES, "account")
+    assert (check["status"], check["id"], check["severity"]) == ("gmsa_password_unreadable", "ACC006", "error")
+    assert check["detail"].startswith("CORP\\SQL2$ may not retrieve the managed password of CORP\\sqlsvc2")
+    assert check["commands"][0].endswith("PrincipalsAllowedToRetrieveManagedPassword) + 'SQL2$')")
+    report["service_account"]["managed_password"]["may_retrieve"] = True
+    assert statuses(build(data), SALES, "account") == ["ok"]
+
+
+def test_managed_password_readers_are_the_allow_entries():
+    from ansible_collections.sqlauth.kerberos.plugins.module_utils._account_state import (
+        AccountStateError,
+        managed_password_readers,
+    )
+    from ansible_collections.sqlauth.kerberos.plugins.module_utils._rbkcd import build_descriptor
+    from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import Ace
+    value = build_descriptor([Ace.from_sddl("(A;;0xf01ff;;;S-1-5-21-1-2-3-1105)"),
+                              Ace.from_sddl("(D;;0xf01ff;;;S-1-5-21-1-2-3-1106)"),
+                              Ace.from_sddl("(A;;0xf01ff;;;S-1-5-21-1-2-3-1107)")])
+    assert managed_password_readers(value, "CORP\\g$") == ["S-1-5-21-1-2-3-1105", "S-1-5-21-1-2-3-1107"]
+    assert managed_password_readers(None, "CORP\\u") is None
+    with pytest.raises(AccountStateError) as raised:
+        managed_password_readers(b"\x01\x00garbage", "CORP\\g$")
+    assert str(raised.value).startswith("msDS-GroupMSAMembership of CORP\\g$ is not a valid security descriptor")

@@ -437,7 +437,8 @@ def test_summarize_empty():
 # -- the directory: an in-memory fake client -------------------------------------
 
 DACL_CONTROLS = ("dacl-only-controls",)
-_FILTER_ITEM = re.compile(r"\(([A-Za-z][A-Za-z0-9-]*)(:1\.2\.840\.113556\.1\.4\.1941:)?=((?:[^()*\\]|\\[0-9a-f]{2})*)\)")
+_FILTER_ITEM = re.compile(
+    r"\(([A-Za-z][A-Za-z0-9-]*)(:1\.2\.840\.113556\.1\.4\.1941:)?=((?:[^()*\\]|\\[0-9a-f]{2})*)(\*)?\)")
 _BINARY = {"objectsid", "ntsecuritydescriptor"}
 
 
@@ -460,7 +461,8 @@ def _fold(attribute, value):
 
 def parse_filter(text):
     """An LDAP filter as a tree: ("&" | "|" | "!", [children]), ("=", attribute,
-    value) or ("in_chain", attribute, value) for LDAP_MATCHING_RULE_IN_CHAIN;
+    value), ("prefix", attribute, value) for value*, or ("in_chain",
+    attribute, value) for LDAP_MATCHING_RULE_IN_CHAIN;
     AssertionError for anything else, a value not escaped included."""
     tree, end = _parse_at(text, 0)
     assert end == len(text), "badly formed filter %r" % text
@@ -481,6 +483,9 @@ def _parse_at(text, position):
     match = _FILTER_ITEM.match(text, position)
     assert match, "badly escaped filter %r" % text
     name = match.group(1).lower()
+    if match.group(4):  # an initial substring: value*
+        assert not match.group(2) and match.group(3), "badly formed filter %r" % text
+        return ("prefix", name, _fold(name, _unescape(match.group(3)))), match.end()
     return ("in_chain" if match.group(2) else "=", name, _fold(name, _unescape(match.group(3)))), match.end()
 
 
@@ -556,6 +561,8 @@ class FakeDirectory:
             return all(results) if tree[0] == "&" else any(results) if tree[0] == "|" else not results[0]
         if tree[0] == "=":
             return (tree[1], tree[2]) in values
+        if tree[0] == "prefix":
+            return any(name == tree[1] and value.startswith(tree[2]) for name, value in values)
         assert tree[1] == "memberof", tree
         return tree[2] in _groups_in_chain(entry, by_dn)
 
@@ -626,7 +633,7 @@ def corp_groups():
 
 def test_fake_directory_rejects_unescaped_values():
     with pytest.raises(AssertionError, match="badly escaped"):
-        FakeDirectory().search("", "(|(cn=a*))", ["cn"], global_catalog=True)
+        FakeDirectory().search("", "(|(cn=a*b))", ["cn"], global_catalog=True)
 
 
 # -- find_spn_holders ------------------------------------------------------------
@@ -826,12 +833,13 @@ def test_audit_of_500_instances_in_one_domain_is_one_pass():
     # Whole instances per filter (the account and its SPNs), 2,000 terms at most:
     # about 2,700 terms, two searches of the domain, each entry read once. Then two for the
     # privileged groups (_group_membership): the groups by SID, and the 500 accounts that
-    # are members of any, in one search (up to 1,000 accounts a search).
-    assert len(one_domain.searches) == 4
+    # are members of any, in one search (up to 1,000 accounts a search). Then the MSSQLSvc
+    # SPNs naming the 500 hosts, for stale ones: one search of 500 prefix terms.
+    assert len(one_domain.searches) == 5
     assert all(s.base == CORP["dn"] and not s.global_catalog for s in one_domain.searches)
     assert all(s.attributes == ACCOUNT_ATTRIBUTES + ["nTSecurityDescriptor"] for s in one_domain.searches[:2])
     assert all(s.controls == DACL_CONTROLS for s in one_domain.searches[:2])
-    assert [is_privilege_search(s) for s in one_domain.searches] == [False, False, True, True]
+    assert [is_privilege_search(s) for s in one_domain.searches] == [False, False, True, True, False]
     assert result["search_scope"] == "forest"
     # The same report as the two-pass audit of a forest with more domains.
     assert result == audit(two_domain, prepare_audit(options), SPN_FORMS)
@@ -852,8 +860,10 @@ def test_audit_in_one_pass_wherever_the_domain_holds_every_holder(accounts_direc
 
     # One pass for the accounts and holders, then the privileged groups of the user account
     # (not of the computer): the groups, and whether it is a member of any.
-    search, groups, members = directory.searches
+    search, groups, members, host_spns = directory.searches
     assert is_privilege_search(groups) and is_privilege_search(members)
+    # Last, every MSSQLSvc SPN naming the two hosts (stale SPNs), by short-name prefix.
+    assert host_spns.ldap_filter == "(|(servicePrincipalName=MSSQLSvc/sql01*)(servicePrincipalName=MSSQLSvc/sql2*))"
     assert escape_filter_value(sid_to_bytes(DOMAIN_SID + "-1105")) in members.ldap_filter
     assert escape_filter_value(sid_to_bytes(CAPTURED["computer"]["object_sid"])) not in members.ldap_filter
     # The accounts' names first, then the SPNs (Samba stops at the first term an entry matches).
@@ -873,9 +883,10 @@ def test_audit_in_one_pass_searches_name_fallbacks_only_when_missing(accounts_di
 
     result = audit(directory, prepared, SPN_FORMS)
 
-    # Then the privileged groups' two searches.
+    # Then the privileged groups' two searches, the gMSA host's computer account (may it
+    # retrieve the password?), and the hosts' SPNs (stale SPNs).
     first, fallback = directory.searches[:2]
-    assert len(directory.searches) == 4
+    assert len(directory.searches) == 6
     assert "(sAMAccountName=gmsa-sql5)" in first.ldap_filter and "gmsa-sql5$" not in first.ldap_filter
     assert "sqlsvc$" not in first.ldap_filter
     # Only the name that was not found is searched again, with its name$ form.
@@ -1020,8 +1031,9 @@ def test_audit_small_estate(accounts_directory):
     # The accounts, the holders, then the privileged groups: the groups, the user accounts
     # that are members of any (sqlsvc2, a Domain Admin), and the groups above its own that
     # lead to them (none: Domain Admins' other group is not privileged).
-    assert len(directory.searches) == 5
-    assert [is_privilege_search(s) for s in directory.searches] == [False, False, True, True, True]
+    # Last, the hosts' MSSQLSvc SPNs (stale SPNs).
+    assert len(directory.searches) == 6
+    assert [is_privilege_search(s) for s in directory.searches] == [False, False, True, True, True, False]
     assert result["search_scope"] == "forest"
     assert [(r["name"], r["status"], r["findings"], r["can_register_own_spns"]) for r in result["instances"]] == [
         ("sql01.corp.example.com", "drift", [], True),
@@ -1036,7 +1048,8 @@ def test_audit_small_estate(accounts_directory):
     ]
     assert result["instances"][1]["service_account"] == dict(
         name="CORP\\SQL2$", dn=SQL2_DN, sid=CAPTURED["computer"]["object_sid"], kind="computer",
-        input="NT SERVICE\\MSSQL$SALES", state=NO_STATE, privileged_groups=None, privileged_memberships=None)
+        input="NT SERVICE\\MSSQL$SALES", state=NO_STATE, privileged_groups=None, privileged_memberships=None,
+        managed_password=None)
     assert [r["service_account"]["privileged_groups"] for r in result["instances"]] == [
         [], None, ["BUILTIN\\Administrators", "CORP\\Domain Admins"]]
     assert result["instances"][2]["service_account"]["privileged_memberships"] == [
@@ -1063,3 +1076,74 @@ def test_prepare_audit_validates_without_io():
     ((instance, reference),) = prepared
     assert (instance.name, reference.kind, reference.value) == (
         "sql01.corp.example.com", "host_computer", "sql01.corp.example.com")
+
+
+# -- stale SPNs ---------------------------------------------------------------------
+
+def test_stale_spns_are_the_host_spns_no_instance_requires():
+    """An old port and a removed instance are stale, whoever holds them; a
+    dynamic-port instance's own host:port registration is not; an SPN of
+    sql10 is not sql1's; an SPN an instance needs in any form is not stale,
+    even when the audit asks for fewer forms."""
+    directory = FakeDirectory([
+        corp_user("sqlsvc", 1105, spns=["MSSQLSvc/sql01.corp.example.com:1433", "MSSQLSvc/sql01.corp.example.com:1435",
+                                        "MSSQLSvc/sql01:1433"]),
+        corp_user("oldsvc", 1106, spns=["MSSQLSvc/sql01.corp.example.com:RETIRED", "MSSQLSvc/sql010:1433"]),
+        corp_user("hrsvc", 1107, spns=["MSSQLSvc/sql03.corp.example.com:49712", "MSSQLSvc/sql03.corp.example.com:HR"]),
+        corp_user("other", 1108, spns=["MSSQLSvc/sql03.corp.example.com:50000"]),
+    ], one_domain=True)
+    prepared = prepare_audit([dict(host="sql01.corp.example.com", service_account="CORP\\sqlsvc"),
+                              dict(host="sql03.corp.example.com", instance="HR", service_account="CORP\\hrsvc")])
+
+    result = audit(directory, prepared, ["fqdn_port"])
+
+    stale = {report["name"]: [(row["spn"], [h["name"] for h in row["holders"]]) for row in report["stale_spns"]]
+             for report in result["instances"]}
+    assert stale == {
+        "sql01.corp.example.com": [("MSSQLSvc/sql01.corp.example.com:1435", ["CORP\\sqlsvc"]),
+                                   ("MSSQLSvc/sql01.corp.example.com:RETIRED", ["CORP\\oldsvc"])],
+        # HR has a dynamic port: 49712 on its own account is SQL Server's own registration; 50000 on
+        # another account is not.
+        "sql03.corp.example.com\\HR": [("MSSQLSvc/sql03.corp.example.com:50000", ["CORP\\other"])]}
+
+
+def test_stale_spns_go_on_the_first_instance_of_their_host_only():
+    directory = FakeDirectory([corp_user("sqlsvc", 1105, spns=["MSSQLSvc/sql01.corp.example.com:1435"])],
+                              one_domain=True)
+    prepared = prepare_audit([dict(host="sql01.corp.example.com", service_account="CORP\\sqlsvc"),
+                              dict(host="sql01.corp.example.com", instance="B", port=1533,
+                                   service_account="CORP\\sqlsvc")])
+    result = audit(directory, prepared, SPN_FORMS)
+    assert [len(r["stale_spns"]) for r in result["instances"]] == [1, 0]
+
+
+# -- a gMSA's password readers ---------------------------------------------------------
+
+def gmsa_directory(readers_sddl):
+    """sql05's gMSA (which, like any gMSA, is a computer object carrying the
+    host's dNSHostName), the host's computer account, and a group it is in."""
+    from ansible_collections.sqlauth.kerberos.plugins.module_utils._rbkcd import build_descriptor
+    from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import Ace
+    gmsa = directory_entry("CN=gmsa-sql5,CN=Managed Service Accounts,DC=corp,DC=example,DC=com", "gmsa-sql5$",
+                           "%s-1119" % DOMAIN_SID, GMSA_CLASSES, dns_host_name="sql05.corp.example.com")
+    gmsa.raw["msds-groupmsamembership"] = [build_descriptor([Ace.from_sddl(sddl) for sddl in readers_sddl])]
+    sql_hosts = "CN=SQL Hosts,CN=Users,DC=corp,DC=example,DC=com"
+    computer = directory_entry("CN=SQL05,CN=Computers,DC=corp,DC=example,DC=com", "SQL05$", "%s-1120" % DOMAIN_SID,
+                               COMPUTER_CLASSES, dns_host_name="sql05.corp.example.com", member_of=[sql_hosts])
+    group = group_entry(sql_hosts, "SQL Hosts", "%s-1121" % DOMAIN_SID)
+    return FakeDirectory([gmsa, computer, group] + corp_groups(), one_domain=True)
+
+
+@pytest.mark.parametrize("readers, may_retrieve", [
+    (["(A;;0xf01ff;;;%s-500)" % DOMAIN_SID], False),            # Administrator only, as samba-tool creates it
+    (["(A;;0xf01ff;;;%s-1120)" % DOMAIN_SID], True),            # the host itself
+    (["(A;;0xf01ff;;;%s-1121)" % DOMAIN_SID], True),            # a group the host is in
+    (["(A;;0xf01ff;;;%s-1119)" % DOMAIN_SID], False),           # the gMSA itself: not the host
+])
+def test_the_gmsa_host_is_the_computer_account_not_the_gmsa(readers, may_retrieve):
+    directory = gmsa_directory(readers)
+    prepared = prepare_audit([dict(host="sql05.corp.example.com", instance="HR", port=1533,
+                                   service_account="CORP\\gmsa-sql5$")])
+    result = audit(directory, prepared, SPN_FORMS)
+    managed = result["instances"][0]["service_account"]["managed_password"]
+    assert managed == dict(host_account="CORP\\SQL05$", may_retrieve=may_retrieve)
