@@ -10,6 +10,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
     EstateError,
     delegation_targets,
+    link_callers,
     links_needing_rbkcd,
     read_estate,
 )
@@ -17,14 +18,15 @@ from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
 
 def sql_estate(hostvars, hosts, instances=None, links=None):
     """dict(hosts, instances, links, moves_allowed, port_plan,
-    delegation_targets) of the play's ``hosts``; ``instances`` and ``links``
+    delegation_targets, callers) of the play's ``hosts``; ``instances`` and ``links``
     replace what the inventory says when given."""
     try:
         estate = read_estate(hostvars, hosts)
         instances = estate.instances() if instances is None else instances
         links = estate.links() if links is None else links
         return dict(hosts=list(hosts), instances=instances, links=links, moves_allowed=estate.moves_allowed(),
-                    port_plan=estate.port_plan(), delegation_targets=delegation_targets(links, instances))
+                    port_plan=estate.port_plan(), delegation_targets=delegation_targets(links, instances),
+                    callers=link_callers(links))
     except EstateError as error:
         raise AnsibleFilterError(str(error)) from None
 

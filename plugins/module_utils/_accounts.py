@@ -50,7 +50,7 @@ _SID = re.compile(r"^S-1-\d+(-\d+)+$", re.IGNORECASE)
 _DN = re.compile(r"^[A-Za-z][\w-]*=.+", re.IGNORECASE)
 # Object classes from most to least specific; the first present names the kind.
 _KINDS = (("msds-groupmanagedserviceaccount", "gmsa"), ("msds-managedserviceaccount", "msa"),
-          ("computer", "computer"), ("user", "user"))
+          ("computer", "computer"), ("user", "user"), ("group", "group"))
 ACCOUNT_ATTRIBUTES = ["sAMAccountName", "userPrincipalName", "objectSid", "objectClass", "dNSHostName",
                       "servicePrincipalName", "userAccountControl"] + ACCOUNT_STATE_ATTRIBUTES
 

@@ -123,6 +123,15 @@ CATALOGUE = (
             "entry grants nothing and only clutters the attribute.",
             "Remove the account from its own PrincipalsAllowedToDelegateToAccount, keeping the other entries.",
             "Set-AD* -PrincipalsAllowedToDelegateToAccount without the entry (PowerShell); not in LDIF"),
+    Finding("DLG006", "delegation", "caller_not_delegable", "Linked-server callers who cannot be delegated",
+            "error", "those callers' linked-server queries (ANONYMOUS LOGON)",
+            "Users who query through the linked server are marked 'Account is sensitive and cannot be delegated' "
+            "or are members of Protected Users: the KDC never delegates them, so their queries fail on the back end "
+            'with "Login failed for user NT AUTHORITY\\ANONYMOUS LOGON", whatever the delegation allows.',
+            "Decide per user: clear the flag or the Protected Users membership if they must use the linked server "
+            "(both exist to protect privileged accounts), or give them another way to the data.",
+            "Set-ADAccountControl -AccountNotDelegated $false, Remove-ADGroupMember 'Protected Users' "
+            "(PowerShell); not in LDIF"),
     Finding("ACC001", "account", "account_disabled", "Service account disabled", "error",
             "the instance: SQL Server does not start",
             "SQL Server cannot log on as a disabled account: the service does not start (error 1069, "

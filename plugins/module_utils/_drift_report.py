@@ -165,7 +165,39 @@ def spn_write_acl_check(report):
         account=account["name"])
 
 
-def delegation_checks(links, reports_by_key, delegation):
+def caller_checks(link, subject, callers):
+    """The users among a linked server's callers the KDC never delegates
+    (sensitive, Protected Users): [one check], or [] without callers.
+    ``callers``: spn_facts' ``callers`` by input name (lower case)."""
+    names = link.get("callers") or []
+    if not names:
+        return []
+    checked = [callers.get(name.lower()) for name in names]
+    if any(result is None for result in checked):
+        return [_check("delegation", subject + ": callers", "skipped", "the callers were not checked")]
+    blocked = {}
+    for result in checked:
+        for user in result["blocked"]:
+            blocked.setdefault(user["name"], set()).update(user["reasons"])
+    if not blocked:
+        return [_check("delegation", subject + ": callers", "ok", "none of %s is sensitive or in Protected Users"
+                       % ", ".join(result["name"] for result in checked))]
+    said = {"sensitive": "marked sensitive", "protected_users": "in Protected Users"}
+    users = "; ".join("%s (%s)" % (name, ", ".join(said[reason] for reason in sorted(reasons)))
+                      for name, reasons in sorted(blocked.items(), key=lambda item: item[0].lower()))
+    return [_check("delegation", subject + ": callers", "caller_not_delegable",
+                   "the KDC never delegates these callers, so their linked-server queries log in as NT AUTHORITY\\"
+                   "ANONYMOUS LOGON: %s" % users,
+                   fix="If they must query through the linked server, clear 'Account is sensitive and cannot be "
+                       "delegated' or take them out of Protected Users (a security decision: both exist to protect "
+                       "privileged accounts); otherwise give them another way to the back end's data.",
+                   commands=["Set-ADAccountControl -Identity %s -AccountNotDelegated $false" % _ps_quote(name)
+                             for name, reasons in sorted(blocked.items()) if "sensitive" in reasons]
+                   + ["Remove-ADGroupMember -Identity 'Protected Users' -Members %s -Confirm:$false" % _ps_quote(name)
+                      for name, reasons in sorted(blocked.items()) if "protected_users" in reasons])]
+
+
+def delegation_checks(links, reports_by_key, delegation, callers=None):
     """Per front-end instance, one check per linked server: the back end's
     account lists the front end's account in msDS-AllowedToActOnBehalfOfOtherIdentity.
     ``delegation`` is rbkcd_delegate's result in check mode (state present)."""
@@ -242,6 +274,7 @@ def delegation_checks(links, reports_by_key, delegation):
                 commands=[command], account=back_account["name"])
             new_principals.setdefault(back_account["sid"], (target, []))[1].append(entry)
         checks.setdefault(instance_key(front["host"], front["instance"]), []).append(entry)
+        checks[instance_key(front["host"], front["instance"])].extend(caller_checks(link, subject, callers or {}))
     for target, entries in new_principals.values():
         ldif = _ldif_delegation(target)
         entries[0]["ldif"] = [ldif]
@@ -503,7 +536,8 @@ def build_report(audit, links, delegation, ports, mode="report", generated=None,
            else datetime.datetime.now(datetime.timezone.utc))
     reports = audit.get("instances") or []
     by_key = {instance_key(r["host"], r["instance"]): r for r in reports}
-    delegations = delegation_checks(links or [], by_key, delegation)
+    delegations = delegation_checks(links or [], by_key, delegation,
+                                    {c["input"].lower(): c for c in audit.get("callers") or []})
     hosts = {}
     for report in reports:
         key = instance_key(report["host"], report["instance"])

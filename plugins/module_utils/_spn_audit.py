@@ -28,6 +28,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
     search_accounts,
     user_filters,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._callers import check_callers, parse_callers
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._group_membership import (
     members_of_groups,
     privileged_memberships,
@@ -443,11 +444,13 @@ def validate_spn_facts(params):
         raise SpnError("fact_name %r is not a variable name: use letters, digits and underscores, starting with a "
                        "letter or underscore" % fact_name)
     return dict(prepared=prepare_audit(params["instances"]), forms=params["spn_forms"],
-                forest=params["search_scope"] == "forest", fact_name=fact_name)
+                forest=params["search_scope"] == "forest", fact_name=fact_name,
+                callers=parse_callers(params.get("callers")))
 
 
 def spn_facts(client, request, check_mode=False):
     """spn_facts' operation: read-only in any mode."""
     report = audit(client, request["prepared"], request["forms"], request["forest"])
+    report["callers"] = check_callers(client, request.get("callers") or [])
     return dict(report, changed=False, ldap_round_trips=client.round_trips, ldap_binds=client.binds,
                 ansible_facts={request.get("fact_name", "sqlauth_spn_facts"): report})

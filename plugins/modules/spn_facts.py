@@ -35,6 +35,17 @@ attributes:
     support: full
     description: The report is set as C(ansible_facts.sqlauth_spn_facts), or as the fact named by O(fact_name).
 options:
+  callers:
+    description:
+      - Users and groups who run queries through linked servers (the C(callers) of C(linked_servers) in the
+        inventory), as C(DOMAIN\name), C(name@domain), a DN or a SID.
+      - Each is checked for what makes the KDC refuse to delegate it, whatever the delegation allows - marked
+        "Account is sensitive and cannot be delegated", or a member of Protected Users; groups are expanded
+        through nested groups and primary groups. The result is in RV(callers).
+    type: list
+    elements: str
+    default: []
+    version_added: 0.3.0
   fact_name:
     description:
       - The name of the fact the report is set as.
@@ -176,6 +187,14 @@ ldap_binds:
   returned: success
   type: int
   sample: 1
+callers:
+  description:
+    - Per caller given in O(callers) - C(input), C(name) (DOMAIN\name), C(kind) (user or group), and C(blocked),
+      the users the KDC will not delegate, each with its C(reasons) (sensitive, protected_users).
+  returned: success
+  type: list
+  elements: dict
+  version_added: 0.3.0
 ansible_facts:
   description: The same report.
   returned: success
@@ -203,6 +222,7 @@ def main():
             spn_forms=SPN_FORMS_ARGUMENT_SPEC,
             search_scope=dict(type="str", choices=["forest", "domain"], default="forest"),
             fact_name=dict(type="str", default="sqlauth_spn_facts"),
+            callers=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )

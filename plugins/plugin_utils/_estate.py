@@ -103,11 +103,21 @@ class Estate:
             for item in host.instance_items():
                 front = display_name(host.fqdn, item.get("instance"))
                 backs = item.get("linked_servers") or []
-                if not isinstance(backs, list) or not all(isinstance(back, str) and back.strip() for back in backs):
+                if not isinstance(backs, list) or not all(_is_link(back) for back in backs):
                     raise EstateError("linked_servers of %s must be a list of instance names (host.fqdn or "
-                                      "host.fqdn\\NAME), got %r" % (front, backs))
-                pairs.extend(dict(front=front, back=back.strip()) for back in backs)
+                                      "host.fqdn\\NAME), or of {name: instance, callers: [users and groups]}, "
+                                      "got %r" % (front, backs))
+                for back in backs:
+                    if isinstance(back, str):
+                        pairs.append(dict(front=front, back=back.strip()))
+                    else:
+                        pairs.append(dict(front=front, back=back["name"].strip(),
+                                          callers=[caller.strip() for caller in back.get("callers") or []]))
         return pairs
+
+    def callers(self):
+        """Every caller of every linked server (link_callers)."""
+        return link_callers(self.links())
 
     def moves_allowed(self):
         """The display names of the instances whose SPNs may be taken from
@@ -185,6 +195,28 @@ def port_requests(instances, host, platform="windows"):
         ports[port] = label
         result["instances"].append(dict(instance=name, port=port, enable_tcp=True))
     return result
+
+
+def link_callers(links):
+    """Every caller of the linked servers, each once (as first written), in
+    name order: spn_facts' ``callers``."""
+    seen = {}
+    for link in links:
+        for caller in link.get("callers") or []:
+            seen.setdefault(caller.lower(), caller)
+    return sorted(seen.values(), key=str.lower)
+
+
+def _is_link(item):
+    """A linked_servers item: the back end's name, or a mapping of it and its
+    callers (users and groups who query through it)."""
+    if isinstance(item, str):
+        return bool(item.strip())
+    if not isinstance(item, dict) or set(item) - {"name", "callers"}:
+        return False
+    callers = item.get("callers") or []
+    return (isinstance(item.get("name"), str) and bool(item["name"].strip()) and isinstance(callers, list)
+            and all(isinstance(caller, str) and caller.strip() for caller in callers))
 
 
 def read_estate(hostvars, hosts):

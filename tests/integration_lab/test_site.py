@@ -306,6 +306,10 @@ def test_site_fixes_every_problem(lab, estate, kdc):
             assert lab.accounts[front_account]["dn"] not in rbkcd_on_sql1, rbkcd_on_sql1
         else:
             assert_granted(lab, kdc, front_account, spn)
+            # Callers the report named (DLG006): the KDC refuses to delegate them through the same pair.
+            for user in pair.get("refused_callers", []):
+                granted, output, dummy = kdc.double_hop(front_account, spn, user=user)
+                assert not granted, (pair, user, output)
 
 
 def test_second_site_run_changes_nothing(lab, estate):

@@ -206,7 +206,8 @@ class Seeder:
         hosts = {}
         linked = {}
         for pair in self.scenarios.get("linked_servers", []):
-            linked.setdefault(pair["front"].lower(), []).append(pair["back"])
+            back = dict(name=pair["back"], callers=pair["callers"]) if pair.get("callers") else pair["back"]
+            linked.setdefault(pair["front"].lower(), []).append(back)
         for scenario in self.scenarios.get("instances", []):
             instance = {k: v for k, v in scenario.items() if k not in ("scenario", "expect", "host", "linux")}
             name = scenario["host"] if scenario.get("instance", "MSSQLSERVER") == "MSSQLSERVER" \

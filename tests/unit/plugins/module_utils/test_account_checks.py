@@ -357,3 +357,28 @@ def test_managed_password_readers_are_the_allow_entries():
     with pytest.raises(AccountStateError) as raised:
         managed_password_readers(b"\x01\x00garbage", "CORP\\g$")
     assert str(raised.value).startswith("msDS-GroupMSAMembership of CORP\\g$ is not a valid security descriptor")
+
+
+# -- linked-server callers --------------------------------------------------------------
+
+def test_callers_the_kdc_never_delegates_are_an_error_naming_them():
+    data = inputs()
+    data["links"][0]["callers"] = ["CORP\\alice", "CORP\\Analysts"]
+    data["audit"]["callers"] = [
+        dict(input="CORP\\alice", name="CORP\\alice", kind="user", blocked=[]),
+        dict(input="CORP\\Analysts", name="CORP\\Analysts", kind="group", blocked=[
+            dict(name="CORP\\bob", reasons=["sensitive"]), dict(name="CORP\\carol", reasons=["protected_users"])])]
+    report = build(data)
+    pair, callers = checks_of(report, SQL1, "delegation")
+    assert callers["subject"] == pair["subject"] + ": callers"
+    assert (callers["status"], callers["id"], callers["severity"]) == ("caller_not_delegable", "DLG006", "error")
+    assert callers["detail"].endswith("CORP\\bob (marked sensitive); CORP\\carol (in Protected Users)")
+    assert callers["commands"] == ["Set-ADAccountControl -Identity 'CORP\\bob' -AccountNotDelegated $false",
+                                   "Remove-ADGroupMember -Identity 'Protected Users' -Members 'CORP\\carol' "
+                                   "-Confirm:$false"]
+    data["audit"]["callers"][1]["blocked"] = []
+    [ok] = [c for c in checks_of(build(data), SQL1, "delegation") if c["subject"].endswith(": callers")]
+    assert ok["status"] == "ok"
+    del data["audit"]["callers"]
+    [skipped] = [c for c in checks_of(build(data), SQL1, "delegation") if c["subject"].endswith(": callers")]
+    assert skipped["status"] == "skipped"

@@ -438,7 +438,7 @@ def test_summarize_empty():
 
 DACL_CONTROLS = ("dacl-only-controls",)
 _FILTER_ITEM = re.compile(
-    r"\(([A-Za-z][A-Za-z0-9-]*)(:1\.2\.840\.113556\.1\.4\.1941:)?=((?:[^()*\\]|\\[0-9a-f]{2})*)(\*)?\)")
+    r"\(([A-Za-z][A-Za-z0-9-]*)(:1\.2\.840\.113556\.1\.4\.(?:1941|803):)?=((?:[^()*\\]|\\[0-9a-f]{2})*)(\*)?\)")
 _BINARY = {"objectsid", "ntsecuritydescriptor"}
 
 
@@ -461,8 +461,9 @@ def _fold(attribute, value):
 
 def parse_filter(text):
     """An LDAP filter as a tree: ("&" | "|" | "!", [children]), ("=", attribute,
-    value), ("prefix", attribute, value) for value*, or ("in_chain",
-    attribute, value) for LDAP_MATCHING_RULE_IN_CHAIN;
+    value), ("prefix", attribute, value) for value*, ("bit_and", attribute,
+    number) for LDAP_MATCHING_RULE_BIT_AND, or ("in_chain", attribute, value)
+    for LDAP_MATCHING_RULE_IN_CHAIN;
     AssertionError for anything else, a value not escaped included."""
     tree, end = _parse_at(text, 0)
     assert end == len(text), "badly formed filter %r" % text
@@ -486,6 +487,8 @@ def _parse_at(text, position):
     if match.group(4):  # an initial substring: value*
         assert not match.group(2) and match.group(3), "badly formed filter %r" % text
         return ("prefix", name, _fold(name, _unescape(match.group(3)))), match.end()
+    if match.group(2) and match.group(2).endswith("803:"):  # LDAP_MATCHING_RULE_BIT_AND
+        return ("bit_and", name, int(match.group(3))), match.end()
     return ("in_chain" if match.group(2) else "=", name, _fold(name, _unescape(match.group(3)))), match.end()
 
 
@@ -561,6 +564,8 @@ class FakeDirectory:
             return all(results) if tree[0] == "&" else any(results) if tree[0] == "|" else not results[0]
         if tree[0] == "=":
             return (tree[1], tree[2]) in values
+        if tree[0] == "bit_and":
+            return any(name == tree[1] and int(value) & tree[2] == tree[2] for name, value in values)
         if tree[0] == "prefix":
             return any(name == tree[1] and value.startswith(tree[2]) for name, value in values)
         assert tree[1] == "memberof", tree

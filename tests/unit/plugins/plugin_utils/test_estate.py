@@ -160,7 +160,8 @@ def test_sql_estate_filter_is_the_estate_in_one_dict():
     hostvars = CountingHostvars(ESTATE_HOSTVARS)
     estate = sql_estate(hostvars, list(hostvars))
     assert hostvars.reads == {host: 1 for host in ESTATE_HOSTVARS}
-    assert set(estate) == {"hosts", "instances", "links", "moves_allowed", "port_plan", "delegation_targets"}
+    assert set(estate) == {"hosts", "instances", "links", "moves_allowed", "port_plan", "delegation_targets",
+                           "callers"}
     assert estate["hosts"] == list(ESTATE_HOSTVARS) and len(estate["delegation_targets"]) == 2
     # Instances and links given replace the inventory's.
     given = sql_estate(hostvars, list(hostvars), [dict(host="a.corp.example.com", service_account="CORP\\a")], [])
@@ -189,3 +190,26 @@ def test_rbkcd_links_leave_out_classic_constrained_delegation():
     assert rbkcd_links(links, audit, True) == links
     with pytest.raises(AnsibleFilterError, match="needs the result of sqlauth.kerberos.spn_facts"):
         rbkcd_links(links, None)
+
+
+def test_a_linked_server_may_name_its_callers():
+    hostvars = {"a": dict(sqlauth_host_fqdn="a.corp.example.com", sqlauth_instances=[dict(
+        service_account="CORP\\a", linked_servers=[
+            "b.corp.example.com", dict(name="c.corp.example.com", callers=["CORP\\alice", "CORP\\Analysts"]),
+            dict(name="d.corp.example.com", callers=["corp\\ALICE"])])])}
+    estate = read_estate(hostvars, ["a"])
+    assert estate.links() == [
+        dict(front="a.corp.example.com", back="b.corp.example.com"),
+        dict(front="a.corp.example.com", back="c.corp.example.com", callers=["CORP\\alice", "CORP\\Analysts"]),
+        dict(front="a.corp.example.com", back="d.corp.example.com", callers=["corp\\ALICE"])]
+    assert estate.callers() == ["CORP\\alice", "CORP\\Analysts"]
+
+
+@pytest.mark.parametrize("item", [dict(name="b.corp.example.com", callers="CORP\\alice"),
+                                  dict(name="", callers=[]), dict(back="b.corp.example.com"),
+                                  dict(name="b.corp.example.com", callers=[""])])
+def test_a_bad_linked_server_mapping_names_the_forms(item):
+    hostvars = {"a": dict(sqlauth_host_fqdn="a.corp.example.com", sqlauth_instances=[dict(
+        service_account="CORP\\a", linked_servers=[item])])}
+    with pytest.raises(EstateError, match=r"or of \{name: instance, callers: \[users and groups\]\}"):
+        read_estate(hostvars, ["a"]).links()
