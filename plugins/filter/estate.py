@@ -13,6 +13,7 @@ from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
     link_callers,
     links_needing_rbkcd,
     read_estate,
+    unconstrained_accounts,
 )
 
 
@@ -40,6 +41,15 @@ def rbkcd_links(links, audit, over_classic=False):
     return links_needing_rbkcd(links or [], audit, over_classic)
 
 
+def unconstrained_delegation_accounts(audit):
+    """The DNs of the estate's service accounts trusted for unconstrained
+    delegation (plugin_utils/_estate.unconstrained_accounts)."""
+    if not isinstance(audit, dict) or "instances" not in audit:
+        raise AnsibleFilterError("unconstrained_delegation_accounts needs the result of sqlauth.kerberos.spn_facts")
+    return unconstrained_accounts(audit)
+
+
 class FilterModule:
     def filters(self):
-        return {"sql_estate": sql_estate, "rbkcd_links": rbkcd_links}
+        return {"sql_estate": sql_estate, "rbkcd_links": rbkcd_links,
+                "unconstrained_delegation_accounts": unconstrained_delegation_accounts}

@@ -304,3 +304,17 @@ def links_needing_rbkcd(links, audit, over_classic=False):
         if not allowed & back_spns:
             needed.append(link)
     return needed
+
+
+def unconstrained_accounts(audit):
+    """The DNs of the estate's service accounts (for virtual and system
+    accounts, the host's computer account) trusted for unconstrained
+    delegation, as spn_facts' ``audit`` reports them; domain controllers
+    are left out. Each once, in name order."""
+    found = {}
+    for report in (audit or {}).get("instances") or []:
+        account = report["service_account"]
+        flags = (account.get("state") or {}).get("flags") or []
+        if "trusted_for_delegation" in flags and "domain_controller" not in flags:
+            found.setdefault(account["name"].lower(), account["dn"])
+    return [found[name] for name in sorted(found)]

@@ -139,6 +139,22 @@ def test_chromium_console_watch_catches_a_broken_page(tmp_path):
     assert any("no_such_function" in line for line in console), console
 
 
+def ok_as_delegate(kdc, spn):
+    """Whether alice's service ticket for ``spn`` carries OK-AS-DELEGATE
+    (klist -f flag O): the KDC marks tickets to accounts trusted for
+    unconstrained delegation, and clients then forward their TGT."""
+    kdc.kinit("alice")
+    ok, output = kdc.kvno(spn)
+    assert ok, output
+    listing = kdc.run("klist", "-f").stdout
+    block = listing.split(spn, 1)[1].split("\n\n", 1)[0]
+    flags = re.search(r"Flags: (\S+)", block)
+    return bool(flags) and "O" in flags.group(1)
+
+
+UNCONSTRAINED_SPN = "MSSQLSvc/sql6.corp.example.test:1433"
+
+
 def test_drift_report_finds_every_seeded_problem_and_writes_nothing(lab, estate):
     usn, conf = lab.highest_committed_usn(), mssql_conf(lab)
     run, folder = play(lab, estate, DRIFT_REPORT, "before")
@@ -154,7 +170,7 @@ def test_drift_report_finds_every_seeded_problem_and_writes_nothing(lab, estate)
     waived = {(c["id"], c["severity"]) for h in report["hosts"] for i in h["instances"] for c in i["checks"]
               if c["result"] == "waived"}
     assert waived == {("ACC001", "error"), ("ACC002", "error"), ("ACC003", "error"), ("ACC004", "error"),
-                      ("ACC005", "warning"), ("DLG002", "warning"), ("DLG003", "warning"), ("DLG004", "error")}
+                      ("ACC005", "warning"), ("DLG003", "warning"), ("DLG004", "error"), ("DLG006", "error")}
     # The lab has no Windows host to reach: their port checks say so.
     skipped = {(i["name"], c["check"]) for h in report["hosts"] for i in h["instances"] for c in i["checks"]
                if c["result"] == "skipped"}
@@ -254,6 +270,7 @@ def hosts_with_task_results(output):
 
 
 def test_site_fixes_every_problem(lab, estate, kdc):
+    assert ok_as_delegate(kdc, UNCONSTRAINED_SPN)  # the seeded SQL6$: trusted for unconstrained delegation
     run, folder = play(lab, estate, SITE, "site")
     assert not run.failed, run.output
     assert run.changed > 0
@@ -267,6 +284,8 @@ def test_site_fixes_every_problem(lab, estate, kdc):
 
     report = load_report(folder)
     assert report["drift"] is False
+    # SQL6$ is no longer trusted for unconstrained delegation: its tickets say so.
+    assert not ok_as_delegate(kdc, UNCONSTRAINED_SPN)
     # The stale SPNs are gone from their holders, and nothing else was taken (ldapsearch).
     for scenario in inventory_scenarios(lab).values():
         for spn, holders in scenario["expect"].get("stale_spns", {}).items():

@@ -11,7 +11,12 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.sqlauth.kerberos.plugins.filter.estate import FilterModule, rbkcd_links, sql_estate
+from ansible_collections.sqlauth.kerberos.plugins.filter.estate import (
+    FilterModule,
+    rbkcd_links,
+    sql_estate,
+    unconstrained_delegation_accounts,
+)
 from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
     EstateError,
     delegation_targets,
@@ -169,7 +174,8 @@ def test_sql_estate_filter_is_the_estate_in_one_dict():
     assert given["links"] == [] and given["delegation_targets"] == []
     with pytest.raises(AnsibleFilterError, match="must be a list, got str"):
         sql_estate(dict(h=dict(sqlauth_instances="x")), ["h"])
-    assert FilterModule().filters() == {"sql_estate": sql_estate, "rbkcd_links": rbkcd_links}
+    assert FilterModule().filters() == {"sql_estate": sql_estate, "rbkcd_links": rbkcd_links,
+                                        "unconstrained_delegation_accounts": unconstrained_delegation_accounts}
 
 
 def audited(name, account, allowed=(), spns=()):
@@ -213,3 +219,17 @@ def test_a_bad_linked_server_mapping_names_the_forms(item):
         service_account="CORP\\a", linked_servers=[item])])}
     with pytest.raises(EstateError, match=r"or of \{name: instance, callers: \[users and groups\]\}"):
         read_estate(hostvars, ["a"]).links()
+
+
+def test_unconstrained_delegation_accounts_leave_out_domain_controllers():
+    def report(name, dn, *flags):
+        return dict(service_account=dict(name=name, dn=dn, state=dict(flags=list(flags))))
+
+    audit = dict(instances=[report("CORP\\SQL6$", "CN=SQL6", "trusted_for_delegation"),
+                            report("CORP\\sql6$", "CN=SQL6", "trusted_for_delegation"),
+                            report("CORP\\DC1$", "CN=DC1", "trusted_for_delegation", "domain_controller"),
+                            report("CORP\\a", "CN=a", "trusted_to_auth_for_delegation"),
+                            dict(service_account=dict(name="CORP\\old", dn="CN=old"))])
+    assert unconstrained_delegation_accounts(audit) == ["CN=SQL6"]
+    with pytest.raises(AnsibleFilterError, match="needs the result of sqlauth.kerberos.spn_facts"):
+        unconstrained_delegation_accounts([])
