@@ -260,7 +260,9 @@ def test_generated_ldif_applied_by_ldapmodify_fixes_spns_and_delegation(lab, est
     run, folder = play(lab, estate, DRIFT_REPORT, "after-ldif")
     assert run.returncode != 0
     left = {(check, status) for dummy, check, dummy2, status in drift_of(load_report(folder))}
-    assert left == {("spn_write_acl", "acl_missing"), ("static_port", "port_not_static"), ("spn", "duplicate")}
+    # And the unconstrained delegation flag, which LDIF leaves to the PowerShell line.
+    assert left == {("spn_write_acl", "acl_missing"), ("static_port", "port_not_static"), ("spn", "duplicate"),
+                    ("delegation_risk", "unconstrained_delegation")}
     lab.reseed()
 
 

@@ -2,8 +2,11 @@
 word: for every required SPN of the report, alice gets a service ticket and it
 is encrypted with the key of the instance's service account; for every linked
 server, the front end's account gets a ticket to the back end's SPN on behalf
-of alice (S4U2Self + S4U2Proxy, the double hop). Prints one line per proof;
-exits 1 if any fails.
+of alice (S4U2Self + S4U2Proxy, the double hop). What the report itself says
+the KDC refuses is proven refused: tickets for a locked-out account's SPNs,
+the delegation of a front end marked sensitive. A linked server whose ends
+run as one account needs no delegation and is not tried; stale SPNs are not
+required. Prints one line per proof; exits 1 if any fails.
 
     prove.py --lab LAB_DIR REPORT.json
 """
@@ -27,19 +30,25 @@ def linked_server_spn(instance, host):
 
 
 def proofs(report):
-    """(kind, subject, account, spn) for every SPN and every linked server of the report."""
+    """(kind, subject, account, spn, refused) for every required SPN and every
+    linked server of the report; ``refused``: what the KDC must answer
+    instead of a ticket, or None."""
     instances = {}
     for host in report["hosts"]:
         for instance in host["instances"]:
             instances[instance["name"].lower()] = (host["host"], instance)
     for host, instance in instances.values():
+        locked = any(c["check"] == "account" and c["status"] == "account_locked" for c in instance["checks"])
         for check in instance["checks"]:
-            if check["check"] == "spn":
-                yield "ticket", check["subject"], instance["service_account"], check["subject"]
-            elif check["check"] == "delegation":
+            if check["check"] == "spn" and check["status"] != "stale":
+                yield ("ticket", check["subject"], instance["service_account"], check["subject"],
+                       "Credentials for server have been revoked" if locked else None)
+            elif check["check"] == "delegation" and not check["subject"].endswith(": callers") \
+                    and not check["detail"].startswith("same account"):
                 back_host, back = instances[check["subject"].split(" -> ")[1].lower()]
                 yield ("double hop", check["subject"], instance["service_account"],
-                       linked_server_spn(back, back_host))
+                       linked_server_spn(back, back_host),
+                       "constrained delegation failed" if check["status"] == "front_end_sensitive" else None)
 
 
 def main():
@@ -53,19 +62,28 @@ def main():
     failures = 0
     with tempfile.TemporaryDirectory() as work:
         kdc = Kdc(lab, work)
-        for kind, subject, account, spn in proofs(report):
+        for kind, subject, account, spn, refused in proofs(report):
             name = sam_account_name(account)
             if kind == "ticket":
                 kdc.kinit("alice")
-                ok, output = kdc.kvno(spn)
-                if ok and name in lab.accounts and lab.accounts[name].get("password"):
-                    ok = kdc.decrypts(spn, name)
-                    output = "encrypted with %s's key" % account if ok else "NOT encrypted with %s's key" % account
-                line = "%-10s %-48s %s" % (kind, spn, output if ok else "REFUSED: " + output.splitlines()[-1])
+                granted, output = kdc.kvno(spn)
+                if granted and not refused and name in lab.accounts and lab.accounts[name].get("password"):
+                    granted = kdc.decrypts(spn, name)
+                    output = "encrypted with %s's key" % account if granted else \
+                        "NOT encrypted with %s's key" % account
+                shown = spn
             else:
-                ok, output, dummy = kdc.double_hop(name, spn)
-                line = "%-10s %-48s %s" % (kind, subject, "%s may act for alice at %s" % (account, spn) if ok
-                                           else "REFUSED: " + output.splitlines()[-1])
+                granted, output, dummy = kdc.double_hop(name, spn)
+                output = "%s may act for alice at %s" % (account, spn) if granted else output
+                shown = subject
+            last = output.splitlines()[-1] if output else ""
+            if refused:
+                ok = not granted and refused in output
+                line = "%-10s %-48s %s" % (kind, shown, ("refused, as the report says: " + last) if ok
+                                           else "NOT REFUSED: " + last)
+            else:
+                ok = granted
+                line = "%-10s %-48s %s" % (kind, shown, output if ok else "REFUSED: " + last)
             print(("ok    " if ok else "FAIL  ") + line)
             failures += not ok
     print("%s: %d failed" % ("KDC proofs", failures))

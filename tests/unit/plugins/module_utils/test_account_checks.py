@@ -186,11 +186,18 @@ def test_a_sensitive_front_end_is_an_error():
     assert "-AccountNotDelegated $false" in pair["commands"][0]
 
 
-def test_the_same_account_on_both_ends_needs_no_delegation():
+def same_account_inputs():
+    """The inputs with SALES running as sql1's account: one account on both
+    ends of the sql1 -> SALES linked server. Returns (data, the account)."""
     data = inputs()
     back = next(r for r in data["audit"]["instances"] if r["name"] == SALES)
     front = next(r for r in data["audit"]["instances"] if r["name"] == SQL1)
     back["service_account"] = copy.deepcopy(front["service_account"])
+    return data, front["service_account"]
+
+
+def test_the_same_account_on_both_ends_needs_no_delegation():
+    data, dummy = same_account_inputs()
     report = build(data)
     [pair] = checks_of(report, SQL1, "delegation")
     assert (pair["status"], pair["detail"]) == ("ok", "same account (CORP\\sqlsvc1) on both ends: no delegation needed")
@@ -317,12 +324,9 @@ def test_a_stale_spn_is_a_warning_with_its_removal():
 
 
 def test_an_old_self_entry_of_the_same_account_is_info():
-    data = inputs()
-    back = next(r for r in data["audit"]["instances"] if r["name"] == SALES)
-    front = next(r for r in data["audit"]["instances"] if r["name"] == SQL1)
-    back["service_account"] = copy.deepcopy(front["service_account"])
+    data, account = same_account_inputs()
     target = next(t for t in data["delegation"]["targets"] if t["account"]["name"] == "CORP\\sqlsvc1")
-    target["principals_before"] = [dict(name="CORP\\sqlsvc1", sid=front["service_account"]["sid"])]
+    target["principals_before"] = [dict(name="CORP\\sqlsvc1", sid=account["sid"])]
     [pair] = checks_of(build(data), SQL1, "delegation")
     assert (pair["status"], pair["id"], pair["severity"]) == ("self_entry", "DLG005", "info")
     assert "Where-Object { $_ -ne 'CN=sqlsvc1," in pair["commands"][0]
