@@ -303,7 +303,7 @@ class DirectoryClient:
 
 
 # What a connection closed or reset by the far end says (ssl, socket, ldap3).
-_CLOSED = ("eof", "has been closed", "connection reset", "broken pipe", "socket is not open")
+_CLOSED = ("eof", "has been closed", "connection reset", "broken pipe", "socket is not open", "session terminated")
 
 
 def _first_line(error):

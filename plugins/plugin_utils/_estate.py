@@ -289,16 +289,22 @@ def links_needing_rbkcd(links, audit, over_classic=False):
     all but those whose front end's service account may already delegate to
     the back end by classic constrained delegation (its
     msDS-AllowedToDelegateTo lists the back end's SPN, as spn_facts'
-    ``audit`` reports it), unless ``over_classic``."""
-    if over_classic:
-        return list(links)
+    ``audit`` reports it), unless ``over_classic``, and those whose front
+    end's account is marked sensitive: the KDC refuses its delegation
+    whatever the back end allows, so an entry would grant nothing (the drift
+    report names it, DLG004)."""
     reports = {instance_key_from_name(report["name"]): report for report in (audit or {}).get("instances") or []}
     needed = []
     for link in links:
         front = reports.get(instance_key_from_name(link["front"]))
         back = reports.get(instance_key_from_name(link["back"]))
-        allowed = {spn.lower() for spn in ((front or {}).get("service_account", {}).get("state") or {}).get(
-            "allowed_to_delegate_to") or []}
+        state = (front or {}).get("service_account", {}).get("state") or {}
+        if "not_delegated" in (state.get("flags") or []):
+            continue
+        if over_classic:
+            needed.append(link)
+            continue
+        allowed = {spn.lower() for spn in state.get("allowed_to_delegate_to") or []}
         back_spns = {row["spn"].lower() for row in (back or {}).get("spns") or []
                      if row.get("form") in ("fqdn_port", "fqdn_instance")}
         if not allowed & back_spns:

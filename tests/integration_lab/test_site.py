@@ -171,6 +171,15 @@ def test_drift_report_finds_every_seeded_problem_and_writes_nothing(lab, estate)
               if c["result"] == "waived"}
     assert waived == {("ACC001", "error"), ("ACC002", "error"), ("ACC003", "error"), ("ACC004", "error"),
                       ("ACC005", "warning"), ("DLG003", "warning"), ("DLG004", "error"), ("DLG006", "error")}
+    # The callers the KDC never delegates are named: bob (sensitive; the KDC refusal is proven after
+    # site.yml) and carol, whose Protected Users membership Samba's KDC does not enforce for
+    # S4U2Proxy (lab-notes): proven by LDAP, her memberOf read over LDAPS.
+    [callers] = [c for h in report["hosts"] for i in h["instances"] for c in i["checks"]
+                 if c["subject"].endswith(": callers")]
+    assert "CORP\\bob (marked sensitive)" in callers["detail"] and "CORP\\carol (in Protected Users)" in callers["detail"]
+    connection = lab.bind_admin()
+    connection.search(lab.accounts["carol"]["dn"], "(objectClass=*)", "BASE", attributes=["memberOf"])
+    assert any(dn.startswith("CN=Protected Users,") for dn in connection.entries[0].memberOf.values)
     # The lab has no Windows host to reach: their port checks say so.
     skipped = {(i["name"], c["check"]) for h in report["hosts"] for i in h["instances"] for c in i["checks"]
                if c["result"] == "skipped"}

@@ -172,6 +172,18 @@ def test_classic_constrained_delegation_is_ok():
     assert statuses(build(data), SQL1, "delegation") == ["delegation_missing"]
 
 
+def test_classic_constrained_delegation_without_protocol_transition_is_ok_too():
+    """Kerberos-only classic KCD: the front end delegates the tickets its
+    users bring (the lab proves this variant by LDAP only: S4U2Self, which
+    kvno -U needs, requires protocol transition)."""
+    data = inputs(SQL1=account_state(0x200, allowed_to_delegate_to=[BACK_SPN]))
+    back = next(r for r in data["audit"]["instances"] if r["name"] == SALES)
+    next(r for r in back["spns"] if r["spn"] == BACK_SPN)["status"] = "ok"
+    [pair] = checks_of(build(data), SQL1, "delegation")
+    assert pair["status"] == "ok" and pair["detail"].endswith("by classic constrained delegation "
+                                                              "(msDS-AllowedToDelegateTo)")
+
+
 def test_unconstrained_front_end_delegates_but_is_named_a_risk():
     report = build(inputs(SQL1=account_state(0x200 | 0x80000)))
     [pair] = checks_of(report, SQL1, "delegation")

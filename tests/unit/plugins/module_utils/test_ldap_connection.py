@@ -313,6 +313,14 @@ def test_a_connection_closed_while_connecting_is_said_plainly():
                        "and its LDAP service up?)")
 
 
+def test_a_dc_that_ends_the_session_while_connecting_is_said_plainly():
+    """ldap3's words when the DC goes away during the bind (seen when the DC
+    is killed between two tasks of a run, tests/fault)."""
+    message = _explain_connection_error("dc1:636", Exception("session terminated by server"), OPTIONS, 0.01)
+    assert message == ("cannot reach the LDAP server dc1:636: the connection was closed while connecting (session "
+                       "terminated by server; is the DC running and its LDAP service up?)")
+
+
 @pytest.mark.parametrize("value", [0, -1, 3601, None])
 def test_timeouts_out_of_range_are_refused_before_connecting(value):
     options = dict(server="dc1", tls_mode="ldaps", cert_validation="always", connection_timeout=10,

@@ -194,6 +194,9 @@ def test_rbkcd_links_leave_out_classic_constrained_delegation():
                                                        ("MSSQLSvc/b:1433", "netbios_port")])])
     assert rbkcd_links(links, audit) == [links[1]]
     assert rbkcd_links(links, audit, True) == links
+    # A sensitive front end can never delegate: no entry for it, classic or not.
+    audit["instances"][1]["service_account"]["state"]["flags"] = ["not_delegated"]
+    assert rbkcd_links(links, audit) == [] and rbkcd_links(links, audit, True) == [links[0]]
     with pytest.raises(AnsibleFilterError, match="needs the result of sqlauth.kerberos.spn_facts"):
         rbkcd_links(links, None)
 
