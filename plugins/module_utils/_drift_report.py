@@ -336,7 +336,8 @@ def account_checks(report, now):
                              % (name, state["expires"]),
                              fix="Clear or extend the expiry date of %s: a service account should not expire." % name,
                              commands=["Clear-ADAccountExpiration -Identity %s" % identity], account=name))
-    if "password_expired" in flags or state.get("must_change_password"):
+    # Computers and (g)MSAs: the machine changes their passwords itself.
+    if account.get("kind") == "user" and ("password_expired" in flags or state.get("must_change_password")):
         why = "must change its password at next logon" if state.get("must_change_password") else \
             "has an expired password"
         checks.append(_check("account", name, "password_expired", "%s %s: SQL Server cannot log on as it at its "

@@ -398,3 +398,11 @@ def test_callers_the_kdc_never_delegates_are_an_error_naming_them():
     del data["audit"]["callers"]
     [skipped] = [c for c in checks_of(build(data), SQL1, "delegation") if c["subject"].endswith(": callers")]
     assert skipped["status"] == "skipped"
+
+
+def test_a_computer_or_gmsa_password_is_the_machine_s_business():
+    """The bench's directory found this: computer accounts created with
+    pwdLastSet = 0 were reported as due a password change (ACC004); the
+    machine (or, for a gMSA, the domain) changes those passwords itself."""
+    data = inputs(SQL6=account_state(0x1000, 0x800000, pwd_last_set="0"))
+    assert statuses(build(data), SQL6, "account") == ["ok"]

@@ -838,13 +838,13 @@ def test_audit_of_500_instances_in_one_domain_is_one_pass():
     # Whole instances per filter (the account and its SPNs), 2,000 terms at most:
     # about 2,700 terms, two searches of the domain, each entry read once. Then two for the
     # privileged groups (_group_membership): the groups by SID, and the 500 accounts that
-    # are members of any, in one search (up to 1,000 accounts a search). Then the MSSQLSvc
-    # SPNs naming the 500 hosts, for stale ones: one search of 500 prefix terms.
-    assert len(one_domain.searches) == 5
+    # are members of any, in one search (up to 1,000 accounts a search). Stale SPNs cost
+    # no search: they are looked for among the accounts already read.
+    assert len(one_domain.searches) == 4
     assert all(s.base == CORP["dn"] and not s.global_catalog for s in one_domain.searches)
     assert all(s.attributes == ACCOUNT_ATTRIBUTES + ["nTSecurityDescriptor"] for s in one_domain.searches[:2])
     assert all(s.controls == DACL_CONTROLS for s in one_domain.searches[:2])
-    assert [is_privilege_search(s) for s in one_domain.searches] == [False, False, True, True, False]
+    assert [is_privilege_search(s) for s in one_domain.searches] == [False, False, True, True]
     assert result["search_scope"] == "forest"
     # The same report as the two-pass audit of a forest with more domains.
     assert result == audit(two_domain, prepare_audit(options), SPN_FORMS)
@@ -865,10 +865,8 @@ def test_audit_in_one_pass_wherever_the_domain_holds_every_holder(accounts_direc
 
     # One pass for the accounts and holders, then the privileged groups of the user account
     # (not of the computer): the groups, and whether it is a member of any.
-    search, groups, members, host_spns = directory.searches
+    search, groups, members = directory.searches
     assert is_privilege_search(groups) and is_privilege_search(members)
-    # Last, every MSSQLSvc SPN naming the two hosts (stale SPNs), by short-name prefix.
-    assert host_spns.ldap_filter == "(|(servicePrincipalName=MSSQLSvc/sql01*)(servicePrincipalName=MSSQLSvc/sql2*))"
     assert escape_filter_value(sid_to_bytes(DOMAIN_SID + "-1105")) in members.ldap_filter
     assert escape_filter_value(sid_to_bytes(CAPTURED["computer"]["object_sid"])) not in members.ldap_filter
     # The accounts' names first, then the SPNs (Samba stops at the first term an entry matches).
@@ -888,10 +886,10 @@ def test_audit_in_one_pass_searches_name_fallbacks_only_when_missing(accounts_di
 
     result = audit(directory, prepared, SPN_FORMS)
 
-    # Then the privileged groups' two searches, the gMSA host's computer account (may it
-    # retrieve the password?), and the hosts' SPNs (stale SPNs).
+    # Then the privileged groups' two searches and the gMSA host's computer account (may it
+    # retrieve the password?).
     first, fallback = directory.searches[:2]
-    assert len(directory.searches) == 6
+    assert len(directory.searches) == 5
     assert "(sAMAccountName=gmsa-sql5)" in first.ldap_filter and "gmsa-sql5$" not in first.ldap_filter
     assert "sqlsvc$" not in first.ldap_filter
     # Only the name that was not found is searched again, with its name$ form.
@@ -1036,9 +1034,8 @@ def test_audit_small_estate(accounts_directory):
     # The accounts, the holders, then the privileged groups: the groups, the user accounts
     # that are members of any (sqlsvc2, a Domain Admin), and the groups above its own that
     # lead to them (none: Domain Admins' other group is not privileged).
-    # Last, the hosts' MSSQLSvc SPNs (stale SPNs).
-    assert len(directory.searches) == 6
-    assert [is_privilege_search(s) for s in directory.searches] == [False, False, True, True, True, False]
+    assert len(directory.searches) == 5
+    assert [is_privilege_search(s) for s in directory.searches] == [False, False, True, True, True]
     assert result["search_scope"] == "forest"
     assert [(r["name"], r["status"], r["findings"], r["can_register_own_spns"]) for r in result["instances"]] == [
         ("sql01.corp.example.com", "drift", [], True),
@@ -1086,21 +1083,25 @@ def test_prepare_audit_validates_without_io():
 # -- stale SPNs ---------------------------------------------------------------------
 
 def test_stale_spns_are_the_host_spns_no_instance_requires():
-    """An old port and a removed instance are stale, whoever holds them; a
-    dynamic-port instance's own host:port registration is not; an SPN of
-    sql10 is not sql1's; an SPN an instance needs in any form is not stale,
-    even when the audit asks for fewer forms."""
+    """Among the accounts the audit reads (service accounts, holders of a
+    required SPN): an old port and a removed instance are stale, whoever
+    holds them; a dynamic-port instance's own host:port registration is not;
+    an SPN of sql010 is not sql01's; an SPN an instance needs in any form is
+    not stale, even when the audit asks for fewer forms. An account that
+    holds only stale SPNs is not read (no unindexed search)."""
     directory = FakeDirectory([
         corp_user("sqlsvc", 1105, spns=["MSSQLSvc/sql01.corp.example.com:1433", "MSSQLSvc/sql01.corp.example.com:1435",
                                         "MSSQLSvc/sql01:1433"]),
-        corp_user("oldsvc", 1106, spns=["MSSQLSvc/sql01.corp.example.com:RETIRED", "MSSQLSvc/sql010:1433"]),
+        corp_user("oldsvc", 1106, spns=["MSSQLSvc/sql01.corp.example.com:RETIRED", "MSSQLSvc/sql010:1433",
+                                        "MSSQLSvc/sql01.corp.example.com:1433"]),
         corp_user("hrsvc", 1107, spns=["MSSQLSvc/sql03.corp.example.com:49712", "MSSQLSvc/sql03.corp.example.com:HR"]),
-        corp_user("other", 1108, spns=["MSSQLSvc/sql03.corp.example.com:50000"]),
+        corp_user("other", 1108, spns=["MSSQLSvc/sql03.corp.example.com:50000", "MSSQLSvc/sql03.corp.example.com:HR"]),
+        corp_user("unseen", 1109, spns=["MSSQLSvc/sql03.corp.example.com:60000"]),
     ], one_domain=True)
     prepared = prepare_audit([dict(host="sql01.corp.example.com", service_account="CORP\\sqlsvc"),
                               dict(host="sql03.corp.example.com", instance="HR", service_account="CORP\\hrsvc")])
 
-    result = audit(directory, prepared, ["fqdn_port"])
+    result = audit(directory, prepared, ["fqdn_port", "fqdn_instance"])
 
     stale = {report["name"]: [(row["spn"], [h["name"] for h in row["holders"]]) for row in report["stale_spns"]]
              for report in result["instances"]}
