@@ -6,11 +6,12 @@ accounts, unconstrained delegation (TRUSTED_FOR_DELEGATION) and protocol
 transition (TRUSTED_TO_AUTH_FOR_DELEGATION). The collection only ever
 clears them: it never grants a delegation right broader than RBKCD.
 
-userAccountControl is single-valued: the write deletes the value read and
-adds the new one in one modify (_guarded_write), so a concurrent change to
-the account (an administrator disabling it) makes the DC refuse it, and the
-flags are planned again from the fresh value instead of writing back a
-stale one. On Windows, changing TRUSTED_FOR_DELEGATION needs
+userAccountControl is single-valued, and Samba does not refuse a delete of
+a value that is no longer stored there: the write replaces it and swaps the
+collection's guard token in the same modify (_guarded_write.guarded_replace),
+so of concurrent collection writers only the first writes and the others
+plan again from the fresh value; a writer outside the collection is
+detected afterwards (replication version) and warned about. On Windows, changing TRUSTED_FOR_DELEGATION needs
 SeEnableDelegationPrivilege (Domain Admins by default) besides the write
 right: a refusal says so."""
 from __future__ import annotations
@@ -26,7 +27,11 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
     resolve_accounts,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError, with_writes
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write import guarded_write
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write import (
+    GUARD_ATTRIBUTE,
+    REPLICATION_METADATA,
+    guarded_replace,
+)
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import LdapError
 
 FLAGS = {"unconstrained": UF_TRUSTED_FOR_DELEGATION, "protocol_transition": UF_TRUSTED_TO_AUTH_FOR_DELEGATION}
@@ -68,39 +73,42 @@ def delegation_flags(client, request, check_mode=False):
     if controllers:
         raise DelegationFlagsError("%s: a domain controller's delegation settings are the domain's own, not a SQL "
                                    "Server's; leave it out; nothing written" % ", ".join(controllers))
-    results, written, before, after = [], [], {}, {}
+    results, written, before, after, warnings = [], [], {}, {}, []
     for reference in request["references"]:
         account = accounts[reference]
 
-        def plan(current):
-            return current & ~mask if current & mask else None
+        def plan(values):
+            current = int(values[0]) if values else 0
+            return (str(current & ~mask),) if current & mask else None
 
-        def read(account=account):
-            entries = client.search(account.dn, "(objectClass=*)", [_ATTRIBUTE], scope="base")
-            return int(entries[0].value(_ATTRIBUTE) or 0) if entries else 0
+        def read_entry(account=account):
+            return client.search(account.dn, "(objectClass=*)", [_ATTRIBUTE, GUARD_ATTRIBUTE, REPLICATION_METADATA],
+                                 scope="base")[0]
 
         current = account.user_account_control
         cleared = _flag_names(current, mask)
-        if check_mode or not cleared:
-            outcome_written = False
-        else:
+        if not check_mode and cleared:
             try:
-                outcome = guarded_write(
-                    client, account.dn, current, plan,
-                    lambda old, new: {_ATTRIBUTE: [("MODIFY_DELETE", [str(old)]), ("MODIFY_ADD", [str(new)])]},
-                    read, "clearing %s on %s" % (", ".join(cleared), account.name))
+                # Samba does not make a delete of the userAccountControl value
+                # read a condition (verified with concurrent writers): the
+                # guard token swapped in the same modify makes it one.
+                outcome, lost = guarded_replace(client, account.dn, _ATTRIBUTE, read_entry, plan,
+                                                "clearing %s on %s" % (", ".join(cleared), account.name), text=True)
             except LdapError as error:
                 hint = (" (on Windows, clearing unconstrained delegation needs SeEnableDelegationPrivilege, held by "
                         "Domain Admins)" if error.result == "insufficientAccessRights" and "unconstrained" in cleared
                         else "")
                 raise with_writes(DelegationFlagsError("%s%s" % (error, hint)), written,
                                   dict(changed=bool(written), accounts=results)) from None
-            outcome_written = outcome.written
-            cleared = _flag_names(outcome.current, mask) if outcome.written else []
-            if outcome_written:
+            cleared = _flag_names(int(outcome.current[0]) if outcome.current else 0, mask) if outcome.written else []
+            if outcome.written:
                 written.append("cleared %s on %s" % (", ".join(cleared), account.name))
+            if lost:
+                warnings.append("%s: another writer changed userAccountControl just before this run wrote it; check "
+                                "the account's flags" % account.name)
         results.append(dict(account=account.summary(), cleared=cleared, changed=bool(cleared)))
         if cleared:
             before[account.name] = sorted(_flag_names(current, mask))
             after[account.name] = []
-    return dict(changed=any(r["changed"] for r in results), accounts=results, diff=dict(before=before, after=after))
+    return dict(changed=any(r["changed"] for r in results), accounts=results, diff=dict(before=before, after=after),
+                warnings=warnings)

@@ -47,7 +47,8 @@ MAX_WRITE_ATTEMPTS = 20
 REPLICATION_METADATA = "replPropertyMetaData"
 # Attribute IDs (attributeID in the prefix map every DC shares) whose
 # version the writes below watch.
-ATTRIBUTE_IDS = {"ntsecuritydescriptor": 0x00020119, "serviceprincipalname": 0x00090303}
+ATTRIBUTE_IDS = {"ntsecuritydescriptor": 0x00020119, "serviceprincipalname": 0x00090303,
+                 "useraccountcontrol": 0x00090008}
 
 
 class WriteConflict(LdapError):

@@ -244,3 +244,32 @@ def test_spn_register_sixteen_removals_of_one_legacy_duplicate_report_one(lab, a
         assert sum(run.result["changed"] for run in runs) == 1
     finally:
         run_together("spn_register", [dict(lab.connection, account="faultsvc", spns=[MOVED_SPN], state="absent")])
+
+
+@pytest.mark.parametrize("round_number", range(ROUNDS))
+def test_delegation_flags_sixteen_writers_lose_no_clear_and_report_one_each(lab, accounts, round_number):
+    """Eight writers clear unconstrained delegation and eight protocol
+    transition on one account, released together: both flags end cleared,
+    every other bit of userAccountControl stays (an update of the single
+    value lost nothing), and exactly one writer per flag says it cleared it."""
+    dn = accounts["faultsvc"]["dn"]
+    connection = lab.bind_admin()
+
+    def uac():
+        connection.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["userAccountControl"])
+        return int(connection.entries[0].userAccountControl.value)
+
+    before = uac()
+    assert connection.modify(dn, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [str(before | 0x80000 | 0x1000000)])]})
+    flags = ["unconstrained"] * (WRITERS // 2) + ["protocol_transition"] * (WRITERS // 2)
+    runs = run_together("delegation_flags", [dict(lab.connection, accounts=["faultsvc"], clear=[flag])
+                                             for flag in flags])
+    try:
+        released_together(runs)
+        assert_no_run_failed(runs)
+        assert uac() == before & ~0x80000 & ~0x1000000, round_number
+        for flag in ("unconstrained", "protocol_transition"):
+            said = [run.result["accounts"][0]["cleared"] for run, asked in zip(runs, flags) if asked == flag]
+            assert said.count([flag]) == 1 and said.count([]) == len(said) - 1, (flag, said)
+    finally:
+        connection.modify(dn, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [str(before)])]})

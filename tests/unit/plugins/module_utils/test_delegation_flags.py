@@ -2,9 +2,10 @@
 # Copyright: (c) 2026, sqlauth.kerberos contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """delegation_flags (_delegation_flags): clearing unconstrained delegation
-and protocol transition, over test_rbkcd's fake directory with AD's rules
-for a single-valued attribute (deleting a value that is not stored fails):
-check mode, apply, re-run, a concurrent change, and input errors."""
+and protocol transition, over test_rbkcd's fake directory (deleting a value
+that is not stored fails, so a guard token another writer took away makes
+the write fail): check mode, apply, re-run, a concurrent change, and input
+errors. Writers released together on the lab's DC: tests/fault."""
 
 from __future__ import annotations
 
@@ -23,23 +24,29 @@ NORMAL, UNCONSTRAINED, TRANSITION, DISABLED = 0x200, 0x80000, 0x1000000, 0x2
 
 
 class Directory(FakeDirectory):
-    """The fake, its modify generalised to any single-valued attribute."""
+    """The fake, its modify generalised: replace, add, and delete of given
+    values, which fails when one is not stored (a guard token another
+    writer took away)."""
 
     def modify(self, dn, changes, controls=None):
         if self.before_modify:
             self.before_modify(self)
         self.modifies.append((dn, changes))
+        entry = {name: list(values) for name, values in self.entries[dn].items()}
         for attribute, operations in changes.items():
-            values = list(self.entries[dn][attribute])
+            values = list(entry.get(attribute, []))
             for operation, items in operations:
                 encoded = [str(item).encode() for item in items]
                 if operation == "MODIFY_DELETE":
-                    if encoded != values:
+                    if any(item not in values for item in encoded):
                         raise LdapError("modifying %s failed: noSuchAttribute" % dn, result="noSuchAttribute")
-                    values = []
+                    values = [value for value in values if value not in encoded]
+                elif operation == "MODIFY_ADD":
+                    values += encoded
                 else:
                     values = encoded
-            self.entries[dn][attribute] = values
+            entry[attribute] = values
+        self.entries[dn] = entry
 
     def uac(self, dn):
         return int(self.entries[dn][UAC][0])
@@ -60,10 +67,12 @@ def test_check_apply_rerun():
     assert directory.modifies == []
     applied = run(directory)
     assert applied["changed"] and directory.uac(dn) == NORMAL | TRANSITION  # only what was asked
-    assert directory.modifies == [(dn, {UAC: [("MODIFY_DELETE", [str(NORMAL | UNCONSTRAINED | TRANSITION)]),
-                                              ("MODIFY_ADD", [str(NORMAL | TRANSITION)])]})]
+    # The first guard token, then the write: the value replaced and the token swapped in one modify.
+    first_token, write = directory.modifies
+    assert write[1][UAC] == [("MODIFY_REPLACE", [str(NORMAL | TRANSITION)])]
+    assert [operation for operation, dummy in write[1]["extensionName"]] == ["MODIFY_DELETE", "MODIFY_ADD"]
     again = run(directory)
-    assert not again["changed"] and len(directory.modifies) == 1
+    assert not again["changed"] and len(directory.modifies) == 2
     both = run(directory, clear=["unconstrained", "protocol_transition"])
     assert both["accounts"][0]["cleared"] == ["protocol_transition"] and directory.uac(dn) == NORMAL
 
@@ -75,14 +84,19 @@ def test_a_concurrent_change_is_kept():
     directory = Directory()
     dn = directory.add("sqlsvc1", 1105, uac=NORMAL | UNCONSTRAINED)
 
-    def disable(fake):
-        fake.before_modify = None
-        fake.entries[dn][UAC] = [str(NORMAL | UNCONSTRAINED | DISABLED).encode()]
+    run(directory, accounts=["sqlsvc1"], clear=["protocol_transition"])  # nothing to clear: gives no token
+    calls = []
 
-    directory.before_modify = disable
+    def other_collection_writer(fake):
+        # Another guarded writer disables the account between our read and our write.
+        calls.append(1)
+        if len(calls) == 2:
+            fake.entries[dn][UAC] = [str(NORMAL | UNCONSTRAINED | DISABLED).encode()]
+            fake.entries[dn]["extensionName"] = [b"sqlauth.kerberos:guard:0000000000000000"]
+
+    directory.before_modify = other_collection_writer
     result = run(directory)
     assert result["changed"] and directory.uac(dn) == NORMAL | DISABLED
-    assert len(directory.modifies) == 2
 
 
 def test_domain_controllers_are_refused_before_any_write():
