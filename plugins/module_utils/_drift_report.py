@@ -225,12 +225,8 @@ def delegation_checks(links, reports_by_key, delegation, callers=None):
                 % (front_account["name"], RBCD_ATTRIBUTE),
                 fix="Remove %s from its own PrincipalsAllowedToDelegateToAccount (rbkcd_delegate with state=exact "
                     "and the principals it should keep)." % back_account["name"],
-                commands=["Set-%s -Identity %s -PrincipalsAllowedToDelegateToAccount @(@((Get-%s -Identity %s "
-                          "-Properties PrincipalsAllowedToDelegateToAccount).PrincipalsAllowedToDelegateToAccount) "
-                          "| Where-Object { $_ -ne %s })" % (
-                              _AD_CMDLET_NOUN.get(back_account.get("kind"), "ADObject"), _ps_quote(back_account["dn"]),
-                              _AD_CMDLET_NOUN.get(back_account.get("kind"), "ADObject"), _ps_quote(back_account["dn"]),
-                              _ps_quote(back_account["dn"]))],
+                commands=[_delegation_list_command(back_account, "| Where-Object { $_ -ne %s }"
+                                                   % _ps_quote(back_account["dn"]))],
                 account=back_account["name"])
         elif front_account["sid"] == back_account["sid"]:
             entry = _check("delegation", subject, "ok", "same account (%s) on both ends: no delegation needed"
@@ -260,11 +256,7 @@ def delegation_checks(links, reports_by_key, delegation, callers=None):
                            "delegation (a risk: see its delegation_risk check)" % front_account["name"],
                            account=back_account["name"])
         else:
-            noun = _AD_CMDLET_NOUN.get(back_account.get("kind"), "ADObject")
-            identity = _ps_quote(back_account["dn"])
-            command = ("Set-%s -Identity %s -PrincipalsAllowedToDelegateToAccount @(@((Get-%s -Identity %s -Properties "
-                       "PrincipalsAllowedToDelegateToAccount).PrincipalsAllowedToDelegateToAccount) + %s)"
-                       % (noun, identity, noun, identity, _ps_quote(front_account["dn"])))
+            command = _delegation_list_command(back_account, "+ %s" % _ps_quote(front_account["dn"]))
             entry = _check(
                 "delegation", subject, "delegation_missing",
                 "%s may not delegate to %s: linked-server queries log in as NT AUTHORITY\\ANONYMOUS LOGON"
@@ -279,6 +271,18 @@ def delegation_checks(links, reports_by_key, delegation, callers=None):
         ldif = _ldif_delegation(target)
         entries[0]["ldif"] = [ldif]
     return checks
+
+
+def _delegation_list_command(account, change):
+    """The PowerShell line that sets an account's
+    PrincipalsAllowedToDelegateToAccount to its current entries with
+    ``change`` applied (``+ 'DN'``, or a ``| Where-Object`` filter), so the
+    entries it has are kept."""
+    noun = _AD_CMDLET_NOUN.get(account.get("kind"), "ADObject")
+    identity = _ps_quote(account["dn"])
+    return ("Set-%s -Identity %s -PrincipalsAllowedToDelegateToAccount @(@((Get-%s -Identity %s -Properties "
+            "PrincipalsAllowedToDelegateToAccount).PrincipalsAllowedToDelegateToAccount) %s)"
+            % (noun, identity, noun, identity, change))
 
 
 def _classic_delegation(front_state, back):
