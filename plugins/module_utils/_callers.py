@@ -88,7 +88,7 @@ def check_callers(client, references):
     domains = {domain_sid(account.sid) for account in resolved.values()} - {None}
     protected = find_groups(client, ["%s-%d" % (sid, PROTECTED_USERS_RID) for sid in sorted(domains)])
     users = [account for account in resolved.values() if account.kind != "group"]
-    in_protected = members_of_groups(client, sorted({a.sid for a in users}), list(protected)) if protected else {}
+    in_protected = members_of_groups(client, {a.sid: a.dn for a in users}, list(protected)) if protected else {}
     results = []
     for reference in references:
         account = resolved[reference]

@@ -170,7 +170,7 @@ def managed_password_checks(client, gmsa_instances):
     for _instance, account in gmsa_instances:
         readers[account.sid] = account.password_readers() or []
     group_sids = sorted({sid for sids in readers.values() for sid in sids} - {c.sid for c in computers.values()})
-    memberships = members_of_groups(client, sorted({c.sid for c in computers.values()}), group_sids) \
+    memberships = members_of_groups(client, {c.sid: c.dn for c in computers.values()}, group_sids) \
         if group_sids and computers else {}
     checks = {}
     for instance, account in gmsa_instances:
@@ -307,8 +307,8 @@ def audit(client, prepared, forms, forest=True):
         accounts = resolve_accounts(client, references, with_security_descriptor=True)
         holders, scope = find_spn_holders(client, [r.spn for entry in required for r in entry[2]], forest)
 
-    privileged = privileged_memberships(client, sorted({account.sid for account in accounts.values()
-                                                        if account.kind in PRIVILEGE_CHECKED_KINDS}))
+    privileged = privileged_memberships(client, {account.sid: account.dn for account in accounts.values()
+                                                 if account.kind in PRIVILEGE_CHECKED_KINDS})
     reports = []
     for instance, reference, spns in required:
         account = accounts[reference]

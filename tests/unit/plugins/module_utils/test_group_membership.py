@@ -5,15 +5,17 @@
 well-known SID, memberships direct, by primary group and through nested
 groups, and the searches it costs, on the in-memory directory of
 test_spn_audit, which evaluates the filters it is sent (in-chain matching
-included) and records them."""
+included), keeps member as the forward link of memberOf, and records
+them."""
 
 from __future__ import annotations
 
 import pytest
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._group_membership import (
+    GROUP_ATTRIBUTES,
     IN_CHAIN,
-    MAX_ACCOUNTS_PER_SEARCH,
+    NESTED_ATTRIBUTES,
     domain_sid,
     find_groups,
     members_of_groups,
@@ -24,7 +26,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection 
     MAX_FILTER_BYTES,
     escape_filter_value,
 )
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import sid_to_bytes
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import sid_from_bytes
 from ansible_collections.sqlauth.kerberos.tests.unit.plugins.module_utils.test_spn_audit import (
     ACCOUNT_OPERATORS_DN,
     ADMINISTRATORS_DN,
@@ -37,7 +39,6 @@ from ansible_collections.sqlauth.kerberos.tests.unit.plugins.module_utils.test_s
     corp_user,
     directory_entry,
     group_entry,
-    parse_filter,
 )
 
 PRIVILEGED = privileged_group_sids([DOMAIN_SID])
@@ -54,6 +55,19 @@ def forest_root_groups():
     """Enterprise and Schema Admins, which only the forest root domain has."""
     return [group_entry(ENTERPRISE_ADMINS_DN, "Enterprise Admins", sid(519), member_of=[ADMINISTRATORS_DN]),
             group_entry(SCHEMA_ADMINS_DN, "Schema Admins", sid(518))]
+
+
+def accounts_of(directory, *rids):
+    """{SID: DN} of the directory's accounts with these RIDs, as the
+    callers pass them."""
+    sids = {sid(rid).upper() for rid in rids}
+    found = {}
+    for entry in directory.entries:
+        account_sid = sid_from_bytes(entry.binary("objectSid"))[0]
+        if account_sid.upper() in sids:
+            found[account_sid] = entry.dn
+    assert len(found) == len(sids)
+    return found
 
 
 def summaries(result):
@@ -106,9 +120,7 @@ def corp():
 
 
 def test_memberships_direct_primary_and_nested(corp):
-    accounts = [sid(rid) for rid in range(2001, 2007)]
-
-    result = privileged_memberships(corp, accounts)
+    result = privileged_memberships(corp, accounts_of(corp, *range(2001, 2007)))
 
     assert summaries(result) == {
         sid(2001): [("BUILTIN\\Administrators", "nested"), ("CORP\\Domain Admins", "member")],
@@ -120,35 +132,29 @@ def test_memberships_direct_primary_and_nested(corp):
     }
     assert result[sid(2001)][1].summary() == dict(group="CORP\\Domain Admins", dn=DOMAIN_ADMINS_DN, sid=sid(512),
                                                   via="member")
-    groups, members, walk = corp.searches
-    # The accounts' batch, ANDed with the primary group RIDs of the domain's groups (only
-    # Domain Admins exists here), then one in-chain term per group.
-    tree = parse_filter(members.ldap_filter)
-    assert tree[0] == "&" and [child[0] for child in tree[1]] == ["|", "|"]
-    assert sid_terms(members.ldap_filter) == 6
-    assert members.ldap_filter.endswith(
-        "(|(primaryGroupID=512)(memberOf:%s:=%s)(memberOf:%s:=%s)(memberOf:%s:=%s)))" % (
-            IN_CHAIN, ACCOUNT_OPERATORS_DN, IN_CHAIN, ADMINISTRATORS_DN, IN_CHAIN, DOMAIN_ADMINS_DN))
-    assert members.attributes == ["objectSid", "memberOf", "primaryGroupID"]
-    # Some matched: one search for the groups between them and the privileged ones (SQL Admins),
-    # only groups that lead there (not the Denied RODC group, Domain Admins' other group).
-    assert walk.ldap_filter.startswith("(&(objectClass=group)(|(distinguishedName=")
-    assert "SQL Admins" in walk.ldap_filter and "Denied RODC" in walk.ldap_filter
+    groups, nested = corp.searches
+    # The groups nested in the privileged ones (in-chain, groups only), or accounts whose
+    # primary group is one of them (only Domain Admins exists here with a domain RID).
+    assert nested.ldap_filter == "(|(&(objectClass=group)(|(memberOf:%s:=%s)(memberOf:%s:=%s)(memberOf:%s:=%s)))" \
+        "(primaryGroupID=512))" % (IN_CHAIN, ACCOUNT_OPERATORS_DN, IN_CHAIN, ADMINISTRATORS_DN,
+                                   IN_CHAIN, DOMAIN_ADMINS_DN)
+    assert "objectSid=" not in nested.ldap_filter
     assert all(s.base == CORP["dn"] for s in corp.searches)
-    assert groups.attributes == walk.attributes == ["objectSid", "sAMAccountName", "memberOf"]
+    assert groups.attributes == GROUP_ATTRIBUTES == ["objectSid", "sAMAccountName", "memberOf", "member"]
+    assert nested.attributes == NESTED_ATTRIBUTES
 
 
 def test_no_privileged_account_costs_two_searches(corp):
-    result = privileged_memberships(corp, [sid(2005)])
+    result = privileged_memberships(corp, accounts_of(corp, 2005))
     assert result == {sid(2005): []}
     assert len(corp.searches) == 2
 
 
 def test_primary_group_alone_makes_a_member(corp):
-    result = members_of_groups(corp, [sid(2002)], [sid(512)])
+    result = members_of_groups(corp, accounts_of(corp, 2002), [sid(512)])
     assert summaries(result) == {sid(2002): [("CORP\\Domain Admins", "primary_group")]}
     # Domain Users (513), every user's primary group, is not Domain Admins.
-    assert members_of_groups(corp, [sid(2005)], [sid(512)]) == {sid(2005): []}
+    assert members_of_groups(corp, accounts_of(corp, 2005), [sid(512)]) == {sid(2005): []}
 
 
 def test_enterprise_and_schema_admins_in_the_forest_root():
@@ -157,58 +163,67 @@ def test_enterprise_and_schema_admins_in_the_forest_root():
         corp_user("sa", 2102, primary_group_id=518, member_of=[]),
     ])
 
-    result = privileged_memberships(directory, [sid(2101), sid(2102)])
+    result = privileged_memberships(directory, accounts_of(directory, 2101, 2102))
 
     assert summaries(result) == {
         sid(2101): [("BUILTIN\\Administrators", "nested"), ("CORP\\Enterprise Admins", "member")],
         sid(2102): [("CORP\\Schema Admins", "primary_group")],
     }
-    members = directory.searches[1]
-    assert "(|(primaryGroupID=512)(primaryGroupID=518)(primaryGroupID=519)(memberOf:" in members.ldap_filter
-    assert ENTERPRISE_ADMINS_DN in members.ldap_filter and SCHEMA_ADMINS_DN in members.ldap_filter
+    nested = directory.searches[1]
+    assert nested.ldap_filter.endswith(")(primaryGroupID=512)(primaryGroupID=518)(primaryGroupID=519))")
+    assert ENTERPRISE_ADMINS_DN in nested.ldap_filter and SCHEMA_ADMINS_DN in nested.ldap_filter
 
 
 def test_enterprise_and_schema_admins_absent_are_not_searched(corp):
-    privileged_memberships(corp, [sid(2005)])
-    members = corp.searches[1]
-    assert "Enterprise Admins" not in members.ldap_filter and "Schema Admins" not in members.ldap_filter
-    assert "(primaryGroupID=518)" not in members.ldap_filter and "(primaryGroupID=519)" not in members.ldap_filter
+    privileged_memberships(corp, accounts_of(corp, 2005))
+    nested = corp.searches[1]
+    assert "Enterprise Admins" not in nested.ldap_filter and "Schema Admins" not in nested.ldap_filter
+    assert "(primaryGroupID=518)" not in nested.ldap_filter and "(primaryGroupID=519)" not in nested.ldap_filter
+
+
+def test_a_primary_group_of_another_domain_is_not_a_membership(corp):
+    # An EMEA account whose primaryGroupID is 512 is in EMEA's Domain Admins, not CORP's.
+    corp.entries.append(directory_entry("CN=emea-admin,OU=Service Accounts,DC=corp,DC=example,DC=com",
+                                        "emea-admin", "S-1-5-21-9-9-9-2301", primary_group_id=512))
+    result = privileged_memberships(corp, {"S-1-5-21-9-9-9-2301": corp.entries[-1].dn})
+    assert result == {"S-1-5-21-9-9-9-2301": []}
 
 
 # -- the searches stay few, whatever the number of accounts --------------------------------
 
-def test_1200_accounts_cost_three_searches_four_with_a_privileged_one():
+def test_1200_accounts_cost_two_searches_of_the_same_size():
     entries = corp_groups() + [corp_user("svc%04d" % n, 3000 + n) for n in range(1200)]
     entries[-1].raw["memberof"] = [DOMAIN_ADMINS_DN.encode()]
     directory = FakeDirectory(entries)
-    accounts = [sid(3000 + n) for n in range(1200)]
+    accounts = accounts_of(directory, *range(3000, 4200))
 
     result = privileged_memberships(directory, accounts)
 
-    # The groups, the accounts in two batches (1,000 and 200), then the groups above the
-    # privileged account's (one level).
-    groups, first, second, walk = directory.searches
-    assert [sid_terms(s.ldap_filter) for s in (first, second)] == [MAX_ACCOUNTS_PER_SEARCH, 200]
-    assert all(len(s.ldap_filter.encode()) < MAX_FILTER_BYTES for s in directory.searches)
-    assert walk.ldap_filter.startswith("(&(objectClass=group)")
+    groups, nested = directory.searches
     assert summaries(result)[sid(4199)] == [("BUILTIN\\Administrators", "nested"), ("CORP\\Domain Admins", "member")]
     assert sum(bool(memberships) for memberships in result.values()) == 1
-    # Without a privileged account, no walk.
-    entries[-1].raw["memberof"] = []
+    # The filters name groups, not accounts: the same for 1 account or 1,200.
     directory.searches = []
-    privileged_memberships(directory, accounts)
-    assert len(directory.searches) == 3
+    privileged_memberships(directory, accounts_of(directory, 3000))
+    assert [s.ldap_filter for s in directory.searches] == [groups.ldap_filter, nested.ldap_filter]
+    assert all(len(s.ldap_filter.encode()) < MAX_FILTER_BYTES for s in (groups, nested))
+
+
+def test_member_dns_are_matched_whatever_their_case(corp):
+    upper = {account_sid: dn.upper() for account_sid, dn in accounts_of(corp, 2001).items()}
+    result = privileged_memberships(corp, upper)
+    assert summaries(result) == {sid(2001): [("BUILTIN\\Administrators", "nested"), ("CORP\\Domain Admins", "member")]}
 
 
 def test_nothing_to_check_costs_nothing(corp):
-    assert privileged_memberships(corp, []) == {}
-    assert members_of_groups(corp, [], PRIVILEGED) == {}
+    assert privileged_memberships(corp, {}) == {}
+    assert members_of_groups(corp, {}, PRIVILEGED) == {}
     assert corp.searches == []
 
 
 def test_no_group_found_costs_one_search():
     directory = FakeDirectory([corp_user("plain", 2005)])
-    assert privileged_memberships(directory, [sid(2005)]) == {sid(2005): []}
+    assert privileged_memberships(directory, accounts_of(directory, 2005)) == {sid(2005): []}
     assert len(directory.searches) == 1
 
 
@@ -227,20 +242,19 @@ def test_any_group_with_escaped_names_and_nesting_cycles():
         corp_user("nobody", 2203),
     ])
 
-    result = members_of_groups(directory, [sid(2201), sid(2202), sid(2203)], [sid(1600)])
+    result = members_of_groups(directory, accounts_of(directory, 2201, 2202, 2203), [sid(1600)])
 
     assert summaries(result) == {sid(2201): [("CORP\\SQL Callers", "nested")],
                                  sid(2202): [("CORP\\SQL Callers", "nested")], sid(2203): []}
     # The DN is escaped in the in-chain term (the fake refuses a filter that is not).
     assert "(memberOf:%s:=%s)" % (IN_CHAIN, escape_filter_value(callers_dn)) in directory.searches[1].ldap_filter
     assert "\\5c, EU" in directory.searches[1].ldap_filter
-    # The loop's groups are read once, in one level.
-    assert len(directory.searches) == 3
+    # The loop's groups are read in the one search of nested groups.
+    assert len(directory.searches) == 2
 
 
-def test_account_sids_are_matched_whatever_their_case(corp):
-    lower = sid(2001).lower()
-    result = privileged_memberships(corp, [lower])
-    assert list(result) == [lower] and [m.group.name for m in result[lower]] == [
-        "BUILTIN\\Administrators", "CORP\\Domain Admins"]
-    assert escape_filter_value(sid_to_bytes(sid(2001))) in corp.searches[1].ldap_filter
+def test_account_sids_are_kept_as_given(corp):
+    lower = {account_sid.lower(): dn for account_sid, dn in accounts_of(corp, 2002).items()}
+    result = privileged_memberships(corp, lower)
+    assert list(result) == list(lower) and [(m.group.name, m.via) for m in result[sid(2002).lower()]] == [
+        ("BUILTIN\\Administrators", "nested"), ("CORP\\Domain Admins", "primary_group")]

@@ -545,6 +545,11 @@ class FakeDirectory:
         tree = parse_filter(ldap_filter)
         by_dn = {entry.dn.lower(): entry for entry in self.entries}
         requested = {name.lower() for name in attributes}
+        # member is the forward link of memberOf: a DC keeps both.
+        members = {}
+        for entry in self.entries:
+            for group in entry.raw.get("memberof", []):
+                members.setdefault(group.lower(), []).append(entry.dn.encode("utf-8"))
         found = []
         for entry in self.entries:
             if global_catalog:
@@ -554,8 +559,10 @@ class FakeDirectory:
             values = {("distinguishedname", entry.dn.lower().encode("utf-8"))}
             values.update((name, _fold(name, bytes(value))) for name, items in entry.raw.items() for value in items)
             if self._matches(tree, entry, values, by_dn):
-                found.append(DirectoryEntry(entry.dn, {name: items for name, items in entry.raw.items()
-                                                       if name in requested}))
+                raw = {name: items for name, items in entry.raw.items() if name in requested}
+                if "member" in requested and entry.dn.lower().encode("utf-8") in members:
+                    raw["member"] = members[entry.dn.lower().encode("utf-8")]
+                found.append(DirectoryEntry(entry.dn, raw))
         return found
 
     def _matches(self, tree, entry, values, by_dn):
@@ -755,8 +762,8 @@ def estate_directory(instances, hold_every=3):
 
 
 def is_privilege_search(search):
-    """The searches of _group_membership: the groups, then the accounts
-    that are members of any."""
+    """The searches of _group_membership: the groups, then the groups
+    nested in them."""
     return search.ldap_filter.startswith("(&(objectClass=group)") or ":1.2.840.113556.1.4.1941:=" in search.ldap_filter
 
 
@@ -837,9 +844,9 @@ def test_audit_of_500_instances_in_one_domain_is_one_pass():
 
     # Whole instances per filter (the account and its SPNs), 2,000 terms at most:
     # about 2,700 terms, two searches of the domain, each entry read once. Then two for the
-    # privileged groups (_group_membership): the groups by SID, and the 500 accounts that
-    # are members of any, in one search (up to 1,000 accounts a search). Stale SPNs cost
-    # no search: they are looked for among the accounts already read.
+    # privileged groups (_group_membership): the groups by SID, and the groups nested in
+    # them, whatever the number of accounts. Stale SPNs cost no search: they are looked for
+    # among the accounts already read.
     assert len(one_domain.searches) == 4
     assert all(s.base == CORP["dn"] and not s.global_catalog for s in one_domain.searches)
     assert all(s.attributes == ACCOUNT_ATTRIBUTES + ["nTSecurityDescriptor"] for s in one_domain.searches[:2])
@@ -863,12 +870,11 @@ def test_audit_in_one_pass_wherever_the_domain_holds_every_holder(accounts_direc
 
     result = audit(directory, prepared, SPN_FORMS, forest=forest)
 
-    # One pass for the accounts and holders, then the privileged groups of the user account
-    # (not of the computer): the groups, and whether it is a member of any.
-    search, groups, members = directory.searches
-    assert is_privilege_search(groups) and is_privilege_search(members)
-    assert escape_filter_value(sid_to_bytes(DOMAIN_SID + "-1105")) in members.ldap_filter
-    assert escape_filter_value(sid_to_bytes(CAPTURED["computer"]["object_sid"])) not in members.ldap_filter
+    # One pass for the accounts and holders, then the privileged groups: the groups, and the
+    # groups nested in them; the user account is checked, not the computer.
+    search, groups, nested = directory.searches
+    assert is_privilege_search(groups) and is_privilege_search(nested)
+    assert [r["service_account"]["privileged_groups"] for r in result["instances"]] == [[], None]
     # The accounts' names first, then the SPNs (Samba stops at the first term an entry matches).
     assert search.ldap_filter.startswith("(|(sAMAccountName=sqlsvc)(servicePrincipalName=HOST/sql2.corp.example.com)"
                                          "(sAMAccountName=sql2$)(servicePrincipalName=mssqlsvc/sql01.corp")
@@ -1031,11 +1037,10 @@ def test_audit_small_estate(accounts_directory):
 
     result = audit(directory, prepared, SPN_FORMS)
 
-    # The accounts, the holders, then the privileged groups: the groups, the user accounts
-    # that are members of any (sqlsvc2, a Domain Admin), and the groups above its own that
-    # lead to them (none: Domain Admins' other group is not privileged).
-    assert len(directory.searches) == 5
-    assert [is_privilege_search(s) for s in directory.searches] == [False, False, True, True, True]
+    # The accounts, the holders, then the privileged groups: the groups, and the groups
+    # nested in them (sqlsvc2 is a Domain Admin: found from Domain Admins' members).
+    assert len(directory.searches) == 4
+    assert [is_privilege_search(s) for s in directory.searches] == [False, False, True, True]
     assert result["search_scope"] == "forest"
     assert [(r["name"], r["status"], r["findings"], r["can_register_own_spns"]) for r in result["instances"]] == [
         ("sql01.corp.example.com", "drift", [], True),
