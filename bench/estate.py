@@ -37,6 +37,24 @@ DYNAMIC_PORT_RATE = 0.20   # of named instances
 LISTENER_RATE = 0.08
 UPPER_CASE_HOST_RATE = 0.10  # SPNs registered with an upper-case host name
 
+# Service-account health and delegation risk, drawn with a random generator
+# of their own so that the SPN drift above stays as it was for a seed. Each
+# user service account gets at most one; the drift report finds each (the
+# catalogue ID in the comment), spn_facts' SPN summary is unchanged by them.
+HEALTH_RATES = (
+    ("disabled", 0.01),               # ACC001
+    ("locked_out", 0.01),             # ACC002: lockoutTime a week ahead
+    ("expired", 0.01),                # ACC003: accountExpires in the past
+    ("must_change_password", 0.01),   # ACC004: pwdLastSet 0 without DONT_EXPIRE_PASSWD
+    ("privileged", 0.005),            # ACC005: in a group nested in Domain Admins
+    ("unconstrained", 0.01),          # DLG003: TRUSTED_FOR_DELEGATION
+    ("protocol_transition", 0.01),    # DLG004: TRUSTED_TO_AUTH_FOR_DELEGATION + a constrained target
+    ("stale_spn", 0.02),              # SPN005: an old port's SPN left on the account
+)
+# Virtual-account hosts whose computer account is trusted for unconstrained delegation.
+UNCONSTRAINED_HOST_RATE = 0.10
+STALE_PORT = 1999  # never drawn as an instance's port (1435-1933)
+
 
 def estate_ou(index):
     """The OU (relative to the domain) holding instance ``index``'s accounts."""
@@ -68,6 +86,7 @@ def build(seed, count=max(SIZES)):
     """The estate: a list of instance dicts (inventory fields plus what the
     directory holds for them and what the audit must report)."""
     rng = random.Random(seed)
+    health_rng = random.Random("%s-health" % seed)
     instances = []
     for index in range(1, count + 1):
         short = "sqlh%05d" % index
@@ -133,6 +152,11 @@ def build(seed, count=max(SIZES)):
             else:
                 statuses[spn] = "ok"
         findings = (["dynamic_port"] if port == "dynamic" else []) + ([] if acl else ["spn_write_acl_missing"])
+        health = _draw_health(health_rng, virtual)
+        if health == "stale_spn" and port == "dynamic":
+            health = None  # SQL Server registers host:port for itself on a dynamic port: not stale
+        if health == "stale_spn":
+            registered["service"].append(_spn(host, STALE_PORT))
         instances.append({
             "index": index,
             "host": host,
@@ -146,9 +170,21 @@ def build(seed, count=max(SIZES)):
             "acl": acl,
             "drift": drift,
             "registered": registered,
+            "health": health,
             "expected": {"spns": statuses, "findings": findings},
         })
     return instances
+
+
+def _draw_health(rng, virtual):
+    draw = rng.random()
+    if virtual:
+        return "unconstrained_host" if draw < UNCONSTRAINED_HOST_RATE else None
+    for scenario, rate in HEALTH_RATES:
+        if draw < rate:
+            return scenario
+        draw -= rate
+    return None
 
 
 def inventory_entry(instance):
@@ -176,6 +212,27 @@ def expected_summary(instances):
         if instance["expected"]["findings"] or any(s != "ok" for s in statuses):
             drifted += 1
     return {"instances": len(instances), "instances_with_drift": drifted, "spns": counts}
+
+
+def expected_report_summary(instances):
+    """What the drift report's summary must say: an instance drifts when
+    spn_facts says so or its account has a health or delegation finding."""
+    spn_drift = 0
+    drifted = 0
+    for instance in instances:
+        spn = bool(instance["expected"]["findings"]) or \
+            any(s != "ok" for s in instance["expected"]["spns"].values())
+        spn_drift += spn
+        drifted += spn or instance["health"] is not None
+    return {"instances": len(instances), "instances_with_drift": drifted}
+
+
+def health_counts(instances):
+    counts = {}
+    for instance in instances:
+        if instance["health"]:
+            counts[instance["health"]] = counts.get(instance["health"], 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def filler_counts():

@@ -31,11 +31,18 @@ import time
 import estate
 
 MARKER = "bench-populated.json"
-FORMAT_VERSION = 1  # bump when estate.py changes what it writes
+FORMAT_VERSION = 2  # bump when estate.py changes what it writes (2: service-account health)
 UF_ACCOUNTDISABLE = 0x0002
 UF_NORMAL_ACCOUNT = 0x0200
 UF_WORKSTATION_TRUST_ACCOUNT = 0x1000
 UF_DONT_EXPIRE_PASSWD = 0x10000
+UF_TRUSTED_FOR_DELEGATION = 0x80000
+UF_TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000
+# A week in 100 ns units: a locked-out account's lockoutTime is this far ahead,
+# so the domain's lockout duration lasts through any run (as tests/lab/seed.py).
+LOCKOUT_AHEAD = 7 * 24 * 3600 * 10 ** 7
+FILETIME_EPOCH_OFFSET = 11644473600  # seconds from 1601-01-01 to 1970-01-01
+PRIVILEGED_GROUP = "Bench SQL Admins"  # nested in Domain Admins
 # Read/write servicePrincipalName and the validated SPN write, for SELF.
 SPN_WRITE_ACES = ("(OA;;RPWP;f3a64788-5306-11d1-a9c5-0000f80367c1;;PS)"
                   "(OA;;SW;f3a64788-5306-11d1-a9c5-0000f80367c1;;PS)")
@@ -83,9 +90,11 @@ def entry(dn, attributes):
     return "\n".join(lines) + "\n"
 
 
-def user(cn, ou, sam, spns=(), upn=None, disabled=False, sddl=None):
-    uac = UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD | (UF_ACCOUNTDISABLE if disabled else 0)
+def user(cn, ou, sam, spns=(), upn=None, disabled=False, sddl=None, uac=None, extra=()):
+    if uac is None:
+        uac = UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD | (UF_ACCOUNTDISABLE if disabled else 0)
     attributes = [("objectClass", "user"), ("sAMAccountName", sam), ("userAccountControl", str(uac))]
+    attributes += list(extra)
     if upn:
         attributes.append(("userPrincipalName", upn))
     if spns:
@@ -95,27 +104,60 @@ def user(cn, ou, sam, spns=(), upn=None, disabled=False, sddl=None):
     return entry("CN=%s,%s,%s" % (cn, ou, estate.BASE_DN), attributes)
 
 
-def computer(name, ou, spns=()):
+def computer(name, ou, spns=(), flags=0):
     fqdn = "%s.%s" % (name.lower(), estate.DNS_DOMAIN)
     attributes = [("objectClass", "computer"), ("sAMAccountName", name + "$"),
-                  ("userAccountControl", str(UF_WORKSTATION_TRUST_ACCOUNT)), ("dNSHostName", fqdn),
+                  ("userAccountControl", str(UF_WORKSTATION_TRUST_ACCOUNT | flags)), ("dNSHostName", fqdn),
                   ("servicePrincipalName", ["HOST/%s" % fqdn, "HOST/%s" % name] + list(spns))]
     return entry("CN=%s,%s,%s" % (name, ou, estate.BASE_DN), attributes)
 
 
-def directory_entries(instances, sddl):
-    """LDIF records for the whole bench directory, OUs first; and the LDIF
-    that adds the legacy duplicates."""
+def health_settings(instance, now):
+    """userAccountControl and further attributes of a service account with
+    the instance's health scenario (estate.HEALTH_RATES), and the LDIF that
+    the add cannot carry (lockoutTime)."""
+    health = instance["health"]
+    uac = UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD
+    extra, later = [], None
+    if health == "disabled":
+        uac |= UF_ACCOUNTDISABLE
+    elif health == "must_change_password":
+        uac &= ~UF_DONT_EXPIRE_PASSWD  # an account without a password has pwdLastSet 0
+    elif health == "expired":
+        extra.append(("accountExpires", str((int(now) - 86400 + FILETIME_EPOCH_OFFSET) * 10 ** 7)))
+    elif health == "unconstrained":
+        uac |= UF_TRUSTED_FOR_DELEGATION
+    elif health == "protocol_transition":
+        uac |= UF_TRUSTED_TO_AUTH_FOR_DELEGATION
+        extra.append(("msDS-AllowedToDelegateTo", "MSSQLSvc/sqlh00001.%s:1433" % estate.DNS_DOMAIN))
+    elif health == "locked_out":
+        later = "replace: lockoutTime\nlockoutTime: %d\n" % (
+            (int(now) + FILETIME_EPOCH_OFFSET) * 10 ** 7 + LOCKOUT_AHEAD)
+    return uac, extra, later
+
+
+def directory_entries(instances, sddl, now=None):
+    """LDIF records for the whole bench directory, OUs first; the LDIF that
+    adds the legacy duplicates; and the LDIF of what an add cannot set
+    (lockoutTime, Domain Admins' new member)."""
+    now = time.time() if now is None else now
     records = [entry(dn, [("objectClass", "organizationalUnit")]) for dn in estate.ou_dns()]
-    duplicates = []
+    duplicates, later, privileged = [], [], []
     for instance in instances:
         ou = estate.estate_ou(instance["index"])
         registered = instance["registered"]
-        records.append(computer(instance["short"].upper(), ou, registered["computer"]))
+        flags = UF_TRUSTED_FOR_DELEGATION if instance["health"] == "unconstrained_host" else 0
+        records.append(computer(instance["short"].upper(), ou, registered["computer"], flags=flags))
         if not instance["virtual"]:
+            uac, extra, modify = health_settings(instance, now)
+            dn = "CN=%s,%s,%s" % (instance["sam"], ou, estate.BASE_DN)
             records.append(user(instance["sam"], ou, instance["sam"], registered["service"],
                                 upn="%s@%s" % (instance["sam"], estate.DNS_DOMAIN),
-                                sddl=sddl if instance["acl"] else None))
+                                sddl=sddl if instance["acl"] else None, uac=uac, extra=extra))
+            if modify:
+                later.append("dn: %s\nchangetype: modify\n%s" % (dn, modify))
+            if instance["health"] == "privileged":
+                privileged.append(dn)
         if registered["old"]:
             old = "svcold-%s" % instance["short"]
             records.append(user(old, ou, old))
@@ -132,7 +174,12 @@ def directory_entries(instances, sddl):
         name = "svc-app%04d" % number
         records.append(user(name, "OU=Applications,OU=Bench", name,
                             spns=["HTTP/app%04d.%s" % (number, estate.DNS_DOMAIN), "HTTP/app%04d" % number]))
-    return records, duplicates
+    group_dn = "CN=%s,OU=Bench,%s" % (PRIVILEGED_GROUP, estate.BASE_DN)
+    records.append(entry(group_dn, [("objectClass", "group"), ("sAMAccountName", PRIVILEGED_GROUP)]
+                         + ([("member", privileged)] if privileged else [])))
+    later.append("dn: CN=Domain Admins,CN=Users,%s\nchangetype: modify\nadd: member\nmember: %s\n"
+                 % (estate.BASE_DN, group_dn))
+    return records, duplicates, later
 
 
 def populated(lab):
@@ -160,7 +207,7 @@ def populate(lab, seed):
         sys.exit(NEEDS_FRESH_LAB)
     started = time.monotonic()
     instances = estate.build(seed)
-    records, duplicates = directory_entries(instances, user_security_descriptor_with_spn_write(lab))
+    records, duplicates, later = directory_entries(instances, user_security_descriptor_with_spn_write(lab))
     accounts = sum(1 for record in records if "objectClass: organizationalUnit" not in record)
     print("populate: adding %d objects (%d accounts) with ldbadd, %d per transaction"
           % (len(records), accounts, CHUNK), flush=True)
@@ -173,6 +220,7 @@ def populate(lab, seed):
                             input="\n".join(duplicates), capture_output=True, text=True, check=False)
     if result.returncode != 0:
         sys.exit("writing the legacy duplicates failed: %s" % result.stderr.strip())
+    ldb(lab, "ldbmodify", stdin="\n".join(later))
     summary = {
         "accounts": accounts,
         "sql_instances": len(instances),
@@ -180,6 +228,7 @@ def populate(lab, seed):
         "legacy_duplicates": len(duplicates),
         "drift": {kind: sum(i["drift"] == kind for i in instances)
                   for kind in ("missing", "wrong_account", "duplicate")},
+        "health": estate.health_counts(instances),
     }
     summary.update(estate.filler_counts())
     marker = {"seed": seed, "format": FORMAT_VERSION, "summary": summary,
