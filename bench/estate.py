@@ -45,10 +45,10 @@ HEALTH_RATES = (
     ("disabled", 0.01),               # ACC001
     ("locked_out", 0.01),             # ACC002: lockoutTime a week ahead
     ("expired", 0.01),                # ACC003: accountExpires in the past
-    ("must_change_password", 0.01),   # ACC004: pwdLastSet 0 without DONT_EXPIRE_PASSWD
+    ("must_change_password", 0.01),   # ACC004 (password expired or must change): pwdLastSet 0 without DONT_EXPIRE_PASSWD
     ("privileged", 0.005),            # ACC005: in a group nested in Domain Admins
-    ("unconstrained", 0.01),          # DLG003: TRUSTED_FOR_DELEGATION
-    ("protocol_transition", 0.01),    # DLG004: TRUSTED_TO_AUTH_FOR_DELEGATION + a constrained target
+    ("unconstrained", 0.01),          # DLG002: TRUSTED_FOR_DELEGATION
+    ("protocol_transition", 0.01),    # DLG003: TRUSTED_TO_AUTH_FOR_DELEGATION + a constrained target
     ("stale_spn", 0.02),              # SPN005: an old port's SPN left on the account
 )
 # Virtual-account hosts whose computer account is trusted for unconstrained delegation.

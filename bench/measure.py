@@ -50,6 +50,9 @@ DEFAULT_RTT_MS = 10
 RELAY_PORTS = {636: 10636, 3269: 13269}
 TARGET_SIZE = 1000
 KINDS = ("floor", "spn_facts", "python_entry", "baseline", "drift_report")
+# --before REV: the Python entry point of the collection at commit REV, at the
+# target size, in the same rounds: a change's cost as a paired ratio.
+BEFORE_KIND = "python_entry_before"
 # The kinds measured through the relay, named after their loopback twin.
 WAN_KINDS = ("floor_directory_wan", "spn_facts_wan", "baseline_wan")
 MSSQL_FILTER = "(servicePrincipalName=MSSQLSvc/*)"
@@ -60,6 +63,7 @@ LABELS = {
     "floor": "floor: ldapsearch dump of the estate's MSSQLSvc SPNs, s",
     "spn_facts": "spn_facts, AnsiballZ as Ansible runs it, s",
     "python_entry": "spn_facts, Python entry point (no AnsiballZ), s",
+    BEFORE_KIND: "spn_facts, Python entry point, collection at %s, s",
     "baseline": "per-SPN baseline (one search per SPN), s",
     "drift_report": "drift report playbook, end to end, s",
     "floor_directory_wan": "floor (directory), DC %g ms away (measured), s",
@@ -116,6 +120,28 @@ class Bench:
         self.prepared = {}
         self.rtt_ms = options.rtt_ms
         self.relay = None
+        self.before = options.before
+        self.before_collections = None
+
+    def build_before(self):
+        """The collection at commit ``before``, built from ``git archive`` and
+        installed into the work directory (the checkout is not touched)."""
+        if not self.before:
+            return
+        source = os.path.join(self.work, "before-src")
+        os.makedirs(source)
+        archive = subprocess.run(["git", "-C", REPO, "archive", self.before], capture_output=True, check=False)
+        if archive.returncode != 0:
+            raise Failure("git archive %s failed: %s" % (self.before, archive.stderr.decode(errors="replace")))
+        subprocess.run(["tar", "-x", "-C", source], input=archive.stdout, check=True)
+        build = os.path.join(self.work, "before-build")
+        self.before_collections = os.path.join(self.work, "before-collections")
+        subprocess.run([self.tool("ansible-galaxy"), "collection", "build", "--force", "--output-path", build, source],
+                       capture_output=True, check=True, cwd=source)
+        tarball = glob.glob(os.path.join(build, "*.tar.gz"))[0]
+        subprocess.run([self.tool("ansible-galaxy"), "collection", "install", "--force", "-p",
+                        self.before_collections, tarball], capture_output=True, check=True,
+                       env=dict(self.env, ANSIBLE_COLLECTIONS_PATH=self.before_collections))
 
     def start_relay(self):
         """The latency relay in front of the DC (bench/latency_proxy.py)."""
@@ -184,8 +210,10 @@ class Bench:
                     "-b", base, MSSQL_FILTER, "servicePrincipalName"]
         elif loopback_kind(kind) == "spn_facts":
             argv = [self.python, prepared["ansiballz"]]
-        elif kind == "python_entry":
+        elif kind in ("python_entry", BEFORE_KIND):
             argv = [self.python, os.path.join(HERE, "entry.py"), prepared["arguments"]]
+            if kind == BEFORE_KIND:
+                env = dict(env, PYTHONPATH=self.before_collections, ANSIBLE_COLLECTIONS_PATH=self.before_collections)
         elif loopback_kind(kind) == "baseline":
             argv = [self.python, os.path.join(HERE, "baseline.py"), prepared["variables"]]
         elif kind == "drift_report":
@@ -220,7 +248,7 @@ class Bench:
         sample = {"seconds": seconds, "max_rss_mb": int(max_rss_kb) / 1024.0,
                   "client_cpu_s": float(user_s) + float(system_s),
                   "dc_cpu_s": None if cpu_before is None or cpu_after is None else cpu_after - cpu_before}
-        sample.update(self.check(loopback_kind(kind), size, output, errors))
+        sample.update(self.check("python_entry" if kind == BEFORE_KIND else loopback_kind(kind), size, output, errors))
         return sample
 
     def check(self, kind, size, output, errors):
@@ -270,6 +298,8 @@ class Bench:
                 if repetition < repeats[size]:
                     # The Python entry point only where it is compared: at the target size.
                     plan += [(kind, size) for kind in KINDS if kind != "python_entry" or size == TARGET_SIZE]
+                    if size == TARGET_SIZE and self.before:
+                        plan.append((BEFORE_KIND, size))
                     if size == TARGET_SIZE and self.rtt_ms:
                         plan += [(kind, None if kind == "floor_directory_wan" else size) for kind in WAN_KINDS]
             order.shuffle(plan)
@@ -350,6 +380,7 @@ def summarize(samples, sizes, rtt_ms):
             "spn_facts/floor_directory": paired_ratios(samples, "spn_facts", "floor_directory", size, None),
             "baseline/spn_facts": paired_ratios(samples, "baseline", "spn_facts", size),
             "spn_facts/python_entry": paired_ratios(samples, "spn_facts", "python_entry", size),
+            "python_entry/before": paired_ratios(samples, "python_entry", BEFORE_KIND, size),
         }
         for rtt in MODEL_RTTS_MS:
             results["ratios"][str(size)]["baseline/spn_facts@%dms" % rtt] = modelled_ratios(samples, size, rtt)
@@ -411,6 +442,10 @@ def targets(results):
         value = drift["seconds"]["median"]
         add("drift report over 1,000 hosts < 60 s on %d cores" % os.cpu_count(), round(value, 1), 60,
             value < 60 and drift["seconds"]["max"] < 60)
+    if ratios.get("python_entry/before"):
+        value = ratios["python_entry/before"]["median"]
+        add("spn_facts <= 1.3x its time at %s (Python entry points, paired)" % results["before"], round(value, 2),
+            1.3, value <= 1.3)
     return checks
 
 
@@ -428,9 +463,10 @@ def markdown(results, checks, context):
     if directory:
         lines.append("| %s | %s |" % (LABELS["floor_directory"], " | ".join(
             [fmt(directory["seconds"])] + ["same"] * (len(sizes) - 1))))
-    for kind in KINDS:
+    for kind in KINDS + ((BEFORE_KIND,) if results.get("before") else ()):
         cells = [fmt(results["measurements"].get("%s@%s" % (kind, size), {}).get("seconds")) for size in sizes]
-        lines.append("| %s | %s |" % (LABELS[kind], " | ".join(cells)))
+        label = LABELS[kind] % results["before"] if kind == BEFORE_KIND else LABELS[kind]
+        lines.append("| %s | %s |" % (label, " | ".join(cells)))
     if results.get("rtt_ms"):
         for kind in WAN_KINDS:
             size_key = "directory" if kind == "floor_directory_wan" else TARGET_SIZE
@@ -445,7 +481,9 @@ def markdown(results, checks, context):
     loopback = (("spn_facts/floor", "ratio spn_facts / floor (estate)"),
                 ("spn_facts/floor_directory", "ratio spn_facts / floor (directory)"),
                 ("baseline/spn_facts", "ratio baseline / spn_facts"),
-                ("spn_facts/python_entry", "ratio AnsiballZ / Python entry"))
+                ("spn_facts/python_entry", "ratio AnsiballZ / Python entry")) + (
+                    (("python_entry/before", "ratio Python entry / Python entry at %s" % results["before"]),)
+                    if results.get("before") else ())
     for key, label in wan + loopback + tuple(
             ("baseline/spn_facts@%dms" % rtt, "ratio baseline / spn_facts, model: + %d ms per round trip" % rtt)
             for rtt in MODEL_RTTS_MS):
@@ -513,6 +551,8 @@ def main():
     parser.add_argument("--rtt-ms", type=float, default=DEFAULT_RTT_MS,
                         help="round-trip time of the relayed measurements at 1,000 instances; 0: none")
     parser.add_argument("--results", default=os.path.join(HERE, "results"))
+    parser.add_argument("--before", metavar="REV",
+                        help="also time the Python entry point of the collection at commit REV (1,000 instances)")
     options = parser.parse_args()
     sizes = sorted(QUICK_REPEATS) if options.quick else [int(size) for size in options.sizes.split(",")]
     if any(size not in estate.SIZES for size in sizes):
@@ -527,6 +567,7 @@ def main():
         for size in sizes:
             print("preparing %d instances (inventory, module arguments, AnsiballZ payload)" % size, flush=True)
             bench.prepare(size)
+        bench.build_before()
         bench.start_relay()
         samples = bench.measure(sizes, repeats)
     except Failure as error:
@@ -534,6 +575,7 @@ def main():
     finally:
         bench.stop_relay()
     results = summarize(samples, sizes, bench.rtt_ms if TARGET_SIZE in sizes else 0)
+    results["before"] = options.before if options.before and TARGET_SIZE in sizes else None
     checks = targets(results)
     context = context_info(bench, started, load_before)
     table = markdown(results, checks, context)

@@ -48,6 +48,17 @@ def new_password():
     return "Svc-" + "".join(secrets.choice(alphabet) for _position in range(16)) + "-7x!"
 
 
+
+def rbkcd_descriptor(sids):
+    """msDS-AllowedToActOnBehalfOfOtherIdentity allowing these SIDs, as
+    Windows writes it (owner BUILTIN\\Administrators, one allow ACE each),
+    packed by Samba's own library: the system Python has it, the lab's
+    virtualenv does not."""
+    sddl = "O:BAD:" + "".join("(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;%s)" % sid for sid in sids)
+    script = ("import sys;from samba.dcerpc import security;from samba.ndr import ndr_pack;"
+              "sys.stdout.buffer.write(ndr_pack(security.descriptor.from_sddl(sys.argv[1], security.dom_sid('S-1-5-32'))))")
+    return subprocess.run(["/usr/bin/python3", "-c", script, sddl], capture_output=True, check=True).stdout
+
 class Seeder:
     def __init__(self, lab, scenarios):
         self.lab = lab
@@ -145,6 +156,11 @@ class Seeder:
             dn = self.find_dn(gmsa["name"] + "$")
             if gmsa.get("spns"):
                 self.conn.modify(dn, {"servicePrincipalName": [(ldap3.MODIFY_ADD, gmsa["spns"])]})
+            if gmsa.get("enabled"):
+                # samba-tool creates gMSAs disabled (0x1022); Windows creates them enabled.
+                self.conn.modify(dn, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [str(UF_WORKSTATION_TRUST_ACCOUNT)])]})
+                if self.conn.result["result"] != 0:
+                    raise SystemExit("enabling %s failed: %s" % (gmsa["name"], self.conn.result))
             self.record(gmsa["name"] + "$", dn, "gmsa")
 
         for group in self.scenarios.get("groups", []):
@@ -157,6 +173,13 @@ class Seeder:
                 samba_tool("group", "addmembers", "-H", self.sam_ldb, group, user["name"])
 
         for user in self.scenarios.get("users", []):
+            if user.get("allowed_to_act_on_behalf"):
+                # RBKCD entries written as another tool would: a descriptor made by Samba's own library.
+                sids = [self.accounts[name]["sid"] for name in user["allowed_to_act_on_behalf"]]
+                self.conn.modify(self.accounts[user["name"]]["dn"], {
+                    "msDS-AllowedToActOnBehalfOfOtherIdentity": [(ldap3.MODIFY_REPLACE, [rbkcd_descriptor(sids)])]})
+                if self.conn.result["result"] != 0:
+                    raise SystemExit("seeding the RBKCD entries of %s failed: %s" % (user["name"], self.conn.result))
             if user.get("spn_write_acl"):
                 samba_tool("dsacl", "set", "-H", self.sam_ldb, "--objectdn=" + self.accounts[user["name"]]["dn"],
                            "--sddl=" + SPN_WRITE_ACES)
