@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import datetime
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._encryption_types import (
+    ATTRIBUTE as ENCRYPTION_TYPES_ATTRIBUTE,
+    encryption_state,
+    filetime,
+)
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import (
     SecurityDescriptor,
@@ -42,7 +47,7 @@ COMPUTED_FLAG_NAMES = ((UF_LOCKOUT, "locked_out"), (UF_PASSWORD_EXPIRED, "passwo
 # descriptor; absent on other accounts).
 MANAGED_PASSWORD_READERS = "msDS-GroupMSAMembership"
 ACCOUNT_STATE_ATTRIBUTES = ["msDS-User-Account-Control-Computed", "accountExpires", "pwdLastSet",
-                            "msDS-AllowedToDelegateTo", MANAGED_PASSWORD_READERS]
+                            "msDS-AllowedToDelegateTo", MANAGED_PASSWORD_READERS, ENCRYPTION_TYPES_ATTRIBUTE]
 
 # accountExpires: 0 and 0x7FFFFFFFFFFFFFFF both mean never.
 _NEVER = (0, 0x7FFFFFFFFFFFFFFF)
@@ -65,11 +70,14 @@ def filetime_to_iso(value):
 
 
 def account_state(user_account_control, computed=0, account_expires=None, pwd_last_set=None,
-                  allowed_to_delegate_to=()):
+                  allowed_to_delegate_to=(), supported_encryption_types=None):
     """The state spn_facts reports for an account: dict(flags, expires,
-    must_change_password, allowed_to_delegate_to). ``flags`` names the bits
-    set (FLAG_NAMES, COMPUTED_FLAG_NAMES); ``expires`` is accountExpires as
-    ISO 8601 or None; ``must_change_password`` is pwdLastSet = 0."""
+    must_change_password, password_last_set, allowed_to_delegate_to,
+    encryption_types). ``flags`` names the bits set (FLAG_NAMES,
+    COMPUTED_FLAG_NAMES); ``expires`` is accountExpires as ISO 8601 or None;
+    ``must_change_password`` is pwdLastSet = 0; ``encryption_types`` is
+    _encryption_types.encryption_state, with aes_keys_possibly_missing
+    (None here: it needs the domain's AES date, which spn_facts reads)."""
     uac, computed = int(user_account_control or 0), int(computed or 0)
     flags = []
     for bit, name in FLAG_NAMES:
@@ -83,8 +91,11 @@ def account_state(user_account_control, computed=0, account_expires=None, pwd_la
     # account log on, verified on the lab's).
     must_change = (pwd_last_set is not None and str(pwd_last_set).strip() == "0"
                    and not uac & UF_DONT_EXPIRE_PASSWD)
+    set_at = filetime(pwd_last_set)
     return dict(flags=flags, expires=filetime_to_iso(account_expires), must_change_password=must_change,
-                allowed_to_delegate_to=sorted(allowed_to_delegate_to or [], key=str.lower))
+                password_last_set=set_at.strftime("%Y-%m-%dT%H:%M:%SZ") if set_at else None,
+                allowed_to_delegate_to=sorted(allowed_to_delegate_to or [], key=str.lower),
+                encryption_types=dict(encryption_state(supported_encryption_types, uac), aes_keys_possibly_missing=None))
 
 
 def is_expired(state, now):

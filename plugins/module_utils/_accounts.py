@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._account_state import (
     ACCOUNT_STATE_ATTRIBUTES,
+    ENCRYPTION_TYPES_ATTRIBUTE,
     MANAGED_PASSWORD_READERS,
     account_state,
     managed_password_readers,
@@ -153,6 +154,7 @@ class Account:
     pwd_last_set: str | None = None
     allowed_to_delegate_to: list = field(default_factory=list)
     managed_password_membership: bytes | None = None
+    supported_encryption_types: str | None = None
 
     @property
     def name(self):
@@ -183,7 +185,7 @@ class Account:
     def state(self):
         """What the account's attributes say about it (_account_state.py)."""
         return account_state(self.user_account_control, self.computed_account_control, self.account_expires,
-                             self.pwd_last_set, self.allowed_to_delegate_to)
+                             self.pwd_last_set, self.allowed_to_delegate_to, self.supported_encryption_types)
 
     def password_readers(self):
         """The SIDs that may retrieve a gMSA's password, None for other accounts."""
@@ -284,6 +286,7 @@ def account_from_entry(entry, domain_netbios):
         pwd_last_set=entry.value("pwdLastSet"),
         allowed_to_delegate_to=entry.values("msDS-AllowedToDelegateTo"),
         managed_password_membership=entry.binary(MANAGED_PASSWORD_READERS),
+        supported_encryption_types=entry.value(ENCRYPTION_TYPES_ATTRIBUTE),
     )
 
 

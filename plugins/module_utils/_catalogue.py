@@ -176,6 +176,42 @@ CATALOGUE = (
             "Add the host's computer account (or a group it is in) to PrincipalsAllowedToRetrieveManagedPassword, "
             "keeping the principals there.",
             "Set-ADServiceAccount -PrincipalsAllowedToRetrieveManagedPassword (PowerShell); not in LDIF"),
+    Finding("ENC001", "encryption", "rc4_only", "Service tickets only in RC4", "warning",
+            "nothing yet: Kerberos once RC4 is disabled, and the account's password sooner",
+            "The KDC encrypts the account's service tickets with RC4 (msDS-SupportedEncryptionTypes absent or "
+            "without AES): RC4 tickets are what offline attacks on a service account's password feed on, and "
+            "Microsoft is removing RC4 from Kerberos defaults, after which clients get no ticket.",
+            "Set the account's encryption types to AES (the site playbook does, sql_kerberos_encryption_types), "
+            "or AES and RC4 while old clients still need RC4.",
+            "Set-ADUser / Set-ADServiceAccount -KerberosEncryptionType (PowerShell); a delete and an add of "
+            "msDS-SupportedEncryptionTypes (LDIF)"),
+    Finding("ENC002", "encryption", "des_enabled", "DES allowed", "error",
+            "Kerberos for the account: DES is off on every DC since Windows Server 2008 R2",
+            "The account allows DES (msDS-SupportedEncryptionTypes DES bits, or 'Use only Kerberos DES encryption "
+            "types' in userAccountControl): DCs no longer issue DES tickets, and a DES-only account gets none.",
+            "Clear 'Use only Kerberos DES encryption types' and set the encryption types to AES.",
+            "Set-ADAccountControl -UseDESKeyOnly $false, Set-ADUser -KerberosEncryptionType (PowerShell); the "
+            "attribute in LDIF"),
+    Finding("ENC003", "encryption", "aes_keys_possibly_missing", "AES keys possibly missing", "warning",
+            "the instance, once its tickets are AES only",
+            "The password was last set before the domain could make AES keys (a heuristic: before the domain's "
+            "Read-only Domain Controllers group was created), so the account may have RC4 keys only: AES tickets "
+            "for it could not be decrypted by SQL Server.",
+            "Reset the account's password (and give SQL Server the new one), then set its encryption types to AES.",
+            "Set-ADAccountPassword -Reset (PowerShell); not in LDIF"),
+    Finding("ENC004", "encryption", "computer_weak_encryption", "Computer account allows RC4 or DES", "info",
+            "nothing yet: Kerberos once RC4 is disabled",
+            "An instance running as a virtual or system account uses the host's computer account, whose "
+            "encryption types Windows sets from the host's policy: it allows RC4 or DES.",
+            "Configure 'Network security: Configure encryption types allowed for Kerberos' on the host (Group "
+            "Policy) to AES; the collection does not write a computer's attribute.",
+            "none: a Group Policy setting"),
+    Finding("ENC005", "encryption", "rc4_allowed", "RC4 still allowed beside AES", "info",
+            "nothing yet",
+            "The account allows AES and RC4: clients that ask for RC4 still get RC4 tickets.",
+            "Set the account's encryption types to AES only once no client needs RC4 (the site playbook does with "
+            "sql_kerberos_encryption_types: aes, the default).",
+            "Set-ADUser / Set-ADServiceAccount -KerberosEncryptionType (PowerShell); the attribute in LDIF"),
     Finding("PRT001", "static_port", "dynamic_port", "No static TCP port", "error",
             "port SPNs: Kerberos for connections by port",
             "The port changes at restart: a port SPN cannot be registered, clients depend on SQL Browser, and "

@@ -31,6 +31,13 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._catalogue import
     parse_severity_overrides,
     parse_waivers,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._encryption_types import (
+    TARGETS as ENCRYPTION_TARGETS,
+    WRITABLE_KINDS as ENCRYPTION_WRITABLE_KINDS,
+    etype_names,
+    planned_value,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._kerberos_encryption import encryption_types_modification
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldif import modify_record
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._rbkcd import (
     RBCD_ATTRIBUTE,
@@ -50,7 +57,8 @@ RESULTS = ("ok", "drift", "skipped", "waived")
 # the account SQL Server runs as and its privileges, the right to write
 # SPNs, the SPNs, delegation, which needs the SPNs, and last the delegation
 # flags that resource-based constrained delegation replaces.
-CHECK_ORDER = ("static_port", "tcp_enabled", "account", "account_privilege", "spn_write_acl", "spn", "delegation",
+CHECK_ORDER = ("static_port", "tcp_enabled", "account", "account_privilege", "spn_write_acl", "spn", "encryption",
+               "delegation",
                "delegation_risk")
 SPN_WRITE_RIGHTS = (("RPWP;servicePrincipalName", "read and write servicePrincipalName"),
                     ("WS;Validated write to service principal name", "validated write to SPNs"))
@@ -420,6 +428,63 @@ def privilege_checks(report):
     return [_check("account_privilege", name, "privileged_account", detail, fix=fix, commands=commands, account=name)]
 
 
+_ENCRYPTION_TYPE_NAMES = {"aes": "AES128,AES256", "aes_rc4": "AES128,AES256,RC4"}
+
+
+def encryption_checks(report, target="aes"):
+    """The encryption types the KDC uses for the instance's account
+    (state.encryption_types, _encryption_types.py) against ``target``
+    (sql_kerberos_encryption_types): RC4 only, DES, AES keys possibly
+    missing, RC4 still allowed; a computer account's only reported (its
+    host's policy sets it)."""
+    account = report["service_account"]
+    name, kind = account["name"], account.get("kind")
+    encryption = (account.get("state") or {}).get("encryption_types")
+    if encryption is None:
+        return []
+    shown = ", ".join(encryption["names"]) + ("" if encryption["value"] is not None else
+                                              " (msDS-SupportedEncryptionTypes not set)")
+    if kind not in ENCRYPTION_WRITABLE_KINDS:
+        if encryption["rc4_only"] or encryption["des"]:
+            return [_check("encryption", name, "computer_weak_encryption",
+                           "%s allows %s; Windows sets a computer account's encryption types from the host's policy"
+                           % (name, shown),
+                           fix="Set 'Network security: Configure encryption types allowed for Kerberos' to AES for "
+                               "%s (Group Policy)." % report["host"], account=name)]
+        return [_check("encryption", name, "ok", shown, account=name)]
+    identity = _ps_quote(account["dn"])
+    setter = "Set-ADServiceAccount" if kind == "gmsa" else "Set-ADUser"
+    wanted = planned_value(encryption["value"], target)
+    set_command = "%s -Identity %s -KerberosEncryptionType %s" % (setter, identity, _ENCRYPTION_TYPE_NAMES[target])
+    ldif = [modify_record(account["dn"], encryption_types_modification(encryption["value"], wanted))]
+    fix_set = "Set the encryption types of %s to %s (the site playbook does)." % (
+        name, " and ".join(etype_names(ENCRYPTION_TARGETS[target])))
+    checks = []
+    if encryption["des"]:
+        by_bits = any(etype.startswith("des-") for etype in encryption["names"])
+        checks.append(_check("encryption", name, "des_enabled", "%s allows DES: %s" % (
+            name, shown if by_bits else "'Use only Kerberos DES encryption types' is set"),
+            fix="Clear 'Use only Kerberos DES encryption types' if set, then: " + fix_set,
+            commands=["Set-ADAccountControl -Identity %s -UseDESKeyOnly $false" % identity, set_command],
+            ldif=ldif, account=name))
+    if encryption["rc4_only"]:
+        checks.append(_check("encryption", name, "rc4_only", "%s gets RC4 service tickets: %s" % (name, shown),
+                             fix=fix_set, commands=[set_command], ldif=ldif, account=name))
+    elif encryption["rc4"] and target == "aes" and not encryption["des"]:
+        checks.append(_check("encryption", name, "rc4_allowed", "%s allows RC4 beside AES: %s" % (name, shown),
+                             fix=fix_set, commands=[set_command], ldif=ldif, account=name))
+    if encryption.get("aes_keys_possibly_missing"):
+        checks.append(_check(
+            "encryption", name, "aes_keys_possibly_missing",
+            "%s's password was last set %s, before the domain could make AES keys (a heuristic: %s, when its "
+            "Read-only Domain Controllers group was created)" % (
+                name, (account.get("state") or {}).get("password_last_set") or "?",
+                (report.get("domain") or {}).get("aes_keys_since") or "?"),
+            fix="Reset the password of %s and give SQL Server the new one, then set its encryption types to AES." % name,
+            commands=["Set-ADAccountPassword -Identity %s -Reset" % identity], account=name))
+    return checks or [_check("encryption", name, "ok", shown, account=name)]
+
+
 def delegation_risk_checks(report):
     """Unconstrained delegation and protocol transition on the instance's
     account (for LocalSystem, NETWORK SERVICE and virtual accounts, the
@@ -523,7 +588,7 @@ def _port_commands(platform, live, wanted):
 # -- the report ----------------------------------------------------------------
 
 def build_report(audit, links, delegation, ports, mode="report", generated=None, waivers=None,
-                 severity_overrides=None, fail_on="error", today=None):
+                 severity_overrides=None, fail_on="error", today=None, encryption_types="aes"):
     """The drift report.
 
     ``audit``: spn_facts' result; ``links``: the inventory's linked servers
@@ -531,10 +596,14 @@ def build_report(audit, links, delegation, ports, mode="report", generated=None,
     for them, or None; ``ports``: per host FQDN (lower case), the port check
     (see port_checks). ``waivers`` and ``severity_overrides`` are the
     inventory's accepted risks (_catalogue.py), ``fail_on`` the lowest
-    severity that fails the run, ``today`` the date waivers expire against.
+    severity that fails the run, ``today`` the date waivers expire against,
+    ``encryption_types`` what the accounts' should be (aes or aes_rc4).
     Raises CatalogueError for waivers or overrides that cannot apply."""
     if fail_on not in SEVERITIES:
         raise CatalogueError("fail_on must be one of %s, got %r" % (", ".join(SEVERITIES), fail_on))
+    if encryption_types not in ENCRYPTION_TARGETS:
+        raise CatalogueError("encryption_types must be one of %s, got %r" % (", ".join(ENCRYPTION_TARGETS),
+                                                                             encryption_types))
     waiver_list = parse_waivers(waivers)
     overrides = parse_severity_overrides(severity_overrides)
     now = (datetime.datetime.combine(today, datetime.time.min, datetime.timezone.utc) if today
@@ -552,6 +621,7 @@ def build_report(audit, links, delegation, ports, mode="report", generated=None,
         checks.append(spn_write_acl_check(report))
         checks.extend(spn_checks(report))
         checks.extend(stale_spn_checks(report))
+        checks.extend(encryption_checks(dict(report, domain=audit.get("domain")), encryption_types))
         checks.extend(delegations.get(key, []))
         checks.extend(delegation_risk_checks(report))
         checks.sort(key=lambda c: CHECK_ORDER.index(c["check"]))

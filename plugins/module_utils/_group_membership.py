@@ -56,7 +56,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descrip
 
 # LDAP_MATCHING_RULE_IN_CHAIN: the DC follows nested group memberships.
 IN_CHAIN = "1.2.840.113556.1.4.1941"
-GROUP_ATTRIBUTES = ["objectSid", "sAMAccountName", "memberOf", "member"]
+GROUP_ATTRIBUTES = ["objectSid", "sAMAccountName", "memberOf", "member", "whenCreated"]
 NESTED_ATTRIBUTES = GROUP_ATTRIBUTES + ["objectClass", "primaryGroupID"]
 
 BUILTIN_ADMINISTRATORS = "S-1-5-32-544"
@@ -86,6 +86,7 @@ class Group:
     name: str
     member_of: tuple = ()
     members: tuple = ()
+    created: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ def _group_name(sam, sid, domain_netbios):
 def _read_group(entry, domain_netbios):
     sid = sid_from_bytes(entry.binary("objectSid"))[0]
     return Group(sid=sid, dn=entry.dn, name=_group_name(entry.value("sAMAccountName") or entry.dn, sid, domain_netbios),
-                 member_of=tuple(entry.values("memberOf")), members=tuple(entry.values("member")))
+                 member_of=tuple(entry.values("memberOf")), members=tuple(entry.values("member")),
+                 created=entry.value("whenCreated"))
 
 
 def find_groups(client, group_sids):
@@ -232,5 +234,18 @@ def privileged_memberships(client, accounts):
     Enterprise Admins, Schema Admins, Administrators, Account Operators)
     of the accounts' domain, for accounts ({SID: DN}) of the connection's
     domain."""
+    return read_privileged(client, accounts)[0]
+
+
+def read_privileged(client, accounts, also_read=()):
+    """privileged_memberships, and the groups of the accounts' domain with
+    the RIDs ``also_read``, read in the same search ({SID: Group}, not
+    expanded): (memberships, groups)."""
+    if not accounts:
+        return {}, {}
     domains = sorted({domain_sid(sid) for sid in accounts} - {None})
-    return members_of_groups(client, accounts, privileged_group_sids(domains))
+    privileged = privileged_group_sids(domains)
+    others = ["%s-%d" % (domain, rid) for domain in domains for rid in also_read]
+    found = find_groups(client, privileged + others)
+    memberships = group_memberships(client, accounts, [found[sid] for sid in privileged if sid in found])
+    return memberships, {sid: found[sid] for sid in others if sid in found}

@@ -29,9 +29,14 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
     user_filters,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._callers import check_callers, parse_callers
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._encryption_types import (
+    RODC_GROUP_RID,
+    aes_keys_possibly_missing,
+    aes_keys_since,
+)
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._group_membership import (
     members_of_groups,
-    privileged_memberships,
+    read_privileged,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     MAX_FILTER_TERMS,
@@ -307,13 +312,18 @@ def audit(client, prepared, forms, forest=True):
         accounts = resolve_accounts(client, references, with_security_descriptor=True)
         holders, scope = find_spn_holders(client, [r.spn for entry in required for r in entry[2]], forest)
 
-    privileged = privileged_memberships(client, {account.sid: account.dn for account in accounts.values()
-                                                 if account.kind in PRIVILEGE_CHECKED_KINDS})
+    privileged, rodc_groups = read_privileged(client, {account.sid: account.dn for account in accounts.values()
+                                                        if account.kind in PRIVILEGE_CHECKED_KINDS},
+                                              also_read=[RODC_GROUP_RID])
+    aes_since = aes_keys_since(rodc_groups.values())
     reports = []
     for instance, reference, spns in required:
         account = accounts[reference]
         reports.append(instance_report(instance, reference.text, account, spns, holders,
                                        can_register_own_spns(account), privileged.get(account.sid)))
+        # Only a user's keys come from a password a person set; a gMSA's are the DC's.
+        reports[-1]["service_account"]["state"]["encryption_types"]["aes_keys_possibly_missing"] = \
+            aes_keys_possibly_missing(account.pwd_last_set, aes_since) if account.kind == "user" else None
     flag_conflicts(reports)
     # gMSAs: may the SQL host's computer account retrieve the password?
     gmsa_hosts = managed_password_checks(client, [(instance, accounts[reference]) for instance, reference in prepared
@@ -327,7 +337,8 @@ def audit(client, prepared, forms, forest=True):
     stale = stale_spns(resolved, host_spns_among(read.values(), {i.host for i, _r in prepared}))
     for report in reports:
         report["stale_spns"] = stale.pop(report["host"].lower(), [])
-    return dict(instances=reports, plan=build_plan(reports), summary=summarize(reports), search_scope=scope)
+    return dict(instances=reports, plan=build_plan(reports), summary=summarize(reports), search_scope=scope,
+                domain=dict(aes_keys_since=aes_since.strftime("%Y-%m-%dT%H:%M:%SZ") if aes_since else None))
 
 
 def instance_report(instance, account_input, account, required_spns, holders, can_register, privileged=None):
@@ -434,8 +445,8 @@ def summarize(reports):
 
 def validate_spn_facts(params):
     """spn_facts' input, checked before connecting."""
-    fact_name = params.get("fact_name") or "sqlauth_spn_facts"
-    if not _FACT_NAME.match(fact_name):
+    fact_name = params.get("fact_name")
+    if fact_name is not None and not _FACT_NAME.match(fact_name):
         raise SpnError("fact_name %r is not a variable name: use letters, digits and underscores, starting with a "
                        "letter or underscore" % fact_name)
     return dict(prepared=prepare_audit(params["instances"]), forms=params["spn_forms"],
@@ -444,8 +455,17 @@ def validate_spn_facts(params):
 
 
 def spn_facts(client, request, check_mode=False):
-    """spn_facts' operation: read-only in any mode."""
+    """spn_facts' operation: read-only in any mode. The report is returned
+    once: as the fact named by fact_name when there is one (with its
+    summary in the result), in the result otherwise. Returned twice, its
+    JSON encoding and Ansible's scrubbing of secrets out of it were a third
+    of the module's time at 1,000 instances (bench/README.md)."""
     report = audit(client, request["prepared"], request["forms"], request["forest"])
     report["callers"] = check_callers(client, request.get("callers") or [])
-    return dict(report, changed=False, ldap_round_trips=client.round_trips, ldap_binds=client.binds,
-                ansible_facts={request.get("fact_name", "sqlauth_spn_facts"): report})
+    result = dict(changed=False, ldap_round_trips=client.round_trips, ldap_binds=client.binds)
+    if request.get("fact_name"):
+        result.update(summary=report["summary"], search_scope=report["search_scope"],
+                      ansible_facts={request["fact_name"]: report})
+    else:
+        result.update(report)
+    return result

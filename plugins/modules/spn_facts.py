@@ -18,7 +18,8 @@ description:
   - Reports what the service account's attributes say about it, and the privileged groups a user or gMSA
     service account is a member of, for the drift report's checks.
   - Read-only. One call handles a whole inventory with a handful of batched LDAP searches.
-  - Results are returned and set as the fact C(sqlauth_spn_facts), or the fact named by O(fact_name).
+  - The report is returned, or, with O(fact_name), set as that fact (the result then carries only RV(summary),
+    RV(search_scope) and the counters) - never both, so that a large estate's report is encoded once.
 author:
   - sqlauth.kerberos contributors (@sqlauth)
 extends_documentation_fragment:
@@ -33,7 +34,7 @@ attributes:
     description: Nothing changes, so there is no diff.
   facts:
     support: full
-    description: The report is set as C(ansible_facts.sqlauth_spn_facts), or as the fact named by O(fact_name).
+    description: With O(fact_name), the report is set as that fact instead of being returned.
 options:
   callers:
     description:
@@ -48,11 +49,12 @@ options:
     version_added: 0.3.0
   fact_name:
     description:
-      - The name of the fact the report is set as.
+      - The name of a fact to set the report as, instead of returning it.
       - Two steps of one play that audit the estate keep their reports apart with a name each (the collection's
         roles use C(spn_registration_audit) and C(sql_kerberos_audit)).
+      - Before 0.3.0 the report was always returned and also set as the fact C(sqlauth_spn_facts); set
+        O(fact_name=sqlauth_spn_facts) for that fact.
     type: str
-    default: sqlauth_spn_facts
     version_added: 0.3.0
   spn_forms:
     description:
@@ -109,7 +111,7 @@ EXAMPLES = r"""
 RETURN = r"""
 instances:
   description: One report per instance, in the order given.
-  returned: success
+  returned: success, when O(fact_name) is not set
   type: list
   elements: dict
   contains:
@@ -128,8 +130,13 @@ instances:
         - C(state), what its attributes say (added in 0.3.0) - C(flags), any of disabled, locked_out,
           password_expired, trusted_for_delegation (unconstrained delegation), trusted_to_auth_for_delegation
           (protocol transition), not_delegated (sensitive), domain_controller; C(expires), accountExpires as ISO 8601
-          or null for never; C(must_change_password), pwdLastSet is 0; C(allowed_to_delegate_to), its classic
-          constrained delegation targets (msDS-AllowedToDelegateTo).
+          or null for never; C(must_change_password), pwdLastSet is 0; C(password_last_set), pwdLastSet as ISO 8601
+          or null; C(allowed_to_delegate_to), its classic constrained delegation targets (msDS-AllowedToDelegateTo).
+        - C(state.encryption_types) (added in 0.3.0) - C(value), msDS-SupportedEncryptionTypes or null when absent;
+          C(names), the encryption types the KDC may use for its tickets (rc4-hmac when the attribute is absent);
+          C(rc4_only), no AES; C(rc4); C(des), DES bits or USE_DES_KEY_ONLY; C(aes_keys_possibly_missing), for a
+          user account, whether its password was last set before the domain could make AES keys (a heuristic, see
+          RV(domain)), null when unknown or not a user.
         - C(privileged_groups), the privileged groups of its domain it is a member of, directly, by its primary
           group or through nested groups (added in 0.3.0) - Domain Admins, Enterprise Admins and Schema Admins (in
           the forest root domain only), Administrators and Account Operators, as names such as
@@ -164,7 +171,7 @@ plan:
     C(action) (set_static_port, enable_tcp, grant_spn_write_acl, add_spn, move_spn, remove_duplicate_spn), the
     C(module) that performs it, the C(spn), C(account) and C(remove_from) it concerns, the C(instances) that
     need it, and a C(description).
-  returned: success
+  returned: success, when O(fact_name) is not set
   type: list
   elements: dict
 summary:
@@ -191,17 +198,25 @@ callers:
   description:
     - Per caller given in O(callers) - C(input), C(name) (DOMAIN\name), C(kind) (user or group), and C(blocked),
       the users the KDC will not delegate, each with its C(reasons) (sensitive, protected_users).
-  returned: success
+  returned: success, when O(fact_name) is not set
   type: list
   elements: dict
   version_added: 0.3.0
+domain:
+  description:
+    - C(aes_keys_since), when the domain could first make AES keys (ISO 8601), from the creation of its Read-only
+      Domain Controllers group (Windows creates it at the 2008 functional level, the first with AES keys) - the
+      heuristic behind C(aes_keys_possibly_missing). Null when not read (no user or gMSA account in the audit).
+  returned: success, when O(fact_name) is not set
+  type: dict
+  version_added: 0.3.0
 ansible_facts:
-  description: The same report.
-  returned: success
+  description: The report, under the name O(fact_name).
+  returned: when O(fact_name) is set
   type: complex
   contains:
-    sqlauth_spn_facts:
-      description: RV(instances), RV(plan), RV(summary) and RV(search_scope) as above.
+    FACT_NAME:
+      description: RV(instances), RV(plan), RV(summary), RV(search_scope), RV(callers) and RV(domain) as above.
       type: dict
 """
 
@@ -221,7 +236,7 @@ def main():
             instances=dict(type="list", elements="dict", required=True, options=SQL_INSTANCE_OPTIONS),
             spn_forms=SPN_FORMS_ARGUMENT_SPEC,
             search_scope=dict(type="str", choices=["forest", "domain"], default="forest"),
-            fact_name=dict(type="str", default="sqlauth_spn_facts"),
+            fact_name=dict(type="str"),
             callers=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,

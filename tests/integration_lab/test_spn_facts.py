@@ -56,10 +56,15 @@ def test_the_audit_wrote_nothing_and_changed_nothing(audit):
     assert audit["usn_after"] == audit["usn_before"]
 
 
-def test_results_are_also_facts_under_one_key(audit):
-    facts = audit["result"]["ansible_facts"]["sqlauth_spn_facts"]
-    assert facts["summary"] == audit["result"]["summary"]
-    assert audit["result"]["search_scope"] == "forest"
+def test_the_report_is_returned_once(lab, audit, tmp_path):
+    # Without fact_name: in the result, and no fact.
+    assert "ansible_facts" not in audit["result"] and audit["result"]["search_scope"] == "forest"
+    # With fact_name: the fact, and only its summary in the result.
+    result = AnsibleRunner(tmp_path)(MODULE, dict(lab.connection, instances=lab.instances()[:2], fact_name="audit"),
+                                     check=True)
+    report = result["ansible_facts"]["audit"]
+    assert len(report["instances"]) == 2 and report["summary"] == result["summary"]
+    assert "instances" not in result and "plan" not in result and result["search_scope"] == "forest"
 
 
 def test_ok_spns_get_a_ticket_the_service_account_can_decrypt(lab, audit, kdc):

@@ -78,7 +78,9 @@ EMITTED = {("spn", status) for status in STATUSES if status != "ok"} | {
     ("delegation_risk", "unconstrained_delegation"), ("delegation_risk", "protocol_transition"),
     ("account", "account_disabled"), ("account", "account_locked"), ("account", "account_expired"),
     ("account", "password_expired"), ("spn", "stale"), ("account", "gmsa_password_unreadable"),
-    ("delegation", "self_entry"), ("delegation", "caller_not_delegable"), ("account_privilege", "privileged_account")}
+    ("delegation", "self_entry"), ("delegation", "caller_not_delegable"), ("account_privilege", "privileged_account"),
+    ("encryption", "rc4_only"), ("encryption", "des_enabled"), ("encryption", "aes_keys_possibly_missing"),
+    ("encryption", "computer_weak_encryption"), ("encryption", "rc4_allowed")}
 
 
 def test_every_status_the_report_emits_has_an_entry():

@@ -140,7 +140,7 @@ def test_memberships_direct_primary_and_nested(corp):
                                    IN_CHAIN, DOMAIN_ADMINS_DN)
     assert "objectSid=" not in nested.ldap_filter
     assert all(s.base == CORP["dn"] for s in corp.searches)
-    assert groups.attributes == GROUP_ATTRIBUTES == ["objectSid", "sAMAccountName", "memberOf", "member"]
+    assert groups.attributes == GROUP_ATTRIBUTES == ["objectSid", "sAMAccountName", "memberOf", "member", "whenCreated"]
     assert nested.attributes == NESTED_ATTRIBUTES
 
 

@@ -71,7 +71,9 @@ EMEA = dict(dn="DC=emea,DC=corp,DC=example,DC=com", netbios="EMEA", dns="emea.co
 EMEA_SID = "S-1-5-21-111-222-333"
 
 # What spn_facts reports of an account whose attributes show nothing wrong.
-NO_STATE = dict(flags=[], expires=None, must_change_password=False, allowed_to_delegate_to=[])
+NO_STATE = dict(flags=[], expires=None, must_change_password=False, password_last_set=None, allowed_to_delegate_to=[],
+                encryption_types=dict(value=None, names=["rc4-hmac"], rc4_only=True, rc4=True, des=False,
+                                      aes_keys_possibly_missing=None))
 
 
 def make_account(sam, rid, classes=USER_CLASSES, domain_netbios="CORP", sid=None, security_descriptor=None):
