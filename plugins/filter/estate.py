@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
     EstateError,
     delegation_targets,
@@ -14,6 +15,9 @@ from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
     links_needing_rbkcd,
     read_estate,
     unconstrained_accounts,
+)
+from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
+    encryption_types_accounts as _encryption_types_accounts,
 )
 
 
@@ -49,7 +53,20 @@ def unconstrained_delegation_accounts(audit):
     return unconstrained_accounts(audit)
 
 
+def encryption_types_accounts(audit, encryption_types="aes"):
+    """The DNs of the estate's user and gMSA service accounts whose
+    encryption types differ from ``encryption_types``
+    (plugin_utils/_estate.encryption_types_accounts)."""
+    if not isinstance(audit, dict) or "instances" not in audit:
+        raise AnsibleFilterError("encryption_types_accounts needs the result of sqlauth.kerberos.spn_facts")
+    try:
+        return _encryption_types_accounts(audit, encryption_types)
+    except SqlAuthError as error:
+        raise AnsibleFilterError(str(error)) from None
+
+
 class FilterModule:
     def filters(self):
         return {"sql_estate": sql_estate, "rbkcd_links": rbkcd_links,
-                "unconstrained_delegation_accounts": unconstrained_delegation_accounts}
+                "unconstrained_delegation_accounts": unconstrained_delegation_accounts,
+                "encryption_types_accounts": encryption_types_accounts}

@@ -779,8 +779,12 @@ def to_ldif(report):
     script (ACLs, a delegation value already present) is said in comments."""
     parts = ["# AD changes that fix the Kerberos drift (sqlauth.kerberos); nothing has been written.\n"
              "# Apply with ldapmodify over LDAPS as a domain administrator, in this order.\n"]
+    written = set()
     for dummy, instance, check in problems_in_fix_order(report):
-        if check.get("ldif"):
+        # An account's finding repeats on each of its instances; its records are written once.
+        records = [record for record in check.get("ldif") or [] if record not in written]
+        if records:
             parts.append("# %s: %s %s (%s)\n" % (instance["name"], check["check"], check["subject"], check["status"]))
-            parts.extend(check["ldif"])
+            parts.extend(records)
+            written.update(records)
     return "\n".join(parts)

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._encryption_types import (
+    WRITABLE_KINDS as ENCRYPTION_WRITABLE_KINDS,
+    planned_value,
+)
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
     DEFAULT_INSTANCE,
@@ -322,5 +326,20 @@ def unconstrained_accounts(audit):
         account = report["service_account"]
         flags = (account.get("state") or {}).get("flags") or []
         if "trusted_for_delegation" in flags and "domain_controller" not in flags:
+            found.setdefault(account["name"].lower(), account["dn"])
+    return [found[name] for name in sorted(found)]
+
+
+def encryption_types_accounts(audit, target="aes"):
+    """The DNs of the estate's user and gMSA service accounts whose
+    msDS-SupportedEncryptionTypes is not what ``target`` (aes, aes_rc4)
+    sets, as spn_facts' ``audit`` reports them: the input of
+    kerberos_encryption_types. Each once, in name order."""
+    found = {}
+    for report in (audit or {}).get("instances") or []:
+        account = report["service_account"]
+        encryption = (account.get("state") or {}).get("encryption_types")
+        if account.get("kind") in ENCRYPTION_WRITABLE_KINDS and encryption is not None and \
+                planned_value(encryption["value"], target) != encryption["value"]:
             found.setdefault(account["name"].lower(), account["dn"])
     return [found[name] for name in sorted(found)]

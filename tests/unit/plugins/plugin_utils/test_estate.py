@@ -13,6 +13,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.sqlauth.kerberos.plugins.filter.estate import (
     FilterModule,
+    encryption_types_accounts,
     rbkcd_links,
     sql_estate,
     unconstrained_delegation_accounts,
@@ -175,7 +176,8 @@ def test_sql_estate_filter_is_the_estate_in_one_dict():
     with pytest.raises(AnsibleFilterError, match="must be a list, got str"):
         sql_estate(dict(h=dict(sqlauth_instances="x")), ["h"])
     assert FilterModule().filters() == {"sql_estate": sql_estate, "rbkcd_links": rbkcd_links,
-                                        "unconstrained_delegation_accounts": unconstrained_delegation_accounts}
+                                        "unconstrained_delegation_accounts": unconstrained_delegation_accounts,
+                                        "encryption_types_accounts": encryption_types_accounts}
 
 
 def audited(name, account, allowed=(), spns=()):
@@ -236,3 +238,20 @@ def test_unconstrained_delegation_accounts_leave_out_domain_controllers():
     assert unconstrained_delegation_accounts(audit) == ["CN=SQL6"]
     with pytest.raises(AnsibleFilterError, match="needs the result of sqlauth.kerberos.spn_facts"):
         unconstrained_delegation_accounts([])
+
+
+def test_encryption_types_accounts_are_the_writable_ones_that_differ():
+    def report(name, kind, value):
+        state = dict(encryption_types=dict(value=value)) if kind else None
+        return dict(service_account=dict(name=name, kind=kind, dn="CN=%s" % name, state=state))
+
+    audit = dict(instances=[report("CORP\\b", "user", None), report("CORP\\a", "gmsa", 4),
+                            report("CORP\\b", "user", None), report("CORP\\ok", "user", 24),
+                            report("CORP\\SQL6$", "computer", None), report("CORP\\fast", "user", 0x10018)])
+    assert encryption_types_accounts(audit) == ["CN=CORP\\a", "CN=CORP\\b"]
+    assert encryption_types_accounts(audit, "aes_rc4") == ["CN=CORP\\a", "CN=CORP\\b", "CN=CORP\\fast",
+                                                           "CN=CORP\\ok"]
+    with pytest.raises(AnsibleFilterError, match="encryption_types must be one of aes, aes_rc4"):
+        encryption_types_accounts(audit, "rc4")
+    with pytest.raises(AnsibleFilterError, match="needs the result of sqlauth.kerberos.spn_facts"):
+        encryption_types_accounts({})
