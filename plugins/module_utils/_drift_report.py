@@ -428,7 +428,7 @@ def privilege_checks(report):
     return [_check("account_privilege", name, "privileged_account", detail, fix=fix, commands=commands, account=name)]
 
 
-_ENCRYPTION_TYPE_NAMES = {"aes": "AES128,AES256", "aes_rc4": "AES128,AES256,RC4"}
+_ENCRYPTION_TYPE_NAMES = {"aes": "'AES128','AES256'", "aes_rc4": "'AES128','AES256','RC4'"}
 
 
 def encryption_checks(report, target="aes"):

@@ -73,12 +73,29 @@ def expected_drift(lab):
             expected.add((instance, "static_port", instance, "port_not_static"))
         expected.update((instance, item["check"], item["subject"], item["status"])
                         for item in scenario["expect"].get("report", []) if not item.get("waived"))
+    # Encryption types of the user and gMSA accounts (scenarios.yml: supported_encryption_types,
+    # absent on most): none has AES, so the KDC issues RC4 tickets for each.
+    etypes = {user["name"]: user.get("supported_encryption_types") for user in lab.scenarios["users"]}
+    for instance, scenario in inventory_scenarios(lab).items():
+        sam = scenario["expect"]["account"].split("\\")[1]
+        if lab.accounts[sam]["kind"] in ("user", "gmsa"):
+            for status in ENCRYPTION_FINDINGS[etypes.get(sam)]:
+                expected.add((instance, "encryption", scenario["expect"]["account"], status))
     for pair in lab.scenarios["linked_servers"]:
         # Other statuses are the front end's scenario's (expect: report).
         if pair.get("expect", "delegation_missing") == "delegation_missing":
             expected.add((pair["front"], "delegation", "%s -> %s" % (pair["front"], pair["back"]),
                           "delegation_missing"))
     return expected
+
+
+# What the drift report finds for msDS-SupportedEncryptionTypes (absent, RC4, DES and RC4).
+ENCRYPTION_FINDINGS = {None: ["rc4_only"], 4: ["rc4_only"], 7: ["des_enabled", "rc4_only"]}
+# An SPN that is ok before site.yml of an account without AES in each way (scenarios.yml): the
+# KDC issues RC4 tickets for them before, AES after.
+RC4_BEFORE = (("sqlsvc1", "MSSQLSvc/sql1.corp.example.test:1433"),     # attribute absent
+              ("sqlsvc15", "MSSQLSvc/sql12.corp.example.test:1433"),   # 4: RC4 only
+              ("sqlsvc4", "MSSQLSvc/sql4.corp.example.test"))          # 7: DES and RC4 (no DES keys)
 
 
 def expected_waived(lab):
@@ -171,7 +188,10 @@ def test_drift_report_finds_every_seeded_problem_and_writes_nothing(lab, estate)
               if c["result"] == "waived"}
     assert waived == {("ACC001", "error"), ("ACC002", "error"), ("ACC003", "error"), ("ACC004", "error"),
                       ("ACC005", "warning"), ("ACC006", "error"), ("DLG003", "warning"), ("DLG004", "error"),
-                      ("DLG005", "info"), ("DLG006", "error")}
+                      ("DLG005", "info"), ("DLG006", "error"), ("ENC004", "info")}
+    ids = {(c["status"], c["id"], c["severity"]) for h in report["hosts"] for i in h["instances"] for c in i["checks"]
+           if c["check"] == "encryption" and c["result"] == "drift"}
+    assert ids == {("rc4_only", "ENC001", "warning"), ("des_enabled", "ENC002", "error")}
     # The callers the KDC never delegates are named: bob (sensitive; the KDC refusal is proven after
     # site.yml) and carol, whose Protected Users membership Samba's KDC does not enforce for
     # S4U2Proxy (lab-notes): proven by LDAP, her memberOf read over LDAPS.
@@ -185,6 +205,13 @@ def test_drift_report_finds_every_seeded_problem_and_writes_nothing(lab, estate)
     skipped = {(i["name"], c["check"]) for h in report["hosts"] for i in h["instances"] for c in i["checks"]
                if c["result"] == "skipped"}
     assert skipped == {(name, "static_port") for name, s in inventory_scenarios(lab).items() if "linux" not in s}
+
+
+def test_before_site_the_kdc_issues_rc4_tickets_for_accounts_without_aes(lab, estate, kdc):
+    kdc.kinit("alice")
+    for account, spn in RC4_BEFORE:
+        assert kdc.ticket_enctype(spn) == "arcfour-hmac", (account, spn)
+        assert kdc.decrypts(spn, account), (account, spn)
 
 
 def test_junit_report_is_valid_junit_with_a_failure_per_problem(lab, estate):
@@ -316,7 +343,15 @@ def test_site_fixes_every_problem(lab, estate, kdc):
             ok, output = kdc.kvno(check["subject"])
             assert not ok and refused in output, output
             continue
-        assert kdc.decrypts(check["subject"], account), (check["subject"], account)
+        if lab.accounts[account].get("password"):
+            assert kdc.decrypts(check["subject"], account), (check["subject"], account)
+        else:  # a gMSA: its password is the DC's
+            assert kdc.kvno(check["subject"])[0], check["subject"]
+        if lab.accounts[account]["kind"] in ("user", "gmsa"):
+            # site.yml set AES on the account: its tickets are AES now.
+            assert kdc.ticket_enctype(check["subject"]) == "aes256-cts-hmac-sha1-96", (check["subject"], account)
+    for account, spn in RC4_BEFORE:
+        assert kdc.ticket_enctype(spn) == "aes256-cts-hmac-sha1-96" and kdc.decrypts(spn, account), (account, spn)
     rbkcd_on_sql1 = delegation_show(lab, "sqlsvc1")
     for pair in lab.scenarios["linked_servers"]:
         front, back = scenarios[pair["front"]], scenarios[pair["back"]]

@@ -50,10 +50,19 @@ class Kdc:
         result = self.run("kvno", spn)
         return result.returncode == 0, (result.stdout + result.stderr).strip()
 
+    def salt(self, sam_account_name):
+        """The AES salt of an account's keys, as Windows and Samba make it:
+        REALM + sAMAccountName for users; REALM + "host" + the lower-case
+        name without $ + "." + the lower-case DNS domain for computers."""
+        if sam_account_name.endswith("$"):
+            return "%shost%s.%s" % (self.lab.realm, sam_account_name[:-1].lower(), self.lab.realm.lower())
+        return self.lab.realm + sam_account_name
+
     def decrypts(self, spn, sam_account_name):
         """Whether a service ticket for SPN is encrypted with the given
         account's key: the precise 'would SQL Server running as X accept it'
-        test. Builds a keytab from the account's password with ktutil."""
+        test. Builds a keytab from the account's password with ktutil: its
+        RC4 key and its AES keys (with the account's salt)."""
         ok, output = self.kvno(spn)
         assert ok, output
         kvno = output.rsplit("kvno = ", 1)[1].split()[0]
@@ -61,12 +70,23 @@ class Kdc:
         keytab.unlink(missing_ok=True)
         password = self.lab.accounts[sam_account_name]["password"]
         principal = "%s@%s" % (spn, self.lab.realm)
-        script = "addent -password -p %s -k %s -e arcfour-hmac\n%s\nwkt %s\nquit\n" % (
-            principal, kvno, password, keytab)
-        result = self.run("ktutil", stdin=script)
+        script = "addent -password -p %s -k %s -e arcfour-hmac\n%s\n" % (principal, kvno, password)
+        for enctype in ("aes256-cts-hmac-sha1-96", "aes128-cts-hmac-sha1-96"):
+            script += "addent -password -p %s -k %s -e %s -s %s\n%s\n" % (
+                principal, kvno, enctype, self.salt(sam_account_name), password)
+        result = self.run("ktutil", stdin=script + "wkt %s\nquit\n" % keytab)
         assert keytab.exists(), result.stderr
         check = self.run("kvno", "-k", str(keytab), spn)
         return check.returncode == 0 and "keytab entry valid" in check.stdout
+
+    def ticket_enctype(self, spn):
+        """The encryption type of the service ticket for SPN in the cache
+        (klist -e: "Etype (skey, tkt): ..."), asking the KDC for it first."""
+        ok, output = self.kvno(spn)
+        assert ok, output
+        listing = self.run("klist", "-e").stdout
+        line = listing.split("%s@%s" % (spn, self.lab.realm), 1)[1].split("Etype (skey, tkt):", 1)[1].split("\n")[0]
+        return line.split(",")[1].strip().replace("DEPRECATED:", "")
 
     def double_hop(self, front, spn, user="alice"):
         """The front end's service account impersonates ``user`` to ``spn``.

@@ -26,6 +26,7 @@ from lab_env import read_env
 TREE_DELETE_CONTROL = ("1.2.840.113556.1.4.805", True, None)
 UF_NORMAL_ACCOUNT = 0x0200
 UF_WORKSTATION_TRUST_ACCOUNT = 0x1000
+COMPUTER_ENCRYPTION_TYPES = 0x1C
 UF_DONT_EXPIRE_PASSWD = 0x10000
 # userAccountControl flags a scenario user may carry (its `flags`).
 USER_FLAGS = {
@@ -132,6 +133,8 @@ class Seeder:
                 attributes["msDS-AllowedToDelegateTo"] = user["allowed_to_delegate_to"]
             if user.get("account_expires"):
                 attributes["accountExpires"] = str(user["account_expires"])
+            if user.get("supported_encryption_types") is not None:
+                attributes["msDS-SupportedEncryptionTypes"] = str(user["supported_encryption_types"])
             self.add_account(name, dn, ["top", "person", "organizationalPerson", "user"], attributes, "user")
             self.seed_account_state(dn, user)
 
@@ -146,6 +149,10 @@ class Seeder:
                     USER_FLAGS[flag] for flag in computer.get("flags", [])),
                 "servicePrincipalName": ["HOST/%s" % fqdn, "HOST/%s" % name] + computer.get("spns", []),
             }
+            # What a Windows host writes on its own account (AES and RC4), unless the scenario says otherwise.
+            etypes = computer.get("supported_encryption_types", COMPUTER_ENCRYPTION_TYPES)
+            if etypes is not None:
+                attributes["msDS-SupportedEncryptionTypes"] = str(etypes)
             self.add_account(name + "$", dn, ["top", "person", "organizationalPerson", "user", "computer"],
                              attributes, "computer")
 

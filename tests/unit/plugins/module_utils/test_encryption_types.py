@@ -157,13 +157,13 @@ def test_the_fix_is_the_modules_own_write_and_the_matching_cmdlet():
     from ansible_collections.sqlauth.kerberos.plugins.module_utils._drift_report import encryption_checks
     [absent] = encryption_checks(instance_report(value=None), "aes")
     assert absent["commands"] == [
-        "Set-ADUser -Identity 'CN=sqlsvc,OU=SQL,DC=corp,DC=example,DC=com' -KerberosEncryptionType AES128,AES256"]
+        "Set-ADUser -Identity 'CN=sqlsvc,OU=SQL,DC=corp,DC=example,DC=com' -KerberosEncryptionType 'AES128','AES256'"]
     # Absent: an add alone (refused if a value appeared meanwhile); present: delete the value read, add the new.
     assert "add: msDS-SupportedEncryptionTypes\nmsDS-SupportedEncryptionTypes: 24" in absent["ldif"][0]
     assert "delete:" not in absent["ldif"][0]
     [present] = encryption_checks(instance_report(kind="gmsa", value=str(0x10004)), "aes_rc4")
     assert present["commands"][0].startswith("Set-ADServiceAccount ") and present["commands"][0].endswith(
-        "-KerberosEncryptionType AES128,AES256,RC4")
+        "-KerberosEncryptionType 'AES128','AES256','RC4'")
     assert "delete: msDS-SupportedEncryptionTypes\nmsDS-SupportedEncryptionTypes: 65540\n-\n" \
            "add: msDS-SupportedEncryptionTypes\nmsDS-SupportedEncryptionTypes: 65564" in present["ldif"][0]
     [des] = encryption_checks(instance_report(value="24", uac=0x200 | 0x200000), "aes")
