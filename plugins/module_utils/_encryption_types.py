@@ -71,7 +71,7 @@ def generalized_time(text):
     """An LDAP GeneralizedTime (whenCreated: 20240131120000.0Z) as an aware
     datetime, or None."""
     try:
-        return datetime.datetime.strptime(str(text).split(".")[0].rstrip("Z"), "%Y%m%d%H%M%S").replace(
+        return datetime.datetime.strptime(str(text).split(".", maxsplit=1)[0].rstrip("Z"), "%Y%m%d%H%M%S").replace(
             tzinfo=datetime.timezone.utc)
     except ValueError:
         return None

@@ -312,9 +312,8 @@ def audit(client, prepared, forms, forest=True):
         accounts = resolve_accounts(client, references, with_security_descriptor=True)
         holders, scope = find_spn_holders(client, [r.spn for entry in required for r in entry[2]], forest)
 
-    privileged, rodc_groups = read_privileged(client, {account.sid: account.dn for account in accounts.values()
-                                                        if account.kind in PRIVILEGE_CHECKED_KINDS},
-                                              also_read=[RODC_GROUP_RID])
+    checked = {account.sid: account.dn for account in accounts.values() if account.kind in PRIVILEGE_CHECKED_KINDS}
+    privileged, rodc_groups = read_privileged(client, checked, also_read=[RODC_GROUP_RID])
     aes_since = aes_keys_since(rodc_groups.values())
     reports = []
     for instance, reference, spns in required:

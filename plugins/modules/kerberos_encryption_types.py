@@ -20,8 +20,9 @@ description:
   - Each change is one modify that deletes the value read and adds the new one (an add alone where the attribute is
     absent), so a concurrent change makes it fail instead of being overwritten; the value is then read again and the
     change planned anew.
-  - SQL Server keeps using tickets it already holds; clients get AES tickets once their RC4 tickets expire (at most
-    10 hours by default) or after C(klist purge).
+  - Clients get AES tickets once their RC4 tickets expire (at most 10 hours by default) or after C(klist purge).
+  - SQL Server on Linux decrypts tickets with a keytab - it must hold the account's AES keys (C(adutil keytab create)
+    or C(ktpass) with AES256) before the account is set to AES only, or Kerberos logins to it fail.
 author:
   - sqlauth.kerberos contributors (@sqlauth)
 extends_documentation_fragment:

@@ -49,16 +49,17 @@ def new_password():
     return "Svc-" + "".join(secrets.choice(alphabet) for _position in range(16)) + "-7x!"
 
 
-
 def rbkcd_descriptor(sids):
     """msDS-AllowedToActOnBehalfOfOtherIdentity allowing these SIDs, as
     Windows writes it (owner BUILTIN\\Administrators, one allow ACE each),
     packed by Samba's own library: the system Python has it, the lab's
-    virtualenv does not."""
+    virtualenv does not. (The domain SID from_sddl wants only resolves
+    domain-relative aliases, which this SDDL has none of.)"""
     sddl = "O:BAD:" + "".join("(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;%s)" % sid for sid in sids)
     script = ("import sys;from samba.dcerpc import security;from samba.ndr import ndr_pack;"
               "sys.stdout.buffer.write(ndr_pack(security.descriptor.from_sddl(sys.argv[1], security.dom_sid('S-1-5-32'))))")
     return subprocess.run(["/usr/bin/python3", "-c", script, sddl], capture_output=True, check=True).stdout
+
 
 class Seeder:
     def __init__(self, lab, scenarios):
