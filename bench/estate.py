@@ -50,7 +50,17 @@ HEALTH_RATES = (
     ("unconstrained", 0.01),          # DLG002: TRUSTED_FOR_DELEGATION
     ("protocol_transition", 0.01),    # DLG003: TRUSTED_TO_AUTH_FOR_DELEGATION + a constrained target
     ("stale_spn", 0.02),              # SPN005: an old port's SPN left on the account
+    ("rc4_only", 0.02),               # ENC001: no msDS-SupportedEncryptionTypes (the others have AES, 0x18)
+    ("des", 0.005),                   # ENC002 and ENC001: DES and RC4 (0x7)
 )
+# msDS-SupportedEncryptionTypes of the other user accounts (AES) and of
+# computer accounts (AES and RC4, as Windows hosts write it).
+USER_ENCRYPTION_TYPES = 0x18
+COMPUTER_ENCRYPTION_TYPES = 0x1C
+# Accounts of the first PASSWORD_INSTANCES instances (service accounts and
+# host computer accounts) get a password, so that the KDC can issue tickets
+# for their SPNs (the KDC probe's benchmark); Samba spends ~30 ms on each.
+PASSWORD_INSTANCES = 1000
 # Virtual-account hosts whose computer account is trusted for unconstrained delegation.
 UNCONSTRAINED_HOST_RATE = 0.10
 STALE_PORT = 1999  # never drawn as an instance's port (1435-1933)

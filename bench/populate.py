@@ -22,6 +22,7 @@ script exits with NEEDS_FRESH_LAB and bench.sh rebuilds the lab.
 """
 
 import argparse
+import base64
 import json
 import os
 import subprocess
@@ -31,7 +32,7 @@ import time
 import estate
 
 MARKER = "bench-populated.json"
-FORMAT_VERSION = 2  # bump when estate.py changes what it writes (2: service-account health)
+FORMAT_VERSION = 3  # bump when estate.py changes what it writes (2: health; 3: encryption types, passwords)
 UF_ACCOUNTDISABLE = 0x0002
 UF_NORMAL_ACCOUNT = 0x0200
 UF_WORKSTATION_TRUST_ACCOUNT = 0x1000
@@ -86,8 +87,20 @@ def entry(dn, attributes):
     lines = ["dn: %s" % dn]
     for name, values in attributes:
         for value in values if isinstance(values, list) else [values]:
+            # A name ending in ":" (unicodePwd:) gives LDIF's base64 form, "name:: value".
             lines.append("%s: %s" % (name, value))
     return "\n".join(lines) + "\n"
+
+
+def password(instance):
+    """The password of an instance's accounts when it has one (estate.PASSWORD_INSTANCES): made from the seed's
+    instance number, for a lab directory only."""
+    return "Bench-%05d-Pw!x" % instance["index"] if instance["index"] <= estate.PASSWORD_INSTANCES else None
+
+
+def unicode_pwd(text):
+    """unicodePwd as LDIF wants it: the quoted password in UTF-16LE, base64 (the "::" form)."""
+    return base64.b64encode(('"%s"' % text).encode("utf-16-le")).decode("ascii")
 
 
 def user(cn, ou, sam, spns=(), upn=None, disabled=False, sddl=None, uac=None, extra=()):
@@ -104,11 +117,11 @@ def user(cn, ou, sam, spns=(), upn=None, disabled=False, sddl=None, uac=None, ex
     return entry("CN=%s,%s,%s" % (cn, ou, estate.BASE_DN), attributes)
 
 
-def computer(name, ou, spns=(), flags=0):
+def computer(name, ou, spns=(), flags=0, extra=()):
     fqdn = "%s.%s" % (name.lower(), estate.DNS_DOMAIN)
     attributes = [("objectClass", "computer"), ("sAMAccountName", name + "$"),
                   ("userAccountControl", str(UF_WORKSTATION_TRUST_ACCOUNT | flags)), ("dNSHostName", fqdn),
-                  ("servicePrincipalName", ["HOST/%s" % fqdn, "HOST/%s" % name] + list(spns))]
+                  ("servicePrincipalName", ["HOST/%s" % fqdn, "HOST/%s" % name] + list(spns))] + list(extra)
     return entry("CN=%s,%s,%s" % (name, ou, estate.BASE_DN), attributes)
 
 
@@ -119,10 +132,16 @@ def health_settings(instance, now):
     health = instance["health"]
     uac = UF_NORMAL_ACCOUNT | UF_DONT_EXPIRE_PASSWD
     extra, later = [], None
+    etypes = {"rc4_only": None, "des": 0x7}.get(health, estate.USER_ENCRYPTION_TYPES)
+    if etypes is not None:
+        extra.append(("msDS-SupportedEncryptionTypes", str(etypes)))
+    if password(instance):
+        extra.append(("unicodePwd:", unicode_pwd(password(instance))))
     if health == "disabled":
         uac |= UF_ACCOUNTDISABLE
     elif health == "must_change_password":
-        uac &= ~UF_DONT_EXPIRE_PASSWD  # an account without a password has pwdLastSet 0
+        uac &= ~UF_DONT_EXPIRE_PASSWD
+        later = "replace: pwdLastSet\npwdLastSet: 0\n"  # setting a password set it to now
     elif health == "expired":
         extra.append(("accountExpires", str((int(now) - 86400 + FILETIME_EPOCH_OFFSET) * 10 ** 7)))
     elif health == "unconstrained":
@@ -147,7 +166,10 @@ def directory_entries(instances, sddl, now=None):
         ou = estate.estate_ou(instance["index"])
         registered = instance["registered"]
         flags = UF_TRUSTED_FOR_DELEGATION if instance["health"] == "unconstrained_host" else 0
-        records.append(computer(instance["short"].upper(), ou, registered["computer"], flags=flags))
+        extra = [("msDS-SupportedEncryptionTypes", str(estate.COMPUTER_ENCRYPTION_TYPES))]
+        if password(instance):
+            extra.append(("unicodePwd:", unicode_pwd(password(instance))))
+        records.append(computer(instance["short"].upper(), ou, registered["computer"], flags=flags, extra=extra))
         if not instance["virtual"]:
             uac, extra, modify = health_settings(instance, now)
             dn = "CN=%s,%s,%s" % (instance["sam"], ou, estate.BASE_DN)

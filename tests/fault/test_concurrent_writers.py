@@ -273,3 +273,31 @@ def test_delegation_flags_sixteen_writers_lose_no_clear_and_report_one_each(lab,
             assert said.count([flag]) == 1 and said.count([]) == len(said) - 1, (flag, said)
     finally:
         connection.modify(dn, {"userAccountControl": [(ldap3.MODIFY_REPLACE, [str(before)])]})
+
+
+# -- kerberos_encryption_types: 16 writers on one account ------------------------------------------
+
+@pytest.mark.parametrize("round_number", range(ROUNDS))
+def test_kerberos_encryption_types_sixteen_writers_one_write_other_bits_kept(lab, accounts, round_number):
+    """Sixteen writers set AES on one account whose attribute holds RC4 and
+    the AES-session-key bit (0x20), released together: the value ends AES
+    with the bit kept (read by ldapsearch), exactly one writer says it
+    changed it, and none fails: the others' conditional writes were refused
+    and re-planned from the fresh value."""
+    dn = accounts["faultsvc"]["dn"]
+    connection = lab.bind_admin()
+    attribute = "msDS-SupportedEncryptionTypes"
+    assert connection.modify(dn, {attribute: [(ldap3.MODIFY_REPLACE, [str(0x24)])]})
+    runs = run_together("kerberos_encryption_types", [dict(lab.connection, accounts=["faultsvc"])] * WRITERS)
+    try:
+        released_together(runs)
+        assert_no_run_failed(runs)
+        out = subprocess.run(
+            ["ldapsearch", "-LLL", "-x", "-H", "ldaps://%s" % lab.server, "-D", lab.username, "-y", "/dev/stdin",
+             "-b", dn, "-s", "base", "(objectClass=*)", attribute],
+            input=lab.password, capture_output=True, text=True, check=True,
+            env=dict(os.environ, LDAPTLS_CACERT=lab.ca_cert)).stdout
+        assert "%s: %d" % (attribute, 0x38) in out, out
+        assert [run.result["changed"] for run in runs].count(True) == 1, [run.result for run in runs]
+    finally:
+        connection.modify(dn, {attribute: [(ldap3.MODIFY_DELETE, [])]})
