@@ -155,6 +155,8 @@ class Account:
     allowed_to_delegate_to: list = field(default_factory=list)
     managed_password_membership: bytes | None = None
     supported_encryption_types: str | None = None
+    # msDS-KeyVersionNumber, where it was read (SPN holders).
+    key_version_number: int | None = None
 
     @property
     def name(self):
@@ -287,6 +289,7 @@ def account_from_entry(entry, domain_netbios):
         allowed_to_delegate_to=entry.values("msDS-AllowedToDelegateTo"),
         managed_password_membership=entry.binary(MANAGED_PASSWORD_READERS),
         supported_encryption_types=entry.value(ENCRYPTION_TYPES_ATTRIBUTE),
+        key_version_number=int(entry.value("msDS-KeyVersionNumber")) if entry.value("msDS-KeyVersionNumber") else None,
     )
 
 

@@ -114,8 +114,10 @@ class DirectoryClient:
         self._global_catalog = None
         root = self.search("", "(objectClass=*)", ["defaultNamingContext", "rootDomainNamingContext",
                                                    "configurationNamingContext", "dnsHostName",
-                                                   "isGlobalCatalogReady", "highestCommittedUSN"],
+                                                   "isGlobalCatalogReady", "highestCommittedUSN", "currentTime"],
                            scope="base", paged=False)[0]
+        # The DC's clock (GeneralizedTime) and the controller's when it arrived: their skew.
+        self.dc_current_time, self.dc_time_read_at = root.value("currentTime"), time.time()
         self.default_naming_context = root.value("defaultNamingContext")
         self.root_domain_naming_context = root.value("rootDomainNamingContext")
         self.configuration_naming_context = root.value("configurationNamingContext")

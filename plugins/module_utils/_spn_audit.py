@@ -77,7 +77,7 @@ CLASS_SCHEMA_GUIDS = {
 _EVERYONE_SID = "S-1-1-0"
 _AUTHENTICATED_USERS_SID = "S-1-5-11"
 _FACT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-HOLDER_ATTRIBUTES = ["sAMAccountName", "objectSid", "objectClass", "servicePrincipalName"]
+HOLDER_ATTRIBUTES = ["sAMAccountName", "objectSid", "objectClass", "servicePrincipalName", "msDS-KeyVersionNumber"]
 # The kinds of account whose privileged group memberships are reported: a
 # computer's password is machine-made, out of reach of kerberoasting.
 PRIVILEGE_CHECKED_KINDS = ("user", "gmsa", "msa")
