@@ -14,12 +14,13 @@ from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import re
 
 
 def drift_report(audit, links, delegation, hostvars, hosts, mode="report", generated=None, waivers=None,
-                 severity_overrides=None, fail_on="error", encryption_types="aes"):
+                 severity_overrides=None, fail_on="error", encryption_types="aes", probe=None):
     """The report; each host's port check is its registered sql_static_port
     result, when the role manages its ports (plugin_utils/_estate.py).
     ``waivers``, ``severity_overrides`` and ``fail_on``: the inventory's
     accepted risks and the severity that fails the run (_catalogue.py);
-    ``encryption_types`` what the service accounts' should be."""
+    ``encryption_types`` what the service accounts' should be; ``probe``
+    the registered result of kerberos_probe, when it ran."""
     if not isinstance(audit, dict) or "instances" not in audit:
         raise AnsibleFilterError("drift_report needs the registered result of sqlauth.kerberos.spn_facts")
     ports = read_estate(hostvars, hosts).port_checks()
@@ -27,7 +28,8 @@ def drift_report(audit, links, delegation, hostvars, hosts, mode="report", gener
         return _drift_report.build_report(audit, links or [], delegation if isinstance(delegation, dict) else None,
                                           ports, mode=mode, generated=generated, waivers=waivers,
                                           severity_overrides=severity_overrides, fail_on=fail_on,
-                                          encryption_types=encryption_types)
+                                          encryption_types=encryption_types,
+                                          probe=probe if isinstance(probe, dict) and "tickets" in probe else None)
     except SqlAuthError as error:
         raise AnsibleFilterError(str(error)) from None
 

@@ -212,6 +212,34 @@ CATALOGUE = (
             "Set the account's encryption types to AES only once no client needs RC4 (the site playbook does with "
             "sql_kerberos_encryption_types: aes, the default).",
             "Set-ADUser / Set-ADServiceAccount -KerberosEncryptionType (PowerShell); the attribute in LDIF"),
+    Finding("KDC001", "kdc", "ticket_refused", "The KDC refuses a ticket for the SPN", "error",
+            "Kerberos logins: Cannot generate SSPI context, or NTLM",
+            "Asked from the controller as a client asks, the KDC issued no service ticket for the SPN (unknown "
+            "principal: no account holds it, or more than one does): clients get " + _SSPI + ".",
+            "Register the SPN on the instance's service account only (the SPN findings of the same instance say "
+            "where it is), then probe again.",
+            "setspn -S / setspn -D (PowerShell), in the SPN findings; the probe itself writes nothing"),
+    Finding("KDC002", "kdc", "key_version_mismatch", "Ticket key version differs from the directory's", "warning",
+            "Kerberos logins to the instance, when the service's keys are older than the KDC's",
+            "The ticket's key version is not the holder's msDS-KeyVersionNumber: the KDC and the directory the "
+            "report read disagree about the account's keys (replication not converged, or a password changed "
+            "moments ago); a service still holding the old key cannot decrypt the ticket.",
+            "Let replication converge and probe again; if it persists, reset the account's password on one DC and "
+            "give SQL Server the new one.",
+            "repadmin /syncall (PowerShell); not in LDIF"),
+    Finding("KDC003", "kdc", "rc4_ticket", "The KDC issues an RC4 ticket", "warning",
+            "nothing yet: Kerberos once RC4 is disabled, and the account's password sooner",
+            "The KDC encrypted the service ticket with RC4 - what the encryption-type checks predict, confirmed "
+            "by the KDC.",
+            "Set the holder's encryption types to AES (ENC001; the site playbook does), then probe again.",
+            "Set-ADUser -KerberosEncryptionType (PowerShell), in the encryption findings"),
+    Finding("KDC004", "kdc_clock", "clock_skew", "Controller and DC clocks differ beyond Kerberos' tolerance", "error",
+            "Kerberos from the controller, and a sign of time sync trouble in the estate",
+            "The controller's clock differs from the DC's (rootDSE currentTime) by more than the tolerance (5 "
+            "minutes by default): the KDC refuses requests with KRB_AP_ERR_SKEW, and hosts synchronised the same "
+            "way fail the same.",
+            "Synchronise the controller (and the hosts) with the domain's time source (NTP, w32time).",
+            "none: a time-synchronisation setting"),
     Finding("PRT001", "static_port", "dynamic_port", "No static TCP port", "error",
             "port SPNs: Kerberos for connections by port",
             "The port changes at restart: a port SPN cannot be registered, clients depend on SQL Browser, and "

@@ -57,8 +57,8 @@ RESULTS = ("ok", "drift", "skipped", "waived")
 # the account SQL Server runs as and its privileges, the right to write
 # SPNs, the SPNs, delegation, which needs the SPNs, and last the delegation
 # flags that resource-based constrained delegation replaces.
-CHECK_ORDER = ("static_port", "tcp_enabled", "account", "account_privilege", "spn_write_acl", "spn", "encryption",
-               "delegation",
+CHECK_ORDER = ("kdc_clock", "static_port", "tcp_enabled", "account", "account_privilege", "spn_write_acl", "spn", "kdc",
+               "encryption", "delegation",
                "delegation_risk")
 SPN_WRITE_RIGHTS = (("RPWP;servicePrincipalName", "read and write servicePrincipalName"),
                     ("WS;Validated write to service principal name", "validated write to SPNs"))
@@ -428,6 +428,51 @@ def privilege_checks(report):
     return [_check("account_privilege", name, "privileged_account", detail, fix=fix, commands=commands, account=name)]
 
 
+def kdc_checks(report, probe):
+    """The KDC's verdict for the instance's SPNs, from kerberos_probe's
+    result (``probe``), or nothing when the probe did not run."""
+    if not probe:
+        return []
+    rows = {row["spn"].lower(): row for row in probe.get("tickets") or []}
+    checks = []
+    for spn_row in report["spns"]:
+        row = rows.get(spn_row["spn"].lower())
+        if row is None:
+            continue
+        spn = spn_row["spn"]
+        if not row["issued"]:
+            error = row.get("error") or {}
+            checks.append(_check("kdc", spn, "ticket_refused", "the KDC refused a ticket for %s: %s (%s)" % (
+                spn, error.get("words") or "refused", error.get("kdc") or error.get("name")),
+                fix="Register %s on %s only, then probe again." % (spn, report["service_account"]["name"])))
+        elif row.get("key_version_match") is False:
+            checks.append(_check("kdc", spn, "key_version_mismatch", "ticket key version %s, %s's msDS-KeyVersionNumber"
+                                 " %s" % (row["ticket_kvno"], ", ".join(row["holders"]), row["directory_kvno"]),
+                                 fix="Let replication converge and probe again."))
+        elif row.get("rc4"):
+            checks.append(_check("kdc", spn, "rc4_ticket", "the KDC issued an %s ticket for %s" % (row["enctype"], spn),
+                                 fix="Set the encryption types of %s to AES, then probe again."
+                                 % ", ".join(row["holders"])))
+        else:
+            checks.append(_check("kdc", spn, "ok", "issued, %s, key version %s%s" % (
+                row["enctype"], row["ticket_kvno"], ", OK-AS-DELEGATE" if row.get("ok_as_delegate") else "")))
+    return checks
+
+
+def kdc_clock_check(probe):
+    """The controller's clock against the DC's, from kerberos_probe's result."""
+    clock = (probe or {}).get("clock") or {}
+    if clock.get("ok") is None:
+        return []
+    subject = "controller clock"
+    if clock["ok"]:
+        return [_check("kdc_clock", subject, "ok", "%+.1f s from the DC's" % clock["skew_seconds"])]
+    return [_check("kdc_clock", subject, "clock_skew", "the controller's clock (%s) is %+.0f s from the DC's (%s), "
+                   "beyond the tolerated %d s" % (clock["controller"], clock["skew_seconds"], clock["dc"],
+                                                  clock["max_skew"]),
+                   fix="Synchronise the controller with the domain's time source.")]
+
+
 _ENCRYPTION_TYPE_NAMES = {"aes": "'AES128','AES256'", "aes_rc4": "'AES128','AES256','RC4'"}
 
 
@@ -588,7 +633,7 @@ def _port_commands(platform, live, wanted):
 # -- the report ----------------------------------------------------------------
 
 def build_report(audit, links, delegation, ports, mode="report", generated=None, waivers=None,
-                 severity_overrides=None, fail_on="error", today=None, encryption_types="aes"):
+                 severity_overrides=None, fail_on="error", today=None, encryption_types="aes", probe=None):
     """The drift report.
 
     ``audit``: spn_facts' result; ``links``: the inventory's linked servers
@@ -597,7 +642,8 @@ def build_report(audit, links, delegation, ports, mode="report", generated=None,
     (see port_checks). ``waivers`` and ``severity_overrides`` are the
     inventory's accepted risks (_catalogue.py), ``fail_on`` the lowest
     severity that fails the run, ``today`` the date waivers expire against,
-    ``encryption_types`` what the accounts' should be (aes or aes_rc4).
+    ``encryption_types`` what the accounts' should be (aes or aes_rc4),
+    ``probe`` kerberos_probe's result or None.
     Raises CatalogueError for waivers or overrides that cannot apply."""
     if fail_on not in SEVERITIES:
         raise CatalogueError("fail_on must be one of %s, got %r" % (", ".join(SEVERITIES), fail_on))
@@ -613,13 +659,16 @@ def build_report(audit, links, delegation, ports, mode="report", generated=None,
     delegations = delegation_checks(links or [], by_key, delegation,
                                     {c["input"].lower(): c for c in audit.get("callers") or []})
     hosts = {}
+    # The controller's clock concerns the whole run: its check sits with the first instance.
+    clock = kdc_clock_check(probe)
     for report in reports:
         key = instance_key(report["host"], report["instance"])
-        checks = account_checks(report, now)
+        checks, clock = clock + account_checks(report, now), []
         checks.extend(privilege_checks(report))
         checks.extend(port_checks(report, (ports or {}).get(report["host"].lower())))
         checks.append(spn_write_acl_check(report))
         checks.extend(spn_checks(report))
+        checks.extend(kdc_checks(report, probe))
         checks.extend(stale_spn_checks(report))
         checks.extend(encryption_checks(dict(report, domain=audit.get("domain")), encryption_types))
         checks.extend(delegations.get(key, []))

@@ -35,7 +35,11 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._encryption_types
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._kerberos_token import TicketInfo, TokenError, ticket_info
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import spn_key
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import find_spn_holders, prepare_audit
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import (
+    find_spn_holders,
+    prepare_audit,
+    validate_fact_name,
+)
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import SPN_FORMS
 
 # RFC 4120 TicketFlags bit 13, as krb5_flags holds it.
@@ -93,6 +97,7 @@ def validate_kerberos_probe(params):
     if problems:
         raise ProbeError("; ".join(problems))
     # Bad instances raise the same errors as in spn_facts.
+    fact_name = validate_fact_name(params.get("fact_name"))
     prepared = prepare_audit(params.get("instances") or [])
     if not prepared:
         raise ProbeError("instances is empty")
@@ -100,7 +105,7 @@ def validate_kerberos_probe(params):
                 password=params.get("kerberos_password"), keytab=params.get("kerberos_keytab"),
                 ccache=params.get("kerberos_ccache"),
                 aes_only=params.get("aes_only", True), rate_limit=params.get("rate_limit") or 0,
-                max_clock_skew=params.get("max_clock_skew") or DEFAULT_MAX_CLOCK_SKEW)
+                max_clock_skew=params.get("max_clock_skew") or DEFAULT_MAX_CLOCK_SKEW, fact_name=fact_name)
 
 
 class GssKerberos:
@@ -268,5 +273,9 @@ def kerberos_probe(client, request, check_mode=False, kerberos=None, clock=time.
                    key_version_mismatch=sum(r["key_version_match"] is False for r in rows),
                    ok_as_delegate=sum(bool(r["ok_as_delegate"]) for r in rows), seconds=round(seconds, 2),
                    tickets_per_second=round(len(rows) / seconds, 1) if seconds else None)
-    return dict(changed=False, realm=realm, client=getattr(kerberos, "client", None), clock=clock_state,
-                tickets=rows, summary=summary, aes_only=request["aes_only"])
+    result = dict(realm=realm, client=getattr(kerberos, "client", None), clock=clock_state, tickets=rows,
+                  summary=summary, aes_only=request["aes_only"])
+    # As spn_facts: with fact_name, the result is that fact only (a large estate's is encoded once).
+    if request.get("fact_name"):
+        return dict(changed=False, summary=summary, clock=clock_state, ansible_facts={request["fact_name"]: result})
+    return dict(result, changed=False)

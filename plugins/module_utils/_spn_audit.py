@@ -442,12 +442,17 @@ def summarize(reports):
                 spns=counts)
 
 
-def validate_spn_facts(params):
-    """spn_facts' input, checked before connecting."""
-    fact_name = params.get("fact_name")
+def validate_fact_name(fact_name):
+    """A module's fact_name option: None or a variable name."""
     if fact_name is not None and not _FACT_NAME.match(fact_name):
         raise SpnError("fact_name %r is not a variable name: use letters, digits and underscores, starting with a "
                        "letter or underscore" % fact_name)
+    return fact_name
+
+
+def validate_spn_facts(params):
+    """spn_facts' input, checked before connecting."""
+    fact_name = validate_fact_name(params.get("fact_name"))
     return dict(prepared=prepare_audit(params["instances"]), forms=params["spn_forms"],
                 forest=params["search_scope"] == "forest", fact_name=fact_name,
                 callers=parse_callers(params.get("callers")))

@@ -66,6 +66,11 @@ options:
     description: The clock difference between the controller and the DC tolerated, in seconds.
     type: int
     default: 300
+  fact_name:
+    description:
+      - The name of a fact to set the result as, instead of returning it (the result then carries only RV(summary)
+        and RV(clock)), as M(sqlauth.kerberos.spn_facts) does.
+    type: str
 seealso:
   - module: sqlauth.kerberos.spn_facts
 """
@@ -90,12 +95,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 tickets:
+  returned: success, when O(fact_name) is not set
   description:
     - Per SPN - C(spn), the C(instances) that need it, its C(holders) in the directory, C(issued), C(error) when
       refused (C(code), C(name) such as V(unknown_principal), C(words), and the C(kdc)'s message), C(enctype) (as
       C(klist -e) names it), C(rc4), C(ticket_kvno), C(directory_kvno) (the single holder's msDS-KeyVersionNumber),
       C(key_version_match), C(ok_as_delegate), and C(status) - V(ok), V(refused), V(key_version_mismatch) or V(rc4).
-  returned: success
   type: list
   elements: dict
 clock:
@@ -109,12 +114,16 @@ summary:
   type: dict
 realm:
   description: The realm asked, the connected domain's DNS name in upper case.
-  returned: success
+  returned: success, when O(fact_name) is not set
   type: str
 client:
   description: The Kerberos name the tickets were asked as.
-  returned: success
+  returned: success, when O(fact_name) is not set
   type: str
+ansible_facts:
+  description: The result (RV(tickets), RV(clock), RV(summary), RV(realm), RV(client)) under the name O(fact_name).
+  returned: when O(fact_name) is set
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -143,6 +152,7 @@ def main():
             aes_only=dict(type="bool", default=True),
             rate_limit=dict(type="float", default=50),
             max_clock_skew=dict(type="int", default=DEFAULT_MAX_CLOCK_SKEW),
+            fact_name=dict(type="str"),
         ),
         supports_check_mode=True,
     )

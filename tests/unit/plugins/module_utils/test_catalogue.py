@@ -80,7 +80,8 @@ EMITTED = {("spn", status) for status in STATUSES if status != "ok"} | {
     ("account", "password_expired"), ("spn", "stale"), ("account", "gmsa_password_unreadable"),
     ("delegation", "self_entry"), ("delegation", "caller_not_delegable"), ("account_privilege", "privileged_account"),
     ("encryption", "rc4_only"), ("encryption", "des_enabled"), ("encryption", "aes_keys_possibly_missing"),
-    ("encryption", "computer_weak_encryption"), ("encryption", "rc4_allowed")}
+    ("encryption", "computer_weak_encryption"), ("encryption", "rc4_allowed"), ("kdc", "ticket_refused"),
+    ("kdc", "key_version_mismatch"), ("kdc", "rc4_ticket"), ("kdc_clock", "clock_skew")}
 
 
 def test_every_status_the_report_emits_has_an_entry():

@@ -143,3 +143,27 @@ def test_kdc_errors_from_mit_minor_codes():
 def test_bad_input_fails_before_connecting(params, message):
     with pytest.raises(ProbeError, match=message):
         request(**params)
+
+
+# -- in the drift report ----------------------------------------------------------------------
+
+def test_the_drift_report_shows_the_kdcs_verdict():
+    from ansible_collections.sqlauth.kerberos.plugins.module_utils._drift_report import build_report
+    from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import audit
+
+    probe, dummy = run({"MSSQLSvc/sql01.corp.example.com:1433": (AES_TOKEN, 0),
+                        "MSSQLSvc/sql01:1433": (RC4_TOKEN, 0)}, spn_forms=None,
+                       clock=lambda: JAN_2026 + 600 + (__import__("time").time() - JAN_2026))
+    report_in = audit(directory(), request(spn_forms=None)["prepared"], request(spn_forms=None)["forms"])
+    report = build_report(report_in, [], None, {}, probe=probe)
+    checks = [c for h in report["hosts"] for i in h["instances"] for c in i["checks"] if c["check"].startswith("kdc")]
+    found = {(c["check"], c["subject"], c["status"], c.get("id")) for c in checks}
+    assert ("kdc", "MSSQLSvc/sql01.corp.example.com:1433", "ok", None) in found
+    assert ("kdc", "MSSQLSvc/sql01:1433", "rc4_ticket", "KDC003") in found
+    assert ("kdc", "MSSQLSvc/sql01.corp.example.com", "ticket_refused", "KDC001") in found
+    assert ("kdc_clock", "controller clock", "clock_skew", "KDC004") in found
+    # The clock's check is on one instance only, first among its checks.
+    assert sum(c["check"] == "kdc_clock" for c in checks) == 1
+    # Without the probe, no KDC check at all.
+    plain = build_report(report_in, [], None, {})
+    assert not [c for h in plain["hosts"] for i in h["instances"] for c in i["checks"] if c["check"].startswith("kdc")]
