@@ -440,7 +440,13 @@ def kdc_checks(report, probe):
         if row is None:
             continue
         spn = spn_row["spn"]
-        if not row["issued"]:
+        if row.get("rc4"):
+            detail = ("the KDC issued an %s ticket for %s" % (row["enctype"], spn) if row["issued"] else
+                      "the KDC issues no AES ticket for %s (%s): its holder allows RC4 only" % (
+                          spn, (row.get("error") or {}).get("kdc")))
+            checks.append(_check("kdc", spn, "rc4_ticket", detail, fix="Set the encryption types of %s to AES, then "
+                                 "probe again." % ", ".join(row["holders"])))
+        elif not row["issued"]:
             error = row.get("error") or {}
             checks.append(_check("kdc", spn, "ticket_refused", "the KDC refused a ticket for %s: %s (%s)" % (
                 spn, error.get("words") or "refused", error.get("kdc") or error.get("name")),
@@ -449,10 +455,6 @@ def kdc_checks(report, probe):
             checks.append(_check("kdc", spn, "key_version_mismatch", "ticket key version %s, %s's msDS-KeyVersionNumber"
                                  " %s" % (row["ticket_kvno"], ", ".join(row["holders"]), row["directory_kvno"]),
                                  fix="Let replication converge and probe again."))
-        elif row.get("rc4"):
-            checks.append(_check("kdc", spn, "rc4_ticket", "the KDC issued an %s ticket for %s" % (row["enctype"], spn),
-                                 fix="Set the encryption types of %s to AES, then probe again."
-                                 % ", ".join(row["holders"])))
         else:
             checks.append(_check("kdc", spn, "ok", "issued, %s, key version %s%s" % (
                 row["enctype"], row["ticket_kvno"], ", OK-AS-DELEGATE" if row.get("ok_as_delegate") else "")))

@@ -47,6 +47,8 @@ OK_AS_DELEGATE = 0x00040000
 # GSS_KRB5_GET_TKT_FLAGS_OID (MIT): the ticket flags of an established context.
 GET_TKT_FLAGS_OID = "1.2.840.113554.1.2.2.5.1"
 AES_ENCTYPES = (18, 17)
+# KDC_ERR_ETYPE_NOSUPP: with AES session keys only, the answer for an account that allows RC4 only.
+ETYPE_NOT_SUPPORTED = 14
 DEFAULT_MAX_CLOCK_SKEW = 300
 # MIT's com_err codes of KDC protocol errors are this base plus the RFC 4120 code.
 _KRB5_ERROR_BASE = -1765328384
@@ -123,28 +125,28 @@ class GssKerberos:
         self._gssapi, self._inquire, self._oid = gssapi, inquire_sec_context_by_oid, OID
         self.realm = realm
         memory = "MEMORY:sqlauth-probe-%s" % uuid.uuid4().hex
+        source = ("the password of %s" % principal if password is not None else "the keytab %s" % keytab if keytab
+                  else "the ticket cache %s" % (ccache or "(default)"))
         try:
             if password is not None:
                 name = gssapi.Name(principal, gssapi.NameType.kerberos_principal)
                 creds = gssapi.Credentials(base=acquire_cred_with_password(name, password.encode("utf-8"),
                                                                            usage="initiate").creds)
-                source = "the password of %s" % principal
             elif keytab:
                 name = gssapi.Name(principal, gssapi.NameType.kerberos_principal)
                 creds = gssapi.Credentials(name=name, usage="initiate",
                                            store={"client_keytab": keytab, "ccache": memory})
-                source = "the keytab %s" % keytab
+                # Acquiring from a keytab is lazy: ask for the TGT now, so a bad keytab fails here.
+                creds.inquire()
             else:
                 operator = gssapi.Credentials(usage="initiate", store={"ccache": ccache} if ccache else None)
                 # A copy: the service tickets asked for land in the private cache, not the operator's.
                 operator.store(store={"ccache": memory}, usage="initiate", overwrite=True)
                 creds = gssapi.Credentials(usage="initiate", store={"ccache": memory})
-                source = "the ticket cache %s" % (ccache or "(default)")
             self.client = str(creds.name)
         except gssapi.exceptions.GSSError as error:
             raise ProbeError("no Kerberos credentials from %s: %s (run kinit, or give the probe a keytab or a "
-                             "password)" % (locals().get("source") or "the given credentials",
-                                            _gss_words(error))) from None
+                             "password)" % (source, _gss_words(error))) from None
         if aes_only:
             krb5_set_allowable_enctypes(creds, list(AES_ENCTYPES))
         self._creds = creds
@@ -221,6 +223,10 @@ def ticket_row(spn, instances, holders, outcome):
                ok_as_delegate=None)
     if isinstance(outcome, TicketRefused):
         row.update(error=dict(code=outcome.code, name=outcome.name, words=outcome.words, kdc=str(outcome)))
+        if outcome.code == ETYPE_NOT_SUPPORTED:
+            # Asked for AES session keys only: the account allows RC4 only. A
+            # client offering RC4 gets its ticket, an RC4 one.
+            row["rc4"] = True
     else:
         info, flags = outcome
         row.update(issued=True, enctype=info.enctype_name, rc4=info.is_rc4, ticket_kvno=info.kvno,
@@ -229,8 +235,8 @@ def ticket_row(spn, instances, holders, outcome):
             row["directory_kvno"] = holders[0].key_version_number
             if info.kvno is not None:
                 row["key_version_match"] = info.kvno == holders[0].key_version_number
-    row["status"] = ("refused" if not row["issued"] else "key_version_mismatch"
-                     if row["key_version_match"] is False else "rc4" if row["rc4"] else "ok")
+    row["status"] = ("rc4" if row["rc4"] else "refused" if not row["issued"] else "key_version_mismatch"
+                     if row["key_version_match"] is False else "ok")
     return row
 
 
@@ -269,7 +275,7 @@ def kerberos_probe(client, request, check_mode=False, kerberos=None, clock=time.
         rows.append(ticket_row(spn, names, holders.get(key, []), outcome))
     seconds = time.monotonic() - started
     summary = dict(requested=len(rows), issued=sum(r["issued"] for r in rows),
-                   refused=sum(not r["issued"] for r in rows), rc4=sum(bool(r["rc4"]) for r in rows),
+                   refused=sum(r["status"] == "refused" for r in rows), rc4=sum(bool(r["rc4"]) for r in rows),
                    key_version_mismatch=sum(r["key_version_match"] is False for r in rows),
                    ok_as_delegate=sum(bool(r["ok_as_delegate"]) for r in rows), seconds=round(seconds, 2),
                    tickets_per_second=round(len(rows) / seconds, 1) if seconds else None)

@@ -44,8 +44,10 @@ def test_check_apply_rerun(lab, kdc, rc4_account, tmp_path):
     usn = lab.highest_committed_usn()
     check = runner(MODULE, args, check=True, diff=True)
     assert not check["failed"] and check["changed"], check
-    assert check["diff"] == dict(before={"CORP\\sqlsvc15": "0x4 (rc4-hmac)"},
-                                 after={"CORP\\sqlsvc15": "0x18 (aes128-cts-hmac-sha1-96, aes256-cts-hmac-sha1-96)"})
+    # The diff Ansible printed: the value before and after, in words.
+    printed = [line.strip() for line in runner.last_output.splitlines() if line.startswith(("-", "+"))]
+    assert '-    "CORP\\\\sqlsvc15": "0x4 (rc4-hmac)"' in printed, runner.last_output
+    assert '+    "CORP\\\\sqlsvc15": "0x18 (aes128-cts-hmac-sha1-96, aes256-cts-hmac-sha1-96)"' in printed
     assert lab.highest_committed_usn() == usn and stored(lab, rc4_account) == 4
 
     applied = runner(MODULE, args, diff=True)

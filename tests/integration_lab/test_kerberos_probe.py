@@ -45,8 +45,14 @@ def test_the_probe_agrees_with_kvno_and_klist_for_every_spn(lab, kdc, probe):
     assert probe["summary"]["requested"] == len(probe["tickets"]) > 40
     for row in probe["tickets"]:
         issued, output = kdc.kvno(row["spn"])
-        assert row["issued"] is issued, (row, output)
         assert (row["spn"].lower() in refused) is not issued, row
+        if row["status"] == "rc4" and not row["issued"]:
+            # AES session keys only: refused for an account allowing RC4 only (sqlsvc15, 4), which
+            # kvno, offering RC4, gets an RC4 ticket for.
+            assert row["error"]["name"] == "etype_not_supported" and issued, row
+            assert kdc.ticket_enctype(row["spn"]) == "arcfour-hmac"
+            continue
+        assert row["issued"] is issued, (row, output)
         if issued:
             assert row["enctype"] == kdc.ticket_enctype(row["spn"]), row
             assert row["ticket_kvno"] == int(output.rsplit("kvno = ", 1)[1]), row

@@ -167,3 +167,17 @@ def test_the_drift_report_shows_the_kdcs_verdict():
     # Without the probe, no KDC check at all.
     plain = build_report(report_in, [], None, {})
     assert not [c for h in plain["hosts"] for i in h["instances"] for c in i["checks"] if c["check"].startswith("kdc")]
+
+
+def test_an_aes_only_refusal_means_rc4_only():
+    """Asked for AES session keys only, the KDC refuses an account that
+    allows RC4 only (KDC_ERR_ETYPE_NOSUPP, seen on the lab KDC): reported
+    as RC4, not as a missing SPN."""
+    class Rc4Only(StandInKerberos):
+        def ticket(self, spn):
+            raise TicketRefused(14, "etype_not_supported", "no key of an allowed type",
+                                "KDC has no support for encryption type")
+
+    result = kerberos_probe(directory(), request(), kerberos=Rc4Only({}), clock=lambda: JAN_2026)
+    assert {row["status"] for row in result["tickets"]} == {"rc4"}
+    assert result["summary"]["refused"] == 0 and result["summary"]["rc4"] == 2
