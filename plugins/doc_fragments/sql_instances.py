@@ -67,4 +67,16 @@ options:
         type: list
         elements: str
         default: []
+  spn_forms:
+    description:
+      - The SPN forms to require. By default all of them, which is what clients really ask for.
+      - V(fqdn_port) C(MSSQLSvc/host.fqdn:1433) and V(netbios_port) C(MSSQLSvc/host:1433), used over TCP.
+      - V(fqdn_instance) C(MSSQLSvc/host.fqdn:NAME) and V(netbios_instance) C(MSSQLSvc/host:NAME), used over
+        named pipes and shared memory; for the default instance these are the portless C(MSSQLSvc/host.fqdn)
+        and C(MSSQLSvc/host).
+      - V(listener_fqdn) and V(listener_netbios), the same for availability group listeners.
+    type: list
+    elements: str
+    choices: [fqdn_port, fqdn_instance, netbios_port, netbios_instance, listener_fqdn, listener_netbios]
+    default: [fqdn_port, fqdn_instance, netbios_port, netbios_instance, listener_fqdn, listener_netbios]
 """

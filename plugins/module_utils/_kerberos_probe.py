@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._encryption_types import generalized_time
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._kerberos_token import TicketInfo, TokenError, ticket_info
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._kerberos_token import TokenError, ticket_info
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import spn_key
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import (
     find_spn_holders,
