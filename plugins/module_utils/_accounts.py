@@ -199,6 +199,23 @@ def normalize_dn(dn):
     return re.sub(r"\s*([,=+])\s*", r"\1", dn.strip()).lower()
 
 
+def parse_account_items(items):
+    """A module's ``accounts`` option: each item an account name, or a dict
+    of ``account`` and ``host`` (a service identity of that host). Returns
+    (references, problems): every item parsed, each problem said, and
+    "accounts is empty" when there is nothing to parse."""
+    problems, references = [], []
+    for item in items or []:
+        name, host = (item.get("account"), item.get("host")) if isinstance(item, dict) else (item, None)
+        try:
+            references.append(parse_account_reference(name, host))
+        except AccountError as error:
+            problems.append(str(error))
+    if not references and not problems:
+        problems.append("accounts is empty")
+    return references, problems
+
+
 def parse_account_reference(text, host=None):
     """Parse an account name; ``host`` (the SQL host's FQDN) is needed for the
     service identities that map to the host's computer account."""

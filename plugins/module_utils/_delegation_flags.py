@@ -22,8 +22,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._account_state im
     UF_TRUSTED_TO_AUTH_FOR_DELEGATION,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import (
-    AccountError,
-    parse_account_reference,
+    parse_account_items,
     resolve_accounts,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError, with_writes
@@ -44,15 +43,7 @@ class DelegationFlagsError(SqlAuthError):
 
 def validate_delegation_flags(params):
     """The module's input, checked before connecting."""
-    problems, references = [], []
-    for item in params.get("accounts") or []:
-        name, host = (item.get("account"), item.get("host")) if isinstance(item, dict) else (item, None)
-        try:
-            references.append(parse_account_reference(name, host))
-        except AccountError as error:
-            problems.append(str(error))
-    if not references and not problems:
-        problems.append("accounts is empty")
+    references, problems = parse_account_items(params.get("accounts"))
     clear = params.get("clear") or []
     if not clear:
         problems.append("clear is empty: name the flags to clear (%s)" % ", ".join(FLAGS))

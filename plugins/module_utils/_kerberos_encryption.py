@@ -20,8 +20,7 @@ could not be decrypted until the password is reset."""
 from __future__ import annotations
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import (
-    AccountError,
-    parse_account_reference,
+    parse_account_items,
     resolve_accounts,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._encryption_types import (
@@ -44,15 +43,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection 
 
 def validate_encryption_types(params):
     """The module's input, checked before connecting."""
-    problems, references = [], []
-    for item in params.get("accounts") or []:
-        name, host = (item.get("account"), item.get("host")) if isinstance(item, dict) else (item, None)
-        try:
-            references.append(parse_account_reference(name, host))
-        except AccountError as error:
-            problems.append(str(error))
-    if not references and not problems:
-        problems.append("accounts is empty")
+    references, problems = parse_account_items(params.get("accounts"))
     target = params.get("encryption_types") or "aes"
     if target not in TARGETS:
         problems.append("encryption_types must be one of %s, got %r" % (", ".join(TARGETS), target))
