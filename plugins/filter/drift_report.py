@@ -23,6 +23,9 @@ def drift_report(audit, links, delegation, hostvars, hosts, mode="report", gener
     the registered result of kerberos_probe, when it ran."""
     if not isinstance(audit, dict) or "instances" not in audit:
         raise AnsibleFilterError("drift_report needs the registered result of sqlauth.kerberos.spn_facts")
+    if isinstance(probe, dict) and "tickets" not in probe and "summary" in probe:
+        raise AnsibleFilterError("drift_report needs kerberos_probe's whole result: with fact_name, pass that fact, "
+                                 "not the registered result")
     ports = read_estate(hostvars, hosts).port_checks()
     try:
         return _drift_report.build_report(audit, links or [], delegation if isinstance(delegation, dict) else None,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ad_time import filetime, iso
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._encryption_types import (
     ATTRIBUTE as ENCRYPTION_TYPES_ATTRIBUTE,
     encryption_state,
-    filetime,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import (
@@ -49,24 +49,10 @@ MANAGED_PASSWORD_READERS = "msDS-GroupMSAMembership"
 ACCOUNT_STATE_ATTRIBUTES = ["msDS-User-Account-Control-Computed", "accountExpires", "pwdLastSet",
                             "msDS-AllowedToDelegateTo", MANAGED_PASSWORD_READERS, ENCRYPTION_TYPES_ATTRIBUTE]
 
-# accountExpires: 0 and 0x7FFFFFFFFFFFFFFF both mean never.
-_NEVER = (0, 0x7FFFFFFFFFFFFFFF)
-_FILETIME_EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
-
 
 def filetime_to_iso(value):
     """An AD FILETIME (100 ns since 1601, UTC) as ISO 8601, or None for never."""
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        return None
-    if value in _NEVER or value < 0:
-        return None
-    try:
-        moment = _FILETIME_EPOCH + datetime.timedelta(microseconds=value // 10)
-    except OverflowError:
-        return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(filetime(value))
 
 
 def account_state(user_account_control, computed=0, account_expires=None, pwd_last_set=None,
@@ -91,9 +77,8 @@ def account_state(user_account_control, computed=0, account_expires=None, pwd_la
     # account log on, verified on the lab's).
     must_change = (pwd_last_set is not None and str(pwd_last_set).strip() == "0"
                    and not uac & UF_DONT_EXPIRE_PASSWD)
-    set_at = filetime(pwd_last_set)
     return dict(flags=flags, expires=filetime_to_iso(account_expires), must_change_password=must_change,
-                password_last_set=set_at.strftime("%Y-%m-%dT%H:%M:%SZ") if set_at else None,
+                password_last_set=filetime_to_iso(pwd_last_set),
                 allowed_to_delegate_to=sorted(allowed_to_delegate_to or [], key=str.lower),
                 encryption_types=dict(encryption_state(supported_encryption_types, uac), aes_keys_possibly_missing=None))
 

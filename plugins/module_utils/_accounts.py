@@ -53,7 +53,7 @@ _DN = re.compile(r"^[A-Za-z][\w-]*=.+", re.IGNORECASE)
 _KINDS = (("msds-groupmanagedserviceaccount", "gmsa"), ("msds-managedserviceaccount", "msa"),
           ("computer", "computer"), ("user", "user"), ("group", "group"))
 ACCOUNT_ATTRIBUTES = ["sAMAccountName", "userPrincipalName", "objectSid", "objectClass", "dNSHostName",
-                      "servicePrincipalName", "userAccountControl"] + ACCOUNT_STATE_ATTRIBUTES
+                      "servicePrincipalName", "userAccountControl", "primaryGroupID"] + ACCOUNT_STATE_ATTRIBUTES
 
 
 class AccountError(SqlAuthError, ValueError):
@@ -133,6 +133,15 @@ class AccountReference:
                 or [a for a in computers if sam(a) == short_host_name(value) + "$"])
 
 
+@dataclass(frozen=True)
+class Member:
+    """An account as group expansion (_group_membership) takes it: its DN
+    and its primaryGroupID (a RID, or None), read with the account."""
+
+    dn: str
+    primary_group: int | None = None
+
+
 @dataclass
 class Account:
     """An AD account as the modules need it."""
@@ -157,6 +166,7 @@ class Account:
     supported_encryption_types: str | None = None
     # msDS-KeyVersionNumber, where it was read (SPN holders).
     key_version_number: int | None = None
+    primary_group_id: int | None = None
 
     @property
     def name(self):
@@ -183,6 +193,10 @@ class Account:
 
     def summary(self):
         return dict(name=self.name, dn=self.dn, sid=self.sid, kind=self.kind)
+
+    def as_member(self):
+        """The account as group expansion takes it (_group_membership.Member)."""
+        return Member(self.dn, self.primary_group_id)
 
     def state(self):
         """What the account's attributes say about it (_account_state.py)."""
@@ -307,6 +321,7 @@ def account_from_entry(entry, domain_netbios):
         managed_password_membership=entry.binary(MANAGED_PASSWORD_READERS),
         supported_encryption_types=entry.value(ENCRYPTION_TYPES_ATTRIBUTE),
         key_version_number=int(entry.value("msDS-KeyVersionNumber")) if entry.value("msDS-KeyVersionNumber") else None,
+        primary_group_id=int(entry.value("primaryGroupID")) if entry.value("primaryGroupID") else None,
     )
 
 

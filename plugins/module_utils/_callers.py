@@ -35,7 +35,8 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection 
 )
 
 PROTECTED_USERS_RID = 525
-CALLER_ATTRIBUTES = ["sAMAccountName", "userPrincipalName", "objectSid", "objectClass", "userAccountControl"]
+CALLER_ATTRIBUTES = ["sAMAccountName", "userPrincipalName", "objectSid", "objectClass", "userAccountControl",
+                     "primaryGroupID"]
 # The userAccountControl bit test (LDAP_MATCHING_RULE_BIT_AND).
 _BIT_AND = "1.2.840.113556.1.4.803"
 
@@ -88,7 +89,7 @@ def check_callers(client, references):
     domains = {domain_sid(account.sid) for account in resolved.values()} - {None}
     protected = find_groups(client, ["%s-%d" % (sid, PROTECTED_USERS_RID) for sid in sorted(domains)])
     users = [account for account in resolved.values() if account.kind != "group"]
-    in_protected = members_of_groups(client, {a.sid: a.dn for a in users}, list(protected)) if protected else {}
+    in_protected = members_of_groups(client, {a.sid: a.as_member() for a in users}, list(protected)) if protected else {}
     results = []
     for reference in references:
         account = resolved[reference]

@@ -35,6 +35,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._encryption_types
     TARGETS as ENCRYPTION_TARGETS,
     WRITABLE_KINDS as ENCRYPTION_WRITABLE_KINDS,
     etype_names,
+    needs_setting,
     planned_value,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._kerberos_encryption import encryption_types_modification
@@ -500,24 +501,32 @@ def encryption_checks(report, target="aes"):
                                "%s (Group Policy)." % report["host"], account=name)]
         return [_check("encryption", name, "ok", shown, account=name)]
     identity = _ps_quote(account["dn"])
-    setter = "Set-ADServiceAccount" if kind == "gmsa" else "Set-ADUser"
-    wanted = planned_value(encryption["value"], target)
+    setter = "Set-ADServiceAccount" if kind in ("gmsa", "msa") else "Set-ADUser"
     set_command = "%s -Identity %s -KerberosEncryptionType %s" % (setter, identity, _ENCRYPTION_TYPE_NAMES[target])
-    ldif = [modify_record(account["dn"], encryption_types_modification(encryption["value"], wanted))]
+    # What kerberos_encryption_types writes, and its own modify as LDIF: empty when the attribute needs nothing.
+    settable = needs_setting(encryption["value"], target)
+    ldif = [modify_record(account["dn"], encryption_types_modification(
+        encryption["value"], planned_value(encryption["value"], target)))] if settable else []
     fix_set = "Set the encryption types of %s to %s (the site playbook does)." % (
         name, " and ".join(etype_names(ENCRYPTION_TARGETS[target])))
     checks = []
     if encryption["des"]:
         by_bits = any(etype.startswith("des-") for etype in encryption["names"])
-        checks.append(_check("encryption", name, "des_enabled", "%s allows DES: %s" % (
-            name, shown if by_bits else "'Use only Kerberos DES encryption types' is set"),
-            fix="Clear 'Use only Kerberos DES encryption types' if set, then: " + fix_set,
-            commands=["Set-ADAccountControl -Identity %s -UseDESKeyOnly $false" % identity, set_command],
-            ldif=ldif, account=name))
+        if by_bits:
+            checks.append(_check("encryption", name, "des_enabled", "%s allows DES: %s" % (name, shown),
+                                 fix=fix_set, commands=[set_command], ldif=ldif, account=name))
+        else:
+            # USE_DES_KEY_ONLY is a userAccountControl flag, which no module of the collection sets or clears.
+            checks.append(_check("encryption", name, "des_enabled", "%s: 'Use only Kerberos DES encryption types' "
+                                 "is set (userAccountControl)" % name,
+                                 fix="Clear 'Use only Kerberos DES encryption types' on %s (a person: the collection "
+                                     "does not write this flag)." % name,
+                                 commands=["Set-ADAccountControl -Identity %s -UseDESKeyOnly $false" % identity],
+                                 account=name))
     if encryption["rc4_only"]:
         checks.append(_check("encryption", name, "rc4_only", "%s gets RC4 service tickets: %s" % (name, shown),
                              fix=fix_set, commands=[set_command], ldif=ldif, account=name))
-    elif encryption["rc4"] and target == "aes" and not encryption["des"]:
+    elif settable and encryption["rc4"] and target == "aes":
         checks.append(_check("encryption", name, "rc4_allowed", "%s allows RC4 beside AES: %s" % (name, shown),
                              fix=fix_set, commands=[set_command], ldif=ldif, account=name))
     if encryption.get("aes_keys_possibly_missing"):
@@ -527,7 +536,8 @@ def encryption_checks(report, target="aes"):
             "Read-only Domain Controllers group was created)" % (
                 name, (account.get("state") or {}).get("password_last_set") or "?",
                 (report.get("domain") or {}).get("aes_keys_since") or "?"),
-            fix="Reset the password of %s and give SQL Server the new one, then set its encryption types to AES." % name,
+            fix="Reset the password of %s and give SQL Server the new one, then set its encryption types to AES "
+                "(the site playbook leaves an AES-only setting for it until then)." % name,
             commands=["Set-ADAccountPassword -Identity %s -Reset" % identity], account=name))
     return checks or [_check("encryption", name, "ok", shown, account=name)]
 

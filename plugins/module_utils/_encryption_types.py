@@ -8,8 +8,7 @@ spn_facts reads the attributes with the accounts, the drift report judges
 them, kerberos_encryption_types writes the planned value."""
 from __future__ import annotations
 
-import datetime
-
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ad_time import filetime, generalized_time
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 
 ATTRIBUTE = "msDS-SupportedEncryptionTypes"
@@ -22,19 +21,19 @@ AES256 = 0x10
 # compound identity) are other settings, kept as they are by every write.
 ETYPE_BITS = DES_CBC_CRC | DES_CBC_MD5 | RC4_HMAC | AES128 | AES256
 AES = AES128 | AES256
+DES = DES_CBC_CRC | DES_CBC_MD5
 UF_USE_DES_KEY_ONLY = 0x200000
 NAMES = ((DES_CBC_CRC, "des-cbc-crc"), (DES_CBC_MD5, "des-cbc-md5"), (RC4_HMAC, "rc4-hmac"),
          (AES128, "aes128-cts-hmac-sha1-96"), (AES256, "aes256-cts-hmac-sha1-96"))
 # What kerberos_encryption_types sets, by the name its option and the role use.
 TARGETS = {"aes": AES, "aes_rc4": AES | RC4_HMAC}
-# Kinds whose attribute the collection writes; a computer's is rewritten by
-# Windows from the host's policy, so it is reported only.
-WRITABLE_KINDS = ("user", "gmsa")
+# Kinds whose attribute the collection writes (users, group and standalone
+# managed service accounts); a computer's is rewritten by Windows from the
+# host's policy, so it is reported only.
+WRITABLE_KINDS = ("user", "gmsa", "msa")
 # "Read-only Domain Controllers": Windows creates it when the domain reaches
 # the 2008 functional level, the first to make AES keys.
 RODC_GROUP_RID = 521
-
-_FILETIME_EPOCH = datetime.datetime(1601, 1, 1, tzinfo=datetime.timezone.utc)
 
 
 class EncryptionTypesError(SqlAuthError, ValueError):
@@ -45,13 +44,30 @@ def etype_names(bits):
     return [name for bit, name in NAMES if bits & bit]
 
 
+def attribute_value(raw):
+    """msDS-SupportedEncryptionTypes as read (a string, or None/"" when
+    absent) as an int, or None when absent."""
+    return None if raw in (None, "") else int(raw)
+
+
+def needs_setting(value, target):
+    """Whether an account's msDS-SupportedEncryptionTypes (``value``, an
+    int or None) falls short of ``target``: no AES, or DES allowed, or
+    (target aes) RC4 still allowed. An AES-only account is never given RC4
+    back, nor AES256-only given AES128: the collection never weakens."""
+    if target not in TARGETS:
+        raise EncryptionTypesError("encryption_types must be one of %s, got %r" % (", ".join(TARGETS), target))
+    bits = (value or 0) & ETYPE_BITS
+    return not bits & AES or bool(bits & DES) or (target == "aes" and bool(bits & RC4_HMAC))
+
+
 def encryption_state(value, user_account_control=0):
     """What the KDC makes of an account's settings: dict(value, names,
     rc4_only, rc4, des). ``value`` is msDS-SupportedEncryptionTypes or None
     when absent; absent (or without any encryption-type bit), a domain's KDC
     issues RC4 tickets for the account (verified on the lab KDC: klist -e
     shows arcfour-hmac)."""
-    configured = None if value in (None, "") else int(value)
+    configured = attribute_value(value)
     bits = (configured or 0) & ETYPE_BITS
     effective = bits or RC4_HMAC
     des = bool(bits & (DES_CBC_CRC | DES_CBC_MD5)) or bool(int(user_account_control or 0) & UF_USE_DES_KEY_ONLY)
@@ -60,33 +76,18 @@ def encryption_state(value, user_account_control=0):
 
 
 def planned_value(value, target):
-    """The msDS-SupportedEncryptionTypes value that gives ``target`` (a key
-    of TARGETS) and keeps every other bit of ``value``."""
-    if target not in TARGETS:
-        raise EncryptionTypesError("encryption_types must be one of %s, got %r" % (", ".join(TARGETS), target))
+    """The msDS-SupportedEncryptionTypes value ``target`` (a key of
+    TARGETS) leaves: ``value`` itself when it needs no setting
+    (needs_setting), else the target's encryption types with every other
+    bit of ``value`` kept."""
+    if not needs_setting(value, target):
+        return value
     return (int(value or 0) & ~ETYPE_BITS) | TARGETS[target]
 
 
-def generalized_time(text):
-    """An LDAP GeneralizedTime (whenCreated: 20240131120000.0Z) as an aware
-    datetime, or None."""
-    try:
-        return datetime.datetime.strptime(str(text).split(".", maxsplit=1)[0].rstrip("Z"), "%Y%m%d%H%M%S").replace(
-            tzinfo=datetime.timezone.utc)
-    except ValueError:
-        return None
-
-
-def filetime(value):
-    """An AD FILETIME (pwdLastSet) as an aware datetime, or None for 0 (never
-    set) and values that are not one."""
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        return None
-    if value <= 0 or value >= 0x7FFFFFFFFFFFFFFF:
-        return None
-    return _FILETIME_EPOCH + datetime.timedelta(microseconds=value // 10)
+def rodc_group_sids(domain_sids):
+    """The SIDs of the domains' Read-only Domain Controllers groups."""
+    return ["%s-%d" % (domain, RODC_GROUP_RID) for domain in domain_sids]
 
 
 def aes_keys_since(rodc_groups):

@@ -17,13 +17,13 @@ The cost is two searches, whatever the number of accounts asked about
    (objectClass=group ANDed with one LDAP_MATCHING_RULE_IN_CHAIN term,
    memberOf:1.2.840.113556.1.4.1941:=group DN, per group, which Windows
    and Samba both evaluate; objectClass is indexed, so the DC walks groups
-   only) and, in the same search, the accounts whose primaryGroupID is the
-   RID of one of them: the primary group is not in member or memberOf, so
-   an account whose primary group is Domain Admins (512) is a member of it
-   only by that attribute (indexed). Every membership is then found
-   locally, from the groups' member values (the accounts' DNs) and their
-   memberOf values, and said to be direct (member), by primary group or
-   nested.
+   only). Every membership is then found locally, from the groups' member
+   values (the accounts' DNs) and their memberOf values, and said to be
+   direct (member), by primary group or nested. The primary group is not
+   in member or memberOf: the callers read each account's primaryGroupID
+   with the account and pass it in (Member), so that an account whose
+   primary group is Domain Admins (512) is a member of it; searching for
+   primaryGroupID instead would return every user for Domain Users.
 
 Asking the other way round (the accounts, each ANDed with the in-chain
 terms) made the DC walk every account's groups: 0.66 s for 1,000 accounts
@@ -57,7 +57,6 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descrip
 # LDAP_MATCHING_RULE_IN_CHAIN: the DC follows nested group memberships.
 IN_CHAIN = "1.2.840.113556.1.4.1941"
 GROUP_ATTRIBUTES = ["objectSid", "sAMAccountName", "memberOf", "member", "whenCreated"]
-NESTED_ATTRIBUTES = GROUP_ATTRIBUTES + ["objectClass", "primaryGroupID"]
 
 BUILTIN_ADMINISTRATORS = "S-1-5-32-544"
 ACCOUNT_OPERATORS = "S-1-5-32-548"
@@ -163,7 +162,7 @@ def _wrapped_filters(terms, prefix, suffix, max_terms):
 
 def group_memberships(client, accounts, groups):
     """Which of ``groups`` (Group objects, e.g. find_groups' values) each
-    account of ``accounts`` ({SID: DN}) is a member of, transitively:
+    account of ``accounts`` ({SID: _accounts.Member}) is a member of, transitively:
     {account SID: [Membership]} for every SID given, [] for none, sorted by
     group name. See the module's docstring for the search."""
     result = {sid: [] for sid in accounts}
@@ -173,22 +172,19 @@ def group_memberships(client, accounts, groups):
     nodes = {normalize_dn(group.dn): group for group in groups}
     asked = set(nodes)
     by_sid = {group.sid.upper(): normalize_dn(group.dn) for group in groups}
-    primary_terms = "".join(sorted({"(primaryGroupID=%s)" % _DOMAIN_SID.match(group.sid).group(2)
-                                    for group in groups if domain_sid(group.sid)}))
     chain_terms = [_in_chain_term(group) for group in sorted(groups, key=lambda g: g.name.lower())]
     netbios = client.own_domain()["netbios"]
+    for ldap_filter in _wrapped_filters(chain_terms, "(&(objectClass=group)", ")", MAX_FILTER_TERMS):
+        for entry in client.search(client.default_naming_context, ldap_filter, GROUP_ATTRIBUTES):
+            nodes.setdefault(normalize_dn(entry.dn), _read_group(entry, netbios))
+    # The primary group, from the attribute read with each account: not from a
+    # search, which for Domain Users or Domain Computers would return them all.
     primary_group = {}
-    for ldap_filter in _wrapped_filters(chain_terms, "(|(&(objectClass=group)", ")%s)" % primary_terms,
-                                        MAX_FILTER_TERMS):
-        for entry in client.search(client.default_naming_context, ldap_filter, NESTED_ATTRIBUTES):
-            if "group" in {value.lower() for value in entry.values("objectClass")}:
-                nodes.setdefault(normalize_dn(entry.dn), _read_group(entry, netbios))
-            elif entry.binary("objectSid"):
-                sid = sid_from_bytes(entry.binary("objectSid"))[0].upper()
-                key = by_sid.get("%s-%s" % (domain_sid(sid), entry.value("primaryGroupID")))
-                if key:
-                    primary_group[sid] = key
-    sid_of = {normalize_dn(dn): sid for sid, dn in accounts.items()}
+    for sid, member in accounts.items():
+        key = by_sid.get("%s-%s" % (domain_sid(sid), member.primary_group)) if member.primary_group else None
+        if key:
+            primary_group[sid.upper()] = key
+    sid_of = {normalize_dn(member.dn): sid for sid, member in accounts.items()}
     direct = {}
     for key, group in nodes.items():
         for member in group.members:
@@ -223,7 +219,7 @@ def _reachable(nodes, start):
 def members_of_groups(client, accounts, group_sids):
     """{account SID: [Membership]} of the groups with ``group_sids`` (those
     that exist in the connection's domain), for every account of
-    ``accounts`` ({SID: DN})."""
+    ``accounts`` ({SID: Member})."""
     if not accounts:
         return {}
     return group_memberships(client, accounts, find_groups(client, group_sids).values())
@@ -232,20 +228,20 @@ def members_of_groups(client, accounts, group_sids):
 def privileged_memberships(client, accounts):
     """{account SID: [Membership]} of the privileged groups (Domain Admins,
     Enterprise Admins, Schema Admins, Administrators, Account Operators)
-    of the accounts' domain, for accounts ({SID: DN}) of the connection's
+    of the accounts' domain, for accounts ({SID: Member}) of the connection's
     domain."""
     return read_privileged(client, accounts)[0]
 
 
-def read_privileged(client, accounts, also_read=()):
-    """privileged_memberships, and the groups of the accounts' domain with
-    the RIDs ``also_read``, read in the same search ({SID: Group}, not
-    expanded): (memberships, groups)."""
+def read_privileged(client, accounts, also_read=None):
+    """privileged_memberships, and further groups of the accounts' domains,
+    ``also_read(domain SIDs) -> group SIDs``, read in the same search
+    ({SID: Group}, not expanded): (memberships, groups)."""
     if not accounts:
         return {}, {}
     domains = sorted({domain_sid(sid) for sid in accounts} - {None})
     privileged = privileged_group_sids(domains)
-    others = ["%s-%d" % (domain, rid) for domain in domains for rid in also_read]
+    others = list(also_read(domains)) if also_read else []
     found = find_groups(client, privileged + others)
     memberships = group_memberships(client, accounts, [found[sid] for sid in privileged if sid in found])
     return memberships, {sid: found[sid] for sid in others if sid in found}

@@ -25,15 +25,17 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._encryption_types import (
     ATTRIBUTE,
-    RODC_GROUP_RID,
     TARGETS,
     WRITABLE_KINDS,
     EncryptionTypesError,
     aes_keys_possibly_missing,
     aes_keys_since,
+    attribute_value,
     encryption_state,
     etype_names,
+    needs_setting,
     planned_value,
+    rodc_group_sids,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import with_writes
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._group_membership import domain_sid, find_groups
@@ -63,7 +65,7 @@ def read_aes_keys_since(client, accounts):
     """When the accounts' domain could first make AES keys, or None. One
     search, none without accounts."""
     domains = sorted({domain_sid(account.sid) for account in accounts} - {None})
-    groups = find_groups(client, ["%s-%d" % (domain, RODC_GROUP_RID) for domain in domains]) if domains else {}
+    groups = find_groups(client, rodc_group_sids(domains)) if domains else {}
     return aes_keys_since(groups.values())
 
 
@@ -80,14 +82,17 @@ def kerberos_encryption_types(client, request, check_mode=False):
     problems = ["%s is a computer account: Windows sets its encryption types from the host's policy (Network "
                 "security: Configure encryption types allowed for Kerberos); leave it out"
                 % accounts[r].name for r in references if accounts[r].kind not in WRITABLE_KINDS]
-    if target == "aes":
-        since = read_aes_keys_since(client, [accounts[r] for r in references if accounts[r].kind == "user"])
+    # Only users that would become AES-only matter: another setting leaves RC4 to fall back on.
+    would_be_aes_only = [accounts[r] for r in references if accounts[r].kind == "user" and target == "aes"
+                         and needs_setting(attribute_value(accounts[r].supported_encryption_types), target)]
+    if would_be_aes_only:
+        since = read_aes_keys_since(client, would_be_aes_only)
         problems += ["%s: its password was last set before the domain could make AES keys (a heuristic: before "
                      "%s, when the Read-only Domain Controllers group was created), so it may have none and an "
                      "AES-only setting would make its tickets undecryptable; reset its password first (then run "
                      "again), or use encryption_types=aes_rc4" % (accounts[r].name, since.strftime("%Y-%m-%d"))
-                     for r in references if accounts[r].kind == "user"
-                     and aes_keys_possibly_missing(accounts[r].pwd_last_set, since)]
+                     for r in (ref for ref in references if accounts[ref] in would_be_aes_only)
+                     if aes_keys_possibly_missing(accounts[r].pwd_last_set, since)]
     if problems:
         raise EncryptionTypesError("; ".join(dict.fromkeys(problems)) + "; nothing written")
     results, written, before, after = [], [], {}, {}
@@ -97,16 +102,16 @@ def kerberos_encryption_types(client, request, check_mode=False):
         if account.sid in seen:
             continue
         seen.add(account.sid)
-        current = None if account.supported_encryption_types in (None, "") else int(account.supported_encryption_types)
+        current = attribute_value(account.supported_encryption_types)
 
         def plan(value):
-            wanted = planned_value(value, target)
-            return None if value == wanted else wanted
+            return planned_value(value, target) if needs_setting(value, target) else None
 
         def read(account=account):
-            entry = client.search(account.dn, "(objectClass=*)", [ATTRIBUTE], scope="base")[0]
-            value = entry.value(ATTRIBUTE)
-            return None if value in (None, "") else int(value)
+            entries = client.search(account.dn, "(objectClass=*)", [ATTRIBUTE], scope="base")
+            if not entries:
+                raise EncryptionTypesError("%s was deleted while its encryption types were being set" % account.name)
+            return attribute_value(entries[0].value(ATTRIBUTE))
 
         planned = plan(current)
         if planned is not None and not check_mode:

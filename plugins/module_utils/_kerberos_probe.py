@@ -31,7 +31,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._encryption_types import generalized_time
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ad_time import generalized_time, iso
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._kerberos_token import TokenError, ticket_info
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import spn_key
@@ -52,14 +52,23 @@ ETYPE_NOT_SUPPORTED = 14
 DEFAULT_MAX_CLOCK_SKEW = 300
 # MIT's com_err codes of KDC protocol errors are this base plus the RFC 4120 code.
 _KRB5_ERROR_BASE = -1765328384
-# RFC 4120 7.5.9 codes the KDC answers for one SPN, in words.
+# RFC 4120 7.5.9 codes the KDC answers about one SPN, in words.
 _KDC_ERRORS = {
     7: ("unknown_principal", "no account holds this SPN for the KDC (missing, or held by more than one account)"),
     9: ("not_unique", "more than one account holds this SPN"),
     12: ("policy", "the KDC's policy refuses a ticket for it"),
     14: ("etype_not_supported", "the account has no key of an encryption type the request allows"),
-    18: ("client_revoked", "the client's credentials have been revoked"),
-    37: ("clock_skew", "the clocks of the controller and the KDC differ too much"),
+    20: ("service_revoked", "the account holding the SPN is locked out, disabled or expired"),
+}
+# Codes about the prober's own credentials or clock, whatever the SPN: the run
+# stops with them rather than blame every SPN.
+_CLIENT_ERRORS = {
+    6: "the client's principal is unknown to the KDC",
+    18: "the client's credentials have been revoked (its account disabled, locked out or expired)",
+    23: "the client's password has expired",
+    24: "pre-authentication failed (a wrong password or key)",
+    32: "the client's ticket has expired: kinit again",
+    37: "the clocks of the controller and the KDC differ too much",
 }
 
 
@@ -165,12 +174,15 @@ class GssKerberos:
             token = context.step()
         except gssapi.exceptions.GSSError as error:
             code = kdc_error(error.min_code)
-            if code is None:
-                raise ProbeError("asking the KDC of %s for a ticket to %s failed: %s" % (
-                    self.realm, spn, _gss_words(error))) from None
+            if code is None or code in _CLIENT_ERRORS:
+                raise ProbeError("asking the KDC of %s for a ticket to %s failed: %s%s" % (
+                    self.realm, spn, _gss_words(error), " (%s)" % _CLIENT_ERRORS[code] if code else "")) from None
             name, words = _KDC_ERRORS.get(code, ("kdc_error_%d" % code, "the KDC refused it"))
             raise TicketRefused(code, name, words, _gss_words(error)) from None
-        flags = self._inquire(context, self._oid.from_int_seq(GET_TKT_FLAGS_OID))
+        try:
+            flags = self._inquire(context, self._oid.from_int_seq(GET_TKT_FLAGS_OID))
+        except gssapi.exceptions.GSSError:
+            flags = None  # a GSS library without the extension: the flag is then unknown
         return ticket_info(token), int.from_bytes(flags[0], sys.byteorder) if flags else None
 
 
@@ -207,25 +219,25 @@ def clock_check(dc_time, controller_time, max_skew=DEFAULT_MAX_CLOCK_SKEW):
     when it was read; ok is None when the DC gave no time."""
     dc = generalized_time(dc_time)
     controller = datetime.datetime.fromtimestamp(controller_time, datetime.timezone.utc)
-    shown = controller.strftime("%Y-%m-%dT%H:%M:%SZ")
     if dc is None:
-        return dict(dc=None, controller=shown, skew_seconds=None, max_skew=max_skew, ok=None)
+        return dict(dc=None, controller=iso(controller), skew_seconds=None, max_skew=max_skew, ok=None)
     skew = (controller - dc).total_seconds()
-    return dict(dc=dc.strftime("%Y-%m-%dT%H:%M:%SZ"), controller=shown, skew_seconds=round(skew, 1),
-                max_skew=max_skew, ok=abs(skew) <= max_skew)
+    return dict(dc=iso(dc), controller=iso(controller), skew_seconds=round(skew, 1), max_skew=max_skew,
+                ok=abs(skew) <= max_skew)
 
 
-def ticket_row(spn, instances, holders, outcome):
+def ticket_row(spn, instances, holders, outcome, aes_only=True):
     """The report of one SPN: ``outcome`` is (TicketInfo, flags) or a
-    TicketRefused; ``holders`` the accounts the directory says hold it."""
+    TicketRefused; ``holders`` the accounts the directory says hold it;
+    ``aes_only`` whether the request offered AES session keys only."""
     row = dict(spn=spn, instances=instances, holders=[h.name for h in holders], issued=False, error=None,
                enctype=None, rc4=None, ticket_kvno=None, directory_kvno=None, key_version_match=None,
                ok_as_delegate=None)
     if isinstance(outcome, TicketRefused):
         row.update(error=dict(code=outcome.code, name=outcome.name, words=outcome.words, kdc=str(outcome)))
-        if outcome.code == ETYPE_NOT_SUPPORTED:
-            # Asked for AES session keys only: the account allows RC4 only. A
-            # client offering RC4 gets its ticket, an RC4 one.
+        if outcome.code == ETYPE_NOT_SUPPORTED and aes_only:
+            # Asked for AES session keys only: the account allows no AES (RC4
+            # only, seen on the lab KDC). A client offering RC4 gets an RC4 ticket.
             row["rc4"] = True
     else:
         info, flags = outcome
@@ -256,7 +268,9 @@ def kerberos_probe(client, request, check_mode=False, kerberos=None, clock=time.
     for instance, _reference in request["prepared"]:
         for required in instance.required_spns(request["forms"]):
             wanted.setdefault(spn_key(required.spn), (required.spn, []))[1].append(instance.name)
-    holders, _scope = find_spn_holders(client, [spn for spn, _names in wanted.values()])
+    # The domain's partition, not the Global Catalog: msDS-KeyVersionNumber is
+    # not in the Global Catalog, and the KDC's answer itself tells duplicates.
+    holders, _scope = find_spn_holders(client, [spn for spn, _names in wanted.values()], forest=False)
     if kerberos is None:
         kerberos = GssKerberos(realm, request["principal"], request["password"], request["keytab"],
                                request["ccache"], request["aes_only"])
@@ -272,7 +286,7 @@ def kerberos_probe(client, request, check_mode=False, kerberos=None, clock=time.
             outcome = refused
         except TokenError as error:
             raise ProbeError("the ticket for %s cannot be read: %s" % (spn, error)) from None
-        rows.append(ticket_row(spn, names, holders.get(key, []), outcome))
+        rows.append(ticket_row(spn, names, holders.get(key, []), outcome, request["aes_only"]))
     seconds = time.monotonic() - started
     summary = dict(requested=len(rows), issued=sum(r["issued"] for r in rows),
                    refused=sum(r["status"] == "refused" for r in rows), rc4=sum(bool(r["rc4"]) for r in rows),

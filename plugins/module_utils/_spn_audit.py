@@ -29,10 +29,11 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import 
     user_filters,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._callers import check_callers, parse_callers
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ad_time import iso
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._encryption_types import (
-    RODC_GROUP_RID,
     aes_keys_possibly_missing,
     aes_keys_since,
+    rodc_group_sids,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._group_membership import (
     members_of_groups,
@@ -175,7 +176,7 @@ def managed_password_checks(client, gmsa_instances):
     for _instance, account in gmsa_instances:
         readers[account.sid] = account.password_readers() or []
     group_sids = sorted({sid for sids in readers.values() for sid in sids} - {c.sid for c in computers.values()})
-    memberships = members_of_groups(client, {c.sid: c.dn for c in computers.values()}, group_sids) \
+    memberships = members_of_groups(client, {c.sid: c.as_member() for c in computers.values()}, group_sids) \
         if group_sids and computers else {}
     checks = {}
     for instance, account in gmsa_instances:
@@ -312,8 +313,9 @@ def audit(client, prepared, forms, forest=True):
         accounts = resolve_accounts(client, references, with_security_descriptor=True)
         holders, scope = find_spn_holders(client, [r.spn for entry in required for r in entry[2]], forest)
 
-    checked = {account.sid: account.dn for account in accounts.values() if account.kind in PRIVILEGE_CHECKED_KINDS}
-    privileged, rodc_groups = read_privileged(client, checked, also_read=[RODC_GROUP_RID])
+    checked = {account.sid: account.as_member() for account in accounts.values()
+               if account.kind in PRIVILEGE_CHECKED_KINDS}
+    privileged, rodc_groups = read_privileged(client, checked, also_read=rodc_group_sids)
     aes_since = aes_keys_since(rodc_groups.values())
     reports = []
     for instance, reference, spns in required:
@@ -337,7 +339,7 @@ def audit(client, prepared, forms, forest=True):
     for report in reports:
         report["stale_spns"] = stale.pop(report["host"].lower(), [])
     return dict(instances=reports, plan=build_plan(reports), summary=summarize(reports), search_scope=scope,
-                domain=dict(aes_keys_since=aes_since.strftime("%Y-%m-%dT%H:%M:%SZ") if aes_since else None))
+                domain=dict(aes_keys_since=iso(aes_since)))
 
 
 def instance_report(instance, account_input, account, required_spns, holders, can_register, privileged=None):

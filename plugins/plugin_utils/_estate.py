@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._encryption_types import (
     WRITABLE_KINDS as ENCRYPTION_WRITABLE_KINDS,
-    planned_value,
+    needs_setting,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
@@ -331,15 +331,18 @@ def unconstrained_accounts(audit):
 
 
 def encryption_types_accounts(audit, target="aes"):
-    """The DNs of the estate's user and gMSA service accounts whose
-    msDS-SupportedEncryptionTypes is not what ``target`` (aes, aes_rc4)
-    sets, as spn_facts' ``audit`` reports them: the input of
-    kerberos_encryption_types. Each once, in name order."""
+    """The DNs of the estate's user and (g)MSA service accounts whose
+    msDS-SupportedEncryptionTypes falls short of ``target`` (aes, aes_rc4;
+    _encryption_types.needs_setting), as spn_facts' ``audit`` reports them:
+    the input of kerberos_encryption_types. Each once, in name order. Left
+    out for aes: users whose AES keys may be missing (ENC003 reports them;
+    the module would refuse the whole call)."""
     found = {}
     for report in (audit or {}).get("instances") or []:
         account = report["service_account"]
         encryption = (account.get("state") or {}).get("encryption_types")
         if account.get("kind") in ENCRYPTION_WRITABLE_KINDS and encryption is not None and \
-                planned_value(encryption["value"], target) != encryption["value"]:
+                needs_setting(encryption["value"], target) and \
+                not (target == "aes" and encryption.get("aes_keys_possibly_missing")):
             found.setdefault(account["name"].lower(), account["dn"])
     return [found[name] for name in sorted(found)]

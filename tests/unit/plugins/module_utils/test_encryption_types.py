@@ -11,12 +11,12 @@ import datetime
 
 import pytest
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ad_time import filetime, generalized_time
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._encryption_types import (
     EncryptionTypesError,
     aes_keys_possibly_missing,
     encryption_state,
-    filetime,
-    generalized_time,
+    needs_setting,
     planned_value,
 )
 
@@ -51,12 +51,17 @@ def test_encryption_state(value, uac, names, rc4_only, rc4, des):
     (0x4, "aes", 0x18),
     (0x7, "aes", 0x18),          # DES and RC4 gone
     (0x1C, "aes", 0x18),
-    (0x18, "aes_rc4", 0x1C),
+    (0x18, "aes_rc4", 0x18),     # never weakened: an AES-only account is not given RC4 back
     (0x18, "aes", 0x18),         # already right: the same value
+    (0x10, "aes", 0x10),         # AES256 only is AES: kept
+    (0x14, "aes", 0x18),
+    (0x1C, "aes_rc4", 0x1C),
+    (0x13, "aes_rc4", 0x1C),     # DES removed
     (0x10024, "aes", 0x10038),   # FAST and AES session keys kept
 ])
 def test_planned_value_keeps_the_other_bits(value, target, planned):
     assert planned_value(value, target) == planned
+    assert needs_setting(value, target) is (planned != value)
 
 
 def test_planned_value_refuses_an_unknown_target():
@@ -141,6 +146,8 @@ def statuses(checks):
     ("user", "24", 0x200, None, "aes", ["ok"]),
     ("user", "28", 0x200, None, "aes", ["rc4_allowed"]),
     ("user", "28", 0x200, None, "aes_rc4", ["ok"]),
+    ("user", "24", 0x200, None, "aes_rc4", ["ok"]),
+    ("msa", None, 0x1000, None, "aes", ["rc4_only"]),
     ("user", "7", 0x200, None, "aes", ["des_enabled", "rc4_only"]),
     ("user", "24", 0x200 | 0x200000, None, "aes", ["des_enabled"]),
     ("user", "24", 0x200, True, "aes", ["aes_keys_possibly_missing"]),
@@ -166,9 +173,11 @@ def test_the_fix_is_the_modules_own_write_and_the_matching_cmdlet():
         "-KerberosEncryptionType 'AES128','AES256','RC4'")
     assert "delete: msDS-SupportedEncryptionTypes\nmsDS-SupportedEncryptionTypes: 65540\n-\n" \
            "add: msDS-SupportedEncryptionTypes\nmsDS-SupportedEncryptionTypes: 65564" in present["ldif"][0]
+    # DES by the userAccountControl flag: a person clears it; no LDIF (the attribute is already AES).
     [des] = encryption_checks(instance_report(value="24", uac=0x200 | 0x200000), "aes")
-    assert "'Use only Kerberos DES encryption types' is set" in des["detail"]
-    assert des["commands"][0].endswith("-UseDESKeyOnly $false")
+    assert "'Use only Kerberos DES encryption types' is set" in des["detail"] and des["ldif"] == []
+    assert des["commands"] == ["Set-ADAccountControl -Identity 'CN=sqlsvc,OU=SQL,DC=corp,DC=example,DC=com' "
+                               "-UseDESKeyOnly $false"]
     [keys] = encryption_checks(instance_report(value="24", missing=True), "aes")
     assert "2026-01-01T00:00:00Z" in keys["detail"] and "2027-01-01T00:00:00Z" in keys["detail"]
     assert keys["commands"] == ["Set-ADAccountPassword -Identity 'CN=sqlsvc,OU=SQL,DC=corp,DC=example,DC=com' -Reset"]

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import Member
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._group_membership import (
     GROUP_ATTRIBUTES,
     IN_CHAIN,
-    NESTED_ATTRIBUTES,
     domain_sid,
     find_groups,
     members_of_groups,
@@ -58,14 +58,15 @@ def forest_root_groups():
 
 
 def accounts_of(directory, *rids):
-    """{SID: DN} of the directory's accounts with these RIDs, as the
-    callers pass them."""
+    """{SID: Member} of the directory's accounts with these RIDs, as the
+    callers pass them (DN and primaryGroupID read with the account)."""
     sids = {sid(rid).upper() for rid in rids}
     found = {}
     for entry in directory.entries:
         account_sid = sid_from_bytes(entry.binary("objectSid"))[0]
         if account_sid.upper() in sids:
-            found[account_sid] = entry.dn
+            primary = entry.value("primaryGroupID")
+            found[account_sid] = Member(entry.dn, int(primary) if primary else None)
     assert len(found) == len(sids)
     return found
 
@@ -133,15 +134,14 @@ def test_memberships_direct_primary_and_nested(corp):
     assert result[sid(2001)][1].summary() == dict(group="CORP\\Domain Admins", dn=DOMAIN_ADMINS_DN, sid=sid(512),
                                                   via="member")
     groups, nested = corp.searches
-    # The groups nested in the privileged ones (in-chain, groups only), or accounts whose
-    # primary group is one of them (only Domain Admins exists here with a domain RID).
-    assert nested.ldap_filter == "(|(&(objectClass=group)(|(memberOf:%s:=%s)(memberOf:%s:=%s)(memberOf:%s:=%s)))" \
-        "(primaryGroupID=512))" % (IN_CHAIN, ACCOUNT_OPERATORS_DN, IN_CHAIN, ADMINISTRATORS_DN,
-                                   IN_CHAIN, DOMAIN_ADMINS_DN)
-    assert "objectSid=" not in nested.ldap_filter
+    # The groups nested in the privileged ones (in-chain, groups only); the primary group
+    # comes with the accounts (Member), never from a search that could return a whole domain.
+    assert nested.ldap_filter == "(&(objectClass=group)(|(memberOf:%s:=%s)(memberOf:%s:=%s)(memberOf:%s:=%s)))" % (
+        IN_CHAIN, ACCOUNT_OPERATORS_DN, IN_CHAIN, ADMINISTRATORS_DN, IN_CHAIN, DOMAIN_ADMINS_DN)
+    assert "objectSid=" not in nested.ldap_filter and "primaryGroupID" not in nested.ldap_filter
     assert all(s.base == CORP["dn"] for s in corp.searches)
-    assert groups.attributes == GROUP_ATTRIBUTES == ["objectSid", "sAMAccountName", "memberOf", "member", "whenCreated"]
-    assert nested.attributes == NESTED_ATTRIBUTES
+    assert groups.attributes == nested.attributes == GROUP_ATTRIBUTES == [
+        "objectSid", "sAMAccountName", "memberOf", "member", "whenCreated"]
 
 
 def test_no_privileged_account_costs_two_searches(corp):
@@ -170,7 +170,6 @@ def test_enterprise_and_schema_admins_in_the_forest_root():
         sid(2102): [("CORP\\Schema Admins", "primary_group")],
     }
     nested = directory.searches[1]
-    assert nested.ldap_filter.endswith(")(primaryGroupID=512)(primaryGroupID=518)(primaryGroupID=519))")
     assert ENTERPRISE_ADMINS_DN in nested.ldap_filter and SCHEMA_ADMINS_DN in nested.ldap_filter
 
 
@@ -178,14 +177,13 @@ def test_enterprise_and_schema_admins_absent_are_not_searched(corp):
     privileged_memberships(corp, accounts_of(corp, 2005))
     nested = corp.searches[1]
     assert "Enterprise Admins" not in nested.ldap_filter and "Schema Admins" not in nested.ldap_filter
-    assert "(primaryGroupID=518)" not in nested.ldap_filter and "(primaryGroupID=519)" not in nested.ldap_filter
 
 
 def test_a_primary_group_of_another_domain_is_not_a_membership(corp):
     # An EMEA account whose primaryGroupID is 512 is in EMEA's Domain Admins, not CORP's.
     corp.entries.append(directory_entry("CN=emea-admin,OU=Service Accounts,DC=corp,DC=example,DC=com",
                                         "emea-admin", "S-1-5-21-9-9-9-2301", primary_group_id=512))
-    result = privileged_memberships(corp, {"S-1-5-21-9-9-9-2301": corp.entries[-1].dn})
+    result = privileged_memberships(corp, {"S-1-5-21-9-9-9-2301": Member(corp.entries[-1].dn, 512)})
     assert result == {"S-1-5-21-9-9-9-2301": []}
 
 
@@ -210,7 +208,7 @@ def test_1200_accounts_cost_two_searches_of_the_same_size():
 
 
 def test_member_dns_are_matched_whatever_their_case(corp):
-    upper = {account_sid: dn.upper() for account_sid, dn in accounts_of(corp, 2001).items()}
+    upper = {account_sid: Member(m.dn.upper(), m.primary_group) for account_sid, m in accounts_of(corp, 2001).items()}
     result = privileged_memberships(corp, upper)
     assert summaries(result) == {sid(2001): [("BUILTIN\\Administrators", "nested"), ("CORP\\Domain Admins", "member")]}
 
@@ -258,3 +256,16 @@ def test_account_sids_are_kept_as_given(corp):
     result = privileged_memberships(corp, lower)
     assert list(result) == list(lower) and [(m.group.name, m.via) for m in result[sid(2002).lower()]] == [
         ("BUILTIN\\Administrators", "nested"), ("CORP\\Domain Admins", "primary_group")]
+
+
+def test_domain_users_as_the_group_asked_about_returns_no_user():
+    """A gMSA's readers may be Domain Computers (515) or Domain Users (513):
+    the search returns groups only, never every account of that primary
+    group; membership by primary group comes from the accounts' own
+    primaryGroupID."""
+    domain_users_dn = "CN=Domain Users,CN=Users,DC=corp,DC=example,DC=com"
+    directory = FakeDirectory(corp_groups() + [group_entry(domain_users_dn, "Domain Users", sid(513))]
+                              + [corp_user("staff%03d" % n, 4000 + n) for n in range(50)])
+    result = members_of_groups(directory, accounts_of(directory, 4000), [sid(513)])
+    assert summaries(result) == {sid(4000): [("CORP\\Domain Users", "primary_group")]}
+    assert all("primaryGroupID" not in s.ldap_filter for s in directory.searches)

@@ -249,8 +249,13 @@ def test_encryption_types_accounts_are_the_writable_ones_that_differ():
                             report("CORP\\b", "user", None), report("CORP\\ok", "user", 24),
                             report("CORP\\SQL6$", "computer", None), report("CORP\\fast", "user", 0x10018)])
     assert encryption_types_accounts(audit) == ["CN=CORP\\a", "CN=CORP\\b"]
-    assert encryption_types_accounts(audit, "aes_rc4") == ["CN=CORP\\a", "CN=CORP\\b", "CN=CORP\\fast",
-                                                           "CN=CORP\\ok"]
+    # AES-only accounts are never given RC4 back.
+    assert encryption_types_accounts(audit, "aes_rc4") == ["CN=CORP\\a", "CN=CORP\\b"]
+    # A user whose AES keys may be missing is left to ENC003 for AES only, not for AES and RC4.
+    for index in (0, 2):  # CORP\\b's two instances
+        audit["instances"][index]["service_account"]["state"]["encryption_types"]["aes_keys_possibly_missing"] = True
+    assert encryption_types_accounts(audit) == ["CN=CORP\\a"]
+    assert encryption_types_accounts(audit, "aes_rc4") == ["CN=CORP\\a", "CN=CORP\\b"]
     with pytest.raises(AnsibleFilterError, match="encryption_types must be one of aes, aes_rc4"):
         encryption_types_accounts(audit, "rc4")
     with pytest.raises(AnsibleFilterError, match="needs the result of sqlauth.kerberos.spn_facts"):
