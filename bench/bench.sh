@@ -84,3 +84,6 @@ fi
 step "measuring"
 in_netns env ANSIBLE_COLLECTIONS_PATH="$collections" PYTHONPATH="$collections" \
     "$venv/bin/python" "$repo/bench/measure.py" --lab "$lab" "$@"
+step "the KDC probe over 1,000 instances, next to a loop of kvno processes"
+in_netns env ANSIBLE_COLLECTIONS_PATH="$collections" PYTHONPATH="$collections" \
+    "$venv/bin/python" "$repo/bench/probe.py" --lab "$lab"
