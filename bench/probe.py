@@ -95,7 +95,10 @@ def main():
     for dummy in range(options.rounds):
         output, seconds, dc_cpu = timed([sys.executable, "-c", _PROBE_MAIN, arguments], env, options.lab)
         result = json.loads(output)
-        issued = {row["spn"].lower() for row in result["tickets"] if row["issued"]}
+        # Asked for AES session keys only, the KDC refuses an account without AES (DES and RC4, 0.5 %
+        # of the estate) what kvno, offering RC4, gets: the same ticket for this comparison.
+        issued = {row["spn"].lower() for row in result["tickets"]
+                  if row["issued"] or (row["error"] or {}).get("name") == "etype_not_supported"}
         if issued_by_probe is not None and issued != issued_by_probe:
             sys.exit("bench probe: two probe runs disagree on %d SPNs" % len(issued ^ issued_by_probe))
         issued_by_probe = issued
