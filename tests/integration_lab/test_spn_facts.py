@@ -1,4 +1,7 @@
 """spn_facts against the lab DC, every status confirmed by the KDC."""
+import os
+import subprocess
+
 import pytest
 from conftest import AnsibleRunner
 
@@ -106,6 +109,33 @@ def test_wrong_account_spns_are_tickets_the_service_account_cannot_decrypt(lab, 
         holder = row["holders"][0]["name"].split("\\")[1]
         assert not kdc.decrypts(row["spn"], service_account), row
         assert kdc.decrypts(row["spn"], holder), row
+
+
+def test_encryption_types_and_the_aes_date_as_ldapsearch_reads_them(lab, audit):
+    """Each account's msDS-SupportedEncryptionTypes and the domain's AES date
+    (whenCreated of Read-only Domain Controllers, RID 521) as OpenLDAP's
+    ldapsearch reads them; every lab password was set after it, so no
+    account may lack AES keys (the heuristic's other side is unit-tested:
+    Samba always makes AES keys)."""
+    def ldapsearch(base, ldap_filter, attribute):
+        out = subprocess.run(
+            ["ldapsearch", "-LLL", "-x", "-H", "ldaps://%s" % lab.server, "-D", lab.username, "-y", "/dev/stdin",
+             "-b", base, ldap_filter, attribute], input=lab.password, capture_output=True, text=True, check=True,
+            env=dict(os.environ, LDAPTLS_CACERT=lab.ca_cert)).stdout
+        return [line.split(": ", 1)[1] for line in out.splitlines() if line.startswith(attribute + ": ")]
+
+    domain_sid = lab.accounts["alice"]["sid"].rsplit("-", 1)[0]
+    [created] = ldapsearch(lab.base_dn, "(objectSid=%s-521)" % domain_sid, "whenCreated")
+    assert audit["result"]["domain"]["aes_keys_since"] == "%s-%s-%sT%s:%s:%sZ" % (
+        created[0:4], created[4:6], created[6:8], created[8:10], created[10:12], created[12:14])
+    for _scenario, report in scenario_reports(lab, audit):
+        account = report["service_account"]
+        stored = ldapsearch(account["dn"], "(objectClass=*)", "msDS-SupportedEncryptionTypes")
+        encryption = account["state"]["encryption_types"]
+        assert encryption["value"] == (int(stored[0]) if stored else None), account["name"]
+        # None where unknown: not a user, or pwdLastSet 0 (sqlsvc12 must change its password).
+        known = account["kind"] == "user" and account["state"]["password_last_set"] is not None
+        assert encryption["aes_keys_possibly_missing"] is (False if known else None), (account["name"], encryption)
 
 
 def test_plan_fixes_each_finding(audit, lab):
