@@ -63,9 +63,16 @@ def test_check_apply_rerun(lab, kdc, rc4_account, tmp_path):
     assert not again["failed"] and not again["changed"], again
     assert lab.highest_committed_usn() == usn
 
-    # AES and RC4 for old clients: one more write, RC4 allowed again.
+    # AES and RC4 for old clients: an AES-only account is not given RC4 back (nothing written).
     both = runner(MODULE, dict(args, encryption_types="aes_rc4"))
-    assert both["changed"] and stored(lab, rc4_account) == 0x1C
+    assert not both["failed"] and not both["changed"] and stored(lab, rc4_account) == 0x18, both
+    assert lab.highest_committed_usn() == usn
+
+
+def test_aes_and_rc4_for_old_clients(lab, rc4_account, tmp_path):
+    result = AnsibleRunner(tmp_path)(MODULE, dict(lab.connection, accounts=[rc4_account], encryption_types="aes_rc4"))
+    assert not result["failed"] and result["changed"] and stored(lab, rc4_account) == 0x1C, result
+    assert result["accounts"][0]["after_names"] == ["rc4-hmac", "aes128-cts-hmac-sha1-96", "aes256-cts-hmac-sha1-96"]
 
 
 def test_a_computer_account_is_refused_and_nothing_written(lab, rc4_account, tmp_path):
