@@ -58,7 +58,7 @@ kinit_as() {
 }
 
 spns() {
-    local account=$1 out held number keytab spn
+    local account=$1 out held number keytab spn salt enctype
     shift
     out=$(ldapsearch -LLL -o ldif-wrap=no -x -H "ldaps://${SQLAUTH_LDAP_SERVER:?}" -D "${SQLAUTH_LDAP_USERNAME:?}" \
         -y <(printf '%s' "${SQLAUTH_LDAP_PASSWORD:?}") -b "${SQLAUTH_LAB_BASE_DN:?}" \
@@ -79,8 +79,22 @@ spns() {
         number=${out##*kvno = }
         number=${number%%[!0-9]*}
         keytab=$work/$number-$RANDOM.keytab
-        printf 'addent -password -p %s@%s -k %s -e arcfour-hmac\n%s\nwkt %s\nquit\n' \
-            "$spn" "$realm" "$number" "${ACCOUNT_PASSWORD:?}" "$keytab" | ktutil >/dev/null 2>&1 || true
+        # The account's RC4 key, and its AES keys with the salt Windows and Samba
+        # use: REALM + sAMAccountName for users, REALM + host + name + . + domain
+        # for computers (the site playbook sets AES on user service accounts).
+        if [[ $account == *'$' ]]; then
+            salt="${realm}host$(tr '[:upper:]' '[:lower:]' <<<"${account%\$}").$(tr '[:upper:]' '[:lower:]' <<<"$realm")"
+        else
+            salt="$realm$account"
+        fi
+        {
+            printf 'addent -password -p %s@%s -k %s -e arcfour-hmac\n%s\n' "$spn" "$realm" "$number" "${ACCOUNT_PASSWORD:?}"
+            for enctype in aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96; do
+                printf 'addent -password -p %s@%s -k %s -e %s -s %s\n%s\n' "$spn" "$realm" "$number" "$enctype" \
+                    "$salt" "$ACCOUNT_PASSWORD"
+            done
+            printf 'wkt %s\nquit\n' "$keytab"
+        } | ktutil >/dev/null 2>&1 || true
         out=$(kvno -k "$keytab" "$spn" 2>&1) || true
         if [[ $out == *"keytab entry valid"* ]]; then
             ok "$spn: alice gets a ticket that $account's key decrypts"
