@@ -61,12 +61,33 @@ options:
           port:
             description: The listener's TCP port; defaults to the instance's port.
             type: int
-      extra_spns:
+      aliases:
         description:
-          - Further SPNs this instance's account must hold, for example for a DNS alias clients use.
+          - Other fully qualified names users put in connection strings for this instance (DNS aliases).
+          - Their SPNs follow DNS (O(name_resolution)) - an alias with an address record of its own needs the
+            same SPN forms as the host, for its own name; a CNAME alias needs none, as clients build the SPN from
+            the canonical name.
         type: list
         elements: str
         default: []
+        version_added: 0.3.0
+      extra_spns:
+        description:
+          - Further SPNs this instance's account must hold, as written (free-form; for DNS aliases use
+            O(instances[].aliases)).
+        type: list
+        elements: str
+        default: []
+  name_resolution:
+    description:
+      - The RV(sqlauth.kerberos.dns_facts#module:names) of M(sqlauth.kerberos.dns_facts) for these instances - what
+        DNS gives each alias.
+      - An alias needs SPNs of its own when DNS gives it an address record of its own that leads to its instance;
+        a CNAME alias, an alias that leads elsewhere, and one that does not resolve need none.
+      - Without it every alias is taken to need its SPNs.
+    type: list
+    elements: dict
+    version_added: 0.3.0
   spn_forms:
     description:
       - The SPN forms to require. By default all of them, which is what clients really ask for.

@@ -109,7 +109,7 @@ def validate_kerberos_probe(params):
         raise ProbeError("; ".join(problems))
     # Bad instances raise the same errors as in spn_facts.
     fact_name = validate_fact_name(params.get("fact_name"))
-    prepared = prepare_audit(params.get("instances") or [])
+    prepared = prepare_audit(params.get("instances") or [], params.get("name_resolution"))
     if not prepared:
         raise ProbeError("instances is empty")
     return dict(prepared=prepared, forms=params.get("spn_forms") or SPN_FORMS, principal=params.get("kerberos_principal"),

@@ -54,6 +54,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descrip
     SecurityDescriptorError,
     is_granted,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._dns_names import alias_spn_names
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
     MSSQL_SERVICE_CLASS,
     SpnError,
@@ -294,10 +295,12 @@ def classify_spn(account, holders):
     return "ok" if holders[0].sid == account.sid else "wrong_account"
 
 
-def prepare_audit(instance_options):
+def prepare_audit(instance_options, name_resolution=None):
     """Validate instances and their account names without any I/O:
-    returns [(SqlInstance, AccountReference)]."""
-    instances = [parse_instance(options) for options in instance_options]
+    returns [(SqlInstance, AccountReference)]. ``name_resolution``:
+    dns_facts' names, which tell the aliases that need SPNs."""
+    with_spns = None if name_resolution is None else alias_spn_names(name_resolution)
+    instances = [parse_instance(options, with_spns) for options in instance_options]
     return [(instance, parse_account_reference(instance.service_account, instance.host)) for instance in instances]
 
 
@@ -455,7 +458,7 @@ def validate_fact_name(fact_name):
 def validate_spn_facts(params):
     """spn_facts' input, checked before connecting."""
     fact_name = validate_fact_name(params.get("fact_name"))
-    return dict(prepared=prepare_audit(params["instances"]), forms=params["spn_forms"],
+    return dict(prepared=prepare_audit(params["instances"], params.get("name_resolution")), forms=params["spn_forms"],
                 forest=params["search_scope"] == "forest", fact_name=fact_name,
                 callers=parse_callers(params.get("callers")))
 

@@ -29,12 +29,17 @@ SQL_INSTANCE_OPTIONS = dict(
         name=dict(type="str", required=True),
         port=dict(type="int"),
     )),
+    aliases=dict(type="list", elements="str", default=[]),
     extra_spns=dict(type="list", elements="str", default=[]),
 )
 
 # The SPN forms a client may build, in the order reports list them.
+# An alias with its own address record adds the host forms for its name, as
+# alias_<form>.
 SPN_FORMS = ("fqdn_port", "fqdn_instance", "netbios_port", "netbios_instance", "listener_fqdn", "listener_netbios")
 SPN_FORMS_ARGUMENT_SPEC = dict(type="list", elements="str", choices=list(SPN_FORMS), default=list(SPN_FORMS))
+# dns_facts' ``names``: which aliases have address records of their own.
+NAME_RESOLUTION_ARGUMENT_SPEC = dict(type="list", elements="dict")
 DYNAMIC_PORT = "dynamic"
 # The Database Engine's port when nothing else is set (a default instance).
 DEFAULT_PORT = 1433
@@ -55,6 +60,10 @@ class SqlInstance:
     service_account: str
     listeners: list = field(default_factory=list)
     extra_spns: list = field(default_factory=list)
+    # Every alias of the inventory, and those that need SPNs of their own
+    # (by DNS: the aliases with address records of their own).
+    aliases: list = field(default_factory=list)
+    alias_spn_names: list = field(default_factory=list)
 
     @property
     def is_default(self):
@@ -75,14 +84,7 @@ class SqlInstance:
         shared memory) for host:INSTANCE, or the bare host for the default
         instance. Ports only count once pinned: a dynamic port changes at
         restart, so an SPN with it would be wrong tomorrow."""
-        wanted = []
-        suffix = {} if self.is_default else {"instance": self.instance}
-        for host, port_form, instance_form in ((self.host, "fqdn_port", "fqdn_instance"),
-                                               (short_host_name(self.host), "netbios_port", "netbios_instance")):
-            if port_form in forms and self.tcp_enabled and self.port is not None:
-                wanted.append(RequiredSpn(mssql_spn(host, port=self.port), port_form))
-            if instance_form in forms:
-                wanted.append(RequiredSpn(mssql_spn(host, **suffix), instance_form))
+        wanted = self._host_spns(self.host, forms)
         if self.tcp_enabled:
             for listener in self.listeners:
                 if "listener_fqdn" in forms:
@@ -90,20 +92,41 @@ class SqlInstance:
                 if "listener_netbios" in forms and "." in listener["name"]:
                     wanted.append(RequiredSpn(mssql_spn(short_host_name(listener["name"]), port=listener["port"]),
                                               "listener_netbios"))
+        for alias in self.alias_spn_names:
+            wanted.extend(RequiredSpn(required.spn, "alias_" + required.form)
+                          for required in self._host_spns(alias, forms))
         wanted.extend(RequiredSpn(spn, "extra") for spn in self.extra_spns)
         unique = {}
         for required in wanted:
             unique.setdefault(required.spn.lower(), required)
         return list(unique.values())
 
+    def _host_spns(self, name, forms):
+        """The host forms for one name the client connects by: the host's
+        own, or an alias with an address record of its own."""
+        wanted = []
+        suffix = {} if self.is_default else {"instance": self.instance}
+        for host, port_form, instance_form in ((name, "fqdn_port", "fqdn_instance"),
+                                               (short_host_name(name), "netbios_port", "netbios_instance")):
+            if port_form in forms and self.tcp_enabled and self.port is not None:
+                wanted.append(RequiredSpn(mssql_spn(host, port=self.port), port_form))
+            if instance_form in forms:
+                wanted.append(RequiredSpn(mssql_spn(host, **suffix), instance_form))
+        return wanted
+
     def summary(self):
         return dict(name=self.name, host=self.host, instance=self.instance,
                     port=DYNAMIC_PORT if self.port is None else self.port, tcp_enabled=self.tcp_enabled)
 
 
-def parse_instance(options):
+def parse_instance(options, alias_spn_names=None):
     """Validate one instance's options (the SQL_INSTANCE_OPTIONS shape) into a
-    SqlInstance; raises SpnError naming the instance and the bad value."""
+    SqlInstance; raises SpnError naming the instance and the bad value.
+
+    ``alias_spn_names``: the lower-case names DNS gives addresses of their
+    own (_dns_names.alias_spn_names), whose aliases need SPNs; a CNAME alias
+    needs none, as clients build the SPN from the canonical name. None (no
+    DNS results): every alias is taken to need its SPNs."""
     label = "instance %s" % _label(options)
     try:
         host = validate_hostname(options["host"], "host")
@@ -121,10 +144,19 @@ def parse_instance(options):
             listeners.append(dict(name=validate_hostname(listener["name"], "listener name"),
                                   port=validate_port(listener_port, "listener port")))
         extra_spns = [normalize_spn(spn) for spn in options.get("extra_spns") or []]
+        aliases = []
+        for alias in options.get("aliases") or []:
+            alias = validate_hostname(alias, "alias")
+            if "." not in alias:
+                raise SpnError("alias %r must be the fully qualified DNS name clients connect by" % alias)
+            if alias.lower() != host.lower() and alias.lower() not in [a.lower() for a in aliases]:
+                aliases.append(alias)
     except SpnError as error:
         raise SpnError("%s: %s" % (label, error)) from None
+    with_spns = [alias for alias in aliases if alias_spn_names is None or alias.lower() in alias_spn_names]
     return SqlInstance(host=host, instance=instance, port=port, tcp_enabled=options.get("tcp_enabled", True),
-                       service_account=options["service_account"], listeners=listeners, extra_spns=extra_spns)
+                       service_account=options["service_account"], listeners=listeners, extra_spns=extra_spns,
+                       aliases=aliases, alias_spn_names=with_spns)
 
 
 def _label(options):

@@ -135,6 +135,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._kerberos_probe i
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_module import ldap_argument_spec, run_ldap_module
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import (
+    NAME_RESOLUTION_ARGUMENT_SPEC,
     SPN_FORMS_ARGUMENT_SPEC,
     SQL_INSTANCE_OPTIONS,
 )
@@ -145,6 +146,7 @@ def main():
         argument_spec=ldap_argument_spec(
             instances=dict(type="list", elements="dict", required=True, options=SQL_INSTANCE_OPTIONS),
             spn_forms=SPN_FORMS_ARGUMENT_SPEC,
+            name_resolution=NAME_RESOLUTION_ARGUMENT_SPEC,
             kerberos_principal=dict(type="str"),
             kerberos_password=dict(type="str", no_log=True),
             kerberos_keytab=dict(type="path"),

@@ -213,6 +213,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_module import ldap_argument_spec, run_ldap_module
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import spn_facts, validate_spn_facts
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import (
+    NAME_RESOLUTION_ARGUMENT_SPEC,
     SPN_FORMS_ARGUMENT_SPEC,
     SQL_INSTANCE_OPTIONS,
 )
@@ -223,6 +224,7 @@ def main():
         argument_spec=ldap_argument_spec(
             instances=dict(type="list", elements="dict", required=True, options=SQL_INSTANCE_OPTIONS),
             spn_forms=SPN_FORMS_ARGUMENT_SPEC,
+            name_resolution=NAME_RESOLUTION_ARGUMENT_SPEC,
             search_scope=dict(type="str", choices=["forest", "domain"], default="forest"),
             fact_name=dict(type="str"),
             callers=dict(type="list", elements="str", default=[]),

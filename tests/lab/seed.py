@@ -22,6 +22,7 @@ import ldap3
 import yaml
 from ldap3.core.exceptions import LDAPNoSuchObjectResult
 from lab_env import read_env
+import dns_records
 
 TREE_DELETE_CONTROL = ("1.2.840.113556.1.4.805", True, None)
 UF_NORMAL_ACCOUNT = 0x0200
@@ -141,7 +142,7 @@ class Seeder:
 
         for computer in self.scenarios.get("computers", []):
             name = computer["name"]
-            fqdn = "%s.%s" % (name.lower(), self.dns_domain)
+            fqdn = computer.get("dns_host_name") or "%s.%s" % (name.lower(), self.dns_domain)
             dn = "CN=%s,%s" % (name, self.dn(computer.get("ou", "CN=Computers")))
             attributes = {
                 "sAMAccountName": name + "$",
@@ -213,6 +214,10 @@ class Seeder:
         found = re.match(r"\s*(\d+) root keys? found", listing)
         if not found or found.group(1) == "0":
             samba_tool("domain", "kds", "root-key", "create", "-H", self.sam_ldb)
+
+    def seed_dns(self):
+        dns_records.seed(self.conn, self.base_dn, self.dns_domain, self.scenarios.get("dns") or {}, "127.0.0.1",
+                         "%s%%%s" % (self.env["SQLAUTH_LDAP_USERNAME"], self.env["SQLAUTH_LDAP_PASSWORD"]))
 
     def seed_legacy_duplicates(self):
         """Write values the DC's uniqueness checks would refuse, straight into
@@ -287,6 +292,7 @@ def main():
     seeder.remove_previous()
     seeder.create()
     seeder.seed_legacy_duplicates()
+    seeder.seed_dns()
     seeder.write_accounts()
     seeder.write_inventory()
     seeder.write_linux_hosts()
