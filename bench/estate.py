@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The benchmark's synthetic SQL Server estate and directory, derived from a
 seed and nothing else: populate.py writes it into the bench lab, measure.py
-builds its inventories and checks spn_facts' counts against it.
+builds its inventories and checks spn_facts' counts against it. The DNS of
+the first 1,000 instances (dns_plan) is seeded by populate.py too and
+measured by dns_bench.py.
 
 One SQL Server instance per host, 5,000 hosts. The estates of 100, 1,000 and
 5,000 instances are the first N instances; their accounts live in nested OUs
@@ -64,6 +66,23 @@ PASSWORD_INSTANCES = 1000
 # Virtual-account hosts whose computer account is trusted for unconstrained delegation.
 UNCONSTRAINED_HOST_RATE = 0.10
 STALE_PORT = 1999  # never drawn as an instance's port (1435-1933)
+
+# DNS of the first DNS_INSTANCES instances' hosts and listeners, on the bench
+# DC's own DNS server (dns_facts' benchmark, bench/dns_bench.py): A records
+# and matching PTRs, but for a few percent of each scenario below, drawn per
+# instance with a random generator of its own (the directory stays as it was
+# for a seed). The status dns_facts must give in the comment.
+DNS_INSTANCES = 1000
+DNS_RATES = (
+    ("unresolved", 0.02),       # DNS001 unresolved: the host has no record at all
+    ("ptr_elsewhere", 0.02),    # DNS004 ptr_mismatch: its address's PTR names the next host
+    ("alias_cname", 0.03),      # DNS002 alias_cname: an alias, CNAME of the host
+    ("alias_address", 0.03),    # DNS003 alias_address: an alias with an A record of its own, the host's address
+    ("alias_elsewhere", 0.005),  # DNS007 name_elsewhere: an alias, CNAME of another host
+)
+# Listeners with an address in a second subnet, as multi-subnet availability
+# groups register them (DNS008 several_addresses, info).
+MULTI_SUBNET_LISTENER_RATE = 0.25
 
 
 def estate_ou(index):
@@ -235,6 +254,86 @@ def expected_report_summary(instances):
         spn_drift += spn
         drifted += spn or instance["health"] is not None
     return {"instances": len(instances), "instances_with_drift": drifted}
+
+
+def host_address(index):
+    """Instance ``index``'s host address: 10.100.0.1 for the first, 65,536 a /16 (a reverse zone each)."""
+    return "10.%d.%d.%d" % (100 + index // 65536, index // 256 % 256, index % 256)
+
+
+def listener_addresses(index, subnets=1):
+    """The addresses of instance ``index``'s listener, one per subnet (10.120.x.y, then 10.121.x.y)."""
+    return ["10.%d.%d.%d" % (120 + subnet, index // 256 % 256, index % 256) for subnet in range(subnets)]
+
+
+def reverse_zone(address):
+    """The /16 reverse zone of an IPv4 address (10.100.3.7 -> 100.10.in-addr.arpa)."""
+    first, second = address.split(".")[:2]
+    return "%s.%s.in-addr.arpa" % (second, first)
+
+
+def dns_plan(instances, seed):
+    """The DNS of the estate's first DNS_INSTANCES instances: the spec
+    tests/lab/dns_records.py seeds (reverse_zones, hosts, records), the
+    aliases of each instance ({index: [name]}, for the inventory), each
+    name's expected dns_facts statuses ({name: [status]}, empty when all is
+    well) and each instance's scenario ({index: scenario or None})."""
+    rng = random.Random("%s-dns" % seed)
+    chosen = [i for i in instances if i["index"] <= DNS_INSTANCES]
+    scenarios = {}
+    for instance in chosen:
+        draw, scenarios[instance["index"]] = rng.random(), None
+        for scenario, rate in DNS_RATES:
+            if draw < rate:
+                scenarios[instance["index"]] = scenario
+                break
+            draw -= rate
+    resolvable = [i for i in chosen if scenarios[i["index"]] != "unresolved"]
+
+    def next_resolvable(index):
+        # Another host that has records (a CNAME to a host without any would be unresolved, not elsewhere).
+        return next((i for i in resolvable if i["index"] > index), resolvable[0])["host"]
+
+    hosts, records, aliases, expected = {}, [], {}, {}
+    for instance in chosen:
+        index, host, scenario = instance["index"], instance["host"], scenarios[instance["index"]]
+        address = host_address(index)
+        expected[host] = []
+        if scenario == "unresolved":
+            expected[host] = ["unresolved"]
+        elif scenario == "ptr_elsewhere":
+            hosts[host] = {"addresses": [address], "ptr": next_resolvable(index)}
+            expected[host] = ["ptr_mismatch"]
+        else:
+            hosts[host] = address
+        if scenario and scenario.startswith("alias_"):
+            alias = "sqlalias%05d.%s" % (index, DNS_DOMAIN)
+            aliases[index] = [alias]
+            if scenario == "alias_address":
+                records.append({"name": alias, "type": "A", "data": address})
+                expected[alias] = ["alias_address"]
+            else:
+                target = host if scenario == "alias_cname" else next_resolvable(index)
+                records.append({"name": alias, "type": "CNAME", "data": target})
+                expected[alias] = ["alias_cname" if scenario == "alias_cname" else "name_elsewhere"]
+        for listener in instance["listeners"]:
+            subnets = 2 if rng.random() < MULTI_SUBNET_LISTENER_RATE else 1
+            hosts[listener["name"]] = listener_addresses(index, subnets)
+            expected[listener["name"]] = ["several_addresses"] if subnets > 1 else []
+    addresses = [a for value in hosts.values()
+                 for a in (value["addresses"] if isinstance(value, dict) else [value] if isinstance(value, str) else value)]
+    spec = {"reverse_zones": sorted({reverse_zone(a) for a in addresses}), "hosts": hosts, "records": records}
+    return {"spec": spec, "aliases": aliases, "expected": expected, "scenarios": scenarios}
+
+
+def dns_counts(plan):
+    """How many names of each expected dns_facts status (and ``ok``) a plan gives."""
+    counts = {"names": len(plan["expected"]), "ok": 0}
+    for statuses in plan["expected"].values():
+        counts["ok"] += not statuses
+        for status in statuses:
+            counts[status] = counts.get(status, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def health_counts(instances):

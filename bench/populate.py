@@ -19,17 +19,31 @@ same seed does nothing. A lab populated with another seed, or whose
 population was interrupted, is not patched up (deleting 25,000 objects is
 slower than creating them and leaves tombstones that every scan reads): the
 script exits with NEEDS_FRESH_LAB and bench.sh rebuilds the lab.
+
+Then the DNS of the first 1,000 instances (estate.dns_plan), a step of its
+own with a marker of its own (bench-dns.json): about 2,200 dnsNode objects
+written in bulk over LDAPS by tests/lab/dns_records.py, each name's records
+in one add. Idempotent and cheap (about 20 s), so a change of the DNS plan
+reseeds the DNS only, never the accounts.
 """
 
 import argparse
 import base64
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
 
+import ldap3
+from ldap3.core.exceptions import LDAPNoSuchObjectResult
+
 import estate
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "lab"))
+import dns_records  # noqa: E402 (the lab's bulk dnsNode writer)
+from lab_env import read_env  # noqa: E402 (the lab's connection.env reader)
 
 MARKER = "bench-populated.json"
 FORMAT_VERSION = 3  # bump when estate.py changes what it writes (2: health; 3: encryption types, passwords)
@@ -49,6 +63,10 @@ SPN_WRITE_ACES = ("(OA;;RPWP;f3a64788-5306-11d1-a9c5-0000f80367c1;;PS)"
                   "(OA;;SW;f3a64788-5306-11d1-a9c5-0000f80367c1;;PS)")
 CHUNK = 2500  # objects per ldbadd call (one transaction each), for progress
 NEEDS_FRESH_LAB = 3
+DNS_MARKER = "bench-dns.json"
+DNS_FORMAT_VERSION = 1  # bump when estate.dns_plan changes what it seeds
+# The DC's own DNS server, as samba-tool reaches it for the reverse zones.
+DNS_SERVER = "127.0.0.1"
 
 
 def ldb(lab, tool, *args, stdin=None):
@@ -261,12 +279,69 @@ def populate(lab, seed):
     return marker
 
 
+def read_json(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def write_json(path, value):
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=2, sort_keys=True)
+
+
+def seed_dns(lab, seed):
+    """Seed estate.dns_plan's records unless the lab holds them already:
+    the reverse zones once (samba-tool), then every name's dnsNode replaced
+    (deleted and added with all its records), and the names an earlier plan
+    seeded and this one does not deleted."""
+    path = os.path.join(lab, DNS_MARKER)
+    previous = read_json(path) or {}
+    plan = estate.dns_plan(estate.build(seed), seed)
+    found = dns_records.nodes(plan["spec"], estate.DNS_DOMAIN)
+    if previous.get("seed") == seed and previous.get("format") == DNS_FORMAT_VERSION:
+        print("populate: DNS already seeded with seed %s (%s), reusing it" % (seed, previous["summary"]))
+        return previous
+    started = time.monotonic()
+    stale = {tuple(node) for node in previous.get("nodes") or []} - set(found)
+    # Before writing: an interrupted seeding still knows every name it may have left.
+    write_json(path, {"seed": None, "format": None, "nodes": sorted(set(found) | stale)})
+    env = read_env(os.path.join(lab, "connection.env"))
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=env["SQLAUTH_LDAP_CA_CERT"])
+    # raise_exceptions: dns_records tells a missing node or zone by LDAPNoSuchObjectResult.
+    connection = ldap3.Connection(ldap3.Server(env["SQLAUTH_LDAP_SERVER"], port=636, use_ssl=True, tls=tls),
+                                  user=env["SQLAUTH_LDAP_USERNAME"], password=env["SQLAUTH_LDAP_PASSWORD"],
+                                  auto_bind=True, raise_exceptions=True)
+    try:
+        dns_records.ensure_reverse_zones(connection, estate.BASE_DN, plan["spec"]["reverse_zones"], DNS_SERVER,
+                                         "%s%%%s" % (env["SQLAUTH_LDAP_USERNAME"], env["SQLAUTH_LDAP_PASSWORD"]))
+        for zone, name in sorted(stale):
+            try:
+                connection.delete(dns_records.node_dn(zone, name, estate.BASE_DN))
+            except LDAPNoSuchObjectResult:
+                pass
+        print("populate: seeding DNS: %d names (%d records), %d stale names deleted"
+              % (len(found), sum(len(records) for records in found.values()), len(stale)), flush=True)
+        dns_records.write_nodes(connection, estate.BASE_DN, found)
+    finally:
+        connection.unbind()
+    summary = dict(estate.dns_counts(plan), nodes=len(found), reverse_zones=plan["spec"]["reverse_zones"])
+    marker = {"seed": seed, "format": DNS_FORMAT_VERSION, "summary": summary, "nodes": sorted(found),
+              "seconds": round(time.monotonic() - started, 1)}
+    write_json(path, marker)
+    print("populate: DNS seeded in %.0f s: %s" % (marker["seconds"], summary), flush=True)
+    return marker
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lab", required=True)
     parser.add_argument("--seed", type=int, required=True)
     options = parser.parse_args()
     populate(options.lab, options.seed)
+    seed_dns(options.lab, options.seed)
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ options:
         DNS gives each alias.
       - An alias needs SPNs of its own when DNS gives it an address record of its own that leads to its instance;
         a CNAME alias, an alias that leads elsewhere, and one that does not resolve need none.
-      - Without it every alias is taken to need its SPNs.
+      - Without it (or empty) every alias is taken to need its SPNs.
     type: list
     elements: dict
     version_added: 0.3.0

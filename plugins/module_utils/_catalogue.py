@@ -176,6 +176,60 @@ CATALOGUE = (
             "Add the host's computer account (or a group it is in) to PrincipalsAllowedToRetrieveManagedPassword, "
             "keeping the principals there.",
             "Set-ADServiceAccount -PrincipalsAllowedToRetrieveManagedPassword (PowerShell); not in LDIF"),
+    Finding("DNS001", "dns", "unresolved", "Name does not resolve", "error",
+            "connections by the name, and Kerberos for it",
+            "The DNS servers the domain's clients use give no address for the name (no A or AAAA record, or a "
+            "CNAME chain that ends nowhere): clients cannot connect by it, or, given an address some other way, "
+            "build no SPN and fall back to NTLM.",
+            "Add the name's address record (and its PTR) in the domain's DNS, or correct the name in the inventory.",
+            "Add-DnsServerResourceRecordA (PowerShell), with the address to fill in; not in LDIF"),
+    Finding("DNS002", "dns", "alias_cname", "Alias by CNAME", "info",
+            "nothing: clients build the SPNs of the canonical host",
+            "The alias is a CNAME of the instance's host (or listener): clients resolve it and ask for the "
+            "canonical name's SPNs, which the instance's account already needs; the alias needs none of its own.",
+            "None needed. An SPN registered for the alias itself is unused.",
+            "none"),
+    Finding("DNS003", "dns", "alias_address", "Alias by address record", "info",
+            "nothing, once its SPNs are registered: Kerberos by the alias",
+            "The alias has an address record of its own: clients keep its name and ask for MSSQLSvc/alias SPNs, "
+            "which are therefore required on the instance's account (and reported as SPN findings when missing).",
+            "Let the site playbook register the alias's SPNs, or make the alias a CNAME of the host.",
+            "setspn -S in the SPN findings (PowerShell); adds of servicePrincipalName (LDIF)"),
+    Finding("DNS004", "dns", "ptr_mismatch", "Reverse lookup names another host", "warning",
+            "Kerberos from clients that build the SPN from the reverse lookup (older drivers, some JDBC and "
+            "Linux set-ups with rdns)",
+            "The PTR record of the host's address is missing or names another host: clients that canonicalise by "
+            "reverse lookup ask for the other host's SPNs and get " + _SSPI + ".",
+            "Make the address's PTR record name the host (remove the others).",
+            "Add-DnsServerResourceRecordPtr and Remove-DnsServerResourceRecord (PowerShell); not in LDIF"),
+    Finding("DNS005", "dns", "host_name_mismatch", "Inventory name differs from the computer's DNS name", "warning",
+            "Kerberos when clients use the computer's own name",
+            "The computer account's dNSHostName is not the inventory's name for the host: SQL Server registers "
+            "its own SPNs under dNSHostName, and clients connecting by the other name need SPNs the host never "
+            "registers.",
+            "Use the computer's DNS name in the inventory, or set the host's primary DNS suffix so that it "
+            "registers the name clients use.",
+            "none: a host or inventory setting"),
+    Finding("DNS006", "dns", "short_name_mismatch", "Short name resolves to another host", "warning",
+            "connections by the short name, and Kerberos for them",
+            "The host's short name, qualified with the domain's DNS suffix as clients qualify it, does not resolve "
+            "to the host's addresses: clients connecting by the short name reach another host or none.",
+            "Add or correct the record of the short name under the domain's suffix, or have clients use the "
+            "fully qualified name.",
+            "none: a DNS or client setting"),
+    Finding("DNS007", "dns", "name_elsewhere", "Name leads to another host", "warning",
+            "Kerberos by the name: Cannot generate SSPI context, or NTLM",
+            "The name is a CNAME of another name, or an alias whose addresses are not its instance's: clients "
+            "build the SPNs of the name DNS leads them to, not of the instance they mean.",
+            "Point the alias at the instance's host (a CNAME), or use the canonical name in the inventory.",
+            "Remove-DnsServerResourceRecord and Add-DnsServerResourceRecordCName (PowerShell), for an alias"),
+    Finding("DNS008", "dns", "several_addresses", "Name has several addresses", "info",
+            "connection time, unless clients set MultiSubnetFailover",
+            "The name resolves to more than one address (a multi-subnet listener, a multi-homed host): clients "
+            "try them in turn unless they connect with MultiSubnetFailover=True; each address's PTR is checked.",
+            "Connect with MultiSubnetFailover=True (listeners); otherwise register only the addresses clients "
+            "reach.",
+            "none"),
     Finding("ENC001", "encryption", "rc4_only", "Service tickets only in RC4", "warning",
             "nothing yet: Kerberos once RC4 is disabled, and the account's password sooner",
             "The KDC encrypts the account's service tickets with RC4 (msDS-SupportedEncryptionTypes absent or "

@@ -58,7 +58,7 @@ RESULTS = ("ok", "drift", "skipped", "waived")
 # the account SQL Server runs as and its privileges, the right to write
 # SPNs, the SPNs, delegation, which needs the SPNs, and last the delegation
 # flags that resource-based constrained delegation replaces.
-CHECK_ORDER = ("kdc_clock", "static_port", "tcp_enabled", "account", "account_privilege", "spn_write_acl", "spn", "kdc",
+CHECK_ORDER = ("kdc_clock", "dns", "static_port", "tcp_enabled", "account", "account_privilege", "spn_write_acl", "spn", "kdc",
                "encryption", "delegation",
                "delegation_risk")
 SPN_WRITE_RIGHTS = (("RPWP;servicePrincipalName", "read and write servicePrincipalName"),
@@ -429,6 +429,129 @@ def privilege_checks(report):
     return [_check("account_privilege", name, "privileged_account", detail, fix=fix, commands=commands, account=name)]
 
 
+# -- DNS: names as clients resolve them (dns_facts) ------------------------------
+
+def dns_checks_by_instance(dns):
+    """{instance_key: [checks]}: dns_facts' names, each checked with the first
+    instance that uses it (a host's or listener's name is checked once,
+    however many instances share it)."""
+    found = {}
+    for row in (dns or {}).get("names") or []:
+        if row.get("instances"):
+            key = instance_key_from_name(row["instances"][0])
+            found.setdefault(key, []).extend(dns_checks(row, (dns or {}).get("domain")))
+    return found
+
+
+def dns_checks(row, domain=None):
+    """The dns checks of one name of dns_facts: one per status, or one ok."""
+    name = row["name"]
+    if not row.get("statuses"):
+        return [_check("dns", name, "ok", "%s %s" % (_record_words(row), _addresses_shown(row)))]
+    return [_dns_check(row, status, domain) for status in row["statuses"]]
+
+
+def _record_words(row):
+    return "CNAME of %s," % row["canonical"] if row.get("record") == "cname" else "address record,"
+
+
+def _addresses_shown(row):
+    shown = []
+    for item in row.get("addresses") or []:
+        ptr = item.get("ptr")
+        shown.append("%s%s" % (item["address"], " (PTR %s)" % ", ".join(ptr) if ptr else ""))
+    return ", ".join(shown)
+
+
+def _dns_zone(name, domain):
+    """(zone, relative name) an AD DNS admin adds a forward record in: the
+    domain's zone when the name is under it, else the name's parent."""
+    folded, zone = name.rstrip(".").lower(), (domain or "").lower()
+    if zone and folded.endswith("." + zone):
+        return zone, folded[:-len(zone) - 1]
+    label, _dot, parent = folded.partition(".")
+    return parent, label
+
+
+def _dns_check(row, status, domain):
+    name, kind = row["name"], status["status"]
+    if kind == "unresolved":
+        zone, relative = _dns_zone(name, domain)
+        chain = " -> ".join([name] + status.get("chain", []))
+        detail = ("no address: %s" % ("the name does not exist (NXDOMAIN)" if status.get("nxdomain") else
+                                      "the DNS server answered %s" % row.get("rcode") if row.get("rcode") not in
+                                      (None, "NOERROR") else "no A or AAAA record"))
+        if status.get("chain"):
+            detail += "; CNAME chain %s" % chain
+        return _check("dns", name, kind, detail, fix="Add the address record of %s (and its PTR) in the zone %s."
+                      % (name, zone), commands=["# Fill in the address of %s:" % name,
+                                                "# Add-DnsServerResourceRecordA -ZoneName %s -Name %s -IPv4Address "
+                                                "ADDRESS -CreatePtr" % (_ps_quote(zone), _ps_quote(relative))])
+    if kind == "alias_cname":
+        return _check("dns", name, kind, "CNAME of %s: clients ask for its SPNs, none for the alias"
+                      % status["canonical"], fix="None needed.")
+    if kind == "alias_address":
+        return _check("dns", name, kind, "address record of its own (%s): clients ask for the alias's own SPNs, "
+                      "required on the instance's account (SPN findings)" % ", ".join(status["addresses"]),
+                      fix="Register the alias's SPNs (the SPN findings), or make %s a CNAME of %s." % (
+                          name, (row.get("leads_to") or ["the host"])[0]))
+    if kind == "several_addresses":
+        return _check("dns", name, kind, "addresses %s" % _addresses_shown(row),
+                      fix="Clients connect with MultiSubnetFailover=True.")
+    if kind == "ptr_mismatch":
+        details, commands = [], []
+        for item in status["addresses"]:
+            details.append("%s's PTR %s" % (item["address"], "names %s" % ", ".join(item["names"]) if item["names"]
+                                            else "is missing"))
+            commands.extend(_ptr_commands(item, status["canonical"]))
+        return _check("dns", name, kind, "%s, not %s" % ("; ".join(details), status["canonical"]),
+                      fix="Make the PTR record of each address name %s only." % status["canonical"], commands=commands)
+    if kind == "host_name_mismatch":
+        return _check("dns", name, kind, "the computer account %s has dNSHostName %s" % (
+            status["computer"], status["dns_host_name"]),
+            fix="Use %s in the inventory, or set the host's primary DNS suffix so that it is %s." % (
+                status["dns_host_name"], name))
+    if kind == "short_name_mismatch":
+        return _check("dns", name, kind, "%s resolves to %s, %s to %s" % (
+            status["short_name"], ", ".join(status["short_addresses"]) or "nothing", name,
+            ", ".join(status["addresses"])),
+            fix="Correct the record of %s, or have clients use %s." % (status["short_name"], name))
+    # name_elsewhere
+    commands = []
+    if row.get("role") == "alias" and row.get("record") == "cname" and row.get("leads_to"):
+        zone, relative = _dns_zone(name, domain)
+        commands = ["Remove-DnsServerResourceRecord -ZoneName %s -Name %s -RRType CName -Force" % (
+            _ps_quote(zone), _ps_quote(relative)),
+            "Add-DnsServerResourceRecordCName -ZoneName %s -Name %s -HostNameAlias %s" % (
+                _ps_quote(zone), _ps_quote(relative), _ps_quote(row["leads_to"][0] + "."))]
+    return _check("dns", name, kind, status["reason"],
+                  fix=("Point %s at %s." % (name, row["leads_to"][0]) if row.get("leads_to") else
+                       "Use %s in the inventory, or give %s an address record of its own." % (
+                           status["canonical"], name)), commands=commands)
+
+
+def _ptr_commands(item, canonical):
+    """PowerShell that makes an address's PTR name ``canonical`` only; with
+    no reverse zone for it, the /24 (IPv4) zone is created first."""
+    zone = item.get("zone")
+    commands = []
+    if not zone:
+        if ":" in item["address"]:
+            return ["# No reverse zone holds %s: create one for its prefix, then add its PTR to %s." % (
+                item["address"], canonical)]
+        octets = item["address"].split(".")
+        zone = "%s.%s.%s.in-addr.arpa" % (octets[2], octets[1], octets[0])
+        commands.append("Add-DnsServerPrimaryZone -NetworkId %s -ReplicationScope 'Domain'" % _ps_quote(
+            "%s.%s.%s.0/24" % tuple(octets[:3])))
+    relative = item["pointer"][:-len(zone) - 1] if item["pointer"].endswith("." + zone) else item["pointer"]
+    for other in item.get("names") or []:
+        commands.append("Remove-DnsServerResourceRecord -ZoneName %s -Name %s -RRType Ptr -RecordData %s -Force" % (
+            _ps_quote(zone), _ps_quote(relative), _ps_quote(other + ".")))
+    commands.append("Add-DnsServerResourceRecordPtr -ZoneName %s -Name %s -PtrDomainName %s" % (
+        _ps_quote(zone), _ps_quote(relative), _ps_quote(canonical + ".")))
+    return commands
+
+
 def kdc_checks(report, probe):
     """The KDC's verdict for the instance's SPNs, from kerberos_probe's
     result (``probe``), or nothing when the probe did not run."""
@@ -645,7 +768,7 @@ def _port_commands(platform, live, wanted):
 # -- the report ----------------------------------------------------------------
 
 def build_report(audit, links, delegation, ports, mode="report", generated=None, waivers=None,
-                 severity_overrides=None, fail_on="error", today=None, encryption_types="aes", probe=None):
+                 severity_overrides=None, fail_on="error", today=None, encryption_types="aes", probe=None, dns=None):
     """The drift report.
 
     ``audit``: spn_facts' result; ``links``: the inventory's linked servers
@@ -655,7 +778,7 @@ def build_report(audit, links, delegation, ports, mode="report", generated=None,
     inventory's accepted risks (_catalogue.py), ``fail_on`` the lowest
     severity that fails the run, ``today`` the date waivers expire against,
     ``encryption_types`` what the accounts' should be (aes or aes_rc4),
-    ``probe`` kerberos_probe's result or None.
+    ``probe`` kerberos_probe's result or None, ``dns`` dns_facts' or None.
     Raises CatalogueError for waivers or overrides that cannot apply."""
     if fail_on not in SEVERITIES:
         raise CatalogueError("fail_on must be one of %s, got %r" % (", ".join(SEVERITIES), fail_on))
@@ -673,10 +796,12 @@ def build_report(audit, links, delegation, ports, mode="report", generated=None,
     hosts = {}
     # The controller's clock concerns the whole run: its check sits with the first instance.
     clock = kdc_clock_check(probe)
+    names = dns_checks_by_instance(dns)
     for report in reports:
         key = instance_key(report["host"], report["instance"])
         checks, clock = clock + account_checks(report, now), []
         checks.extend(privilege_checks(report))
+        checks.extend(names.get(key, []))
         checks.extend(port_checks(report, (ports or {}).get(report["host"].lower())))
         checks.append(spn_write_acl_check(report))
         checks.extend(spn_checks(report))
@@ -823,7 +948,8 @@ def to_powershell(report):
              "# Generated by sqlauth.kerberos%s; nothing has been written. Review, then run as an" %
              (" at %s" % report["generated"] if report.get("generated") else ""),
              "# AD administrator: setspn and dsacls come with the AD DS tools, Set-AD* with the",
-             "# ActiveDirectory module.", "#Requires -Modules ActiveDirectory", "$ErrorActionPreference = 'Stop'", ""]
+             "# ActiveDirectory module, the DNS records' cmdlets with the DnsServer module (RSAT DNS).",
+             "#Requires -Modules ActiveDirectory", "$ErrorActionPreference = 'Stop'", ""]
     for dummy, instance, check in problems_in_fix_order(report):
         if check["check"] in ("static_port", "tcp_enabled") or not check["commands"]:
             continue

@@ -298,8 +298,9 @@ def classify_spn(account, holders):
 def prepare_audit(instance_options, name_resolution=None):
     """Validate instances and their account names without any I/O:
     returns [(SqlInstance, AccountReference)]. ``name_resolution``:
-    dns_facts' names, which tell the aliases that need SPNs."""
-    with_spns = None if name_resolution is None else alias_spn_names(name_resolution)
+    dns_facts' names, which tell the aliases that need SPNs; none or empty
+    (never a real result: it names every host), every alias needs them."""
+    with_spns = alias_spn_names(name_resolution) if name_resolution else None
     instances = [parse_instance(options, with_spns) for options in instance_options]
     return [(instance, parse_account_reference(instance.service_account, instance.host)) for instance in instances]
 

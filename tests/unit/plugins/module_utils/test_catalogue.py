@@ -81,7 +81,10 @@ EMITTED = {("spn", status) for status in STATUSES if status != "ok"} | {
     ("delegation", "self_entry"), ("delegation", "caller_not_delegable"), ("account_privilege", "privileged_account"),
     ("encryption", "rc4_only"), ("encryption", "des_enabled"), ("encryption", "aes_keys_possibly_missing"),
     ("encryption", "computer_weak_encryption"), ("encryption", "rc4_allowed"), ("kdc", "ticket_refused"),
-    ("kdc", "key_version_mismatch"), ("kdc", "rc4_ticket"), ("kdc_clock", "clock_skew")}
+    ("kdc", "key_version_mismatch"), ("kdc", "rc4_ticket"), ("kdc_clock", "clock_skew")} | {
+    ("dns", status) for status in ("unresolved", "alias_cname", "alias_address", "ptr_mismatch",
+                                   "host_name_mismatch", "short_name_mismatch", "name_elsewhere",
+                                   "several_addresses")}
 
 
 def test_every_status_the_report_emits_has_an_entry():
