@@ -9,7 +9,8 @@
 # $SQLAUTH_BENCH_NETNS (default sqlauth-bench), in $SQLAUTH_BENCH_LAB_DIR
 # (default /var/tmp/sqlauth-bench-lab), so it never clashes with the test lab.
 # It is populated once per seed ($SQLAUTH_BENCH_SEED, default 6) and reused;
-# another seed rebuilds it.
+# another seed rebuilds it. The DNS records of the estate are a step of their
+# own (populate.py, bench-dns.json), reseeded alone when their plan changes.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,7 +69,7 @@ setup
 step "starting the bench lab in network namespace $netns ($lab)"
 ensure_netns
 in_netns "$repo/tests/lab/lab.sh" up
-step "populating the directory (once per seed; about 5-10 minutes the first time)"
+step "populating the directory and DNS (once per seed; about 5-10 minutes the first time)"
 status=0
 in_netns "$venv/bin/python" "$repo/bench/populate.py" --lab "$lab" --seed "$seed" || status=$?
 if [ "$status" -eq 3 ] && [ -f "$lab/etc/smb.conf" ]; then
@@ -87,3 +88,6 @@ in_netns env ANSIBLE_COLLECTIONS_PATH="$collections" PYTHONPATH="$collections" \
 step "the KDC probe over 1,000 instances, next to a loop of kvno processes"
 in_netns env ANSIBLE_COLLECTIONS_PATH="$collections" PYTHONPATH="$collections" \
     "$venv/bin/python" "$repo/bench/probe.py" --lab "$lab"
+step "dns_facts over 1,000 instances' names, next to bare DNS queries of the same names"
+in_netns env ANSIBLE_COLLECTIONS_PATH="$collections" PYTHONPATH="$collections" \
+    "$venv/bin/python" "$repo/bench/dns_bench.py" --lab "$lab"

@@ -21,6 +21,10 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "lab"))
+# The collection as installed (what ansible-playbook runs), for the tests that
+# call its Python directly.
+COLLECTIONS = Path(os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(":")[0] or REPO / ".cache" / "collections")
+sys.path.insert(0, str(COLLECTIONS))
 from kdc import Kdc  # noqa: E402 (the lab's helpers, shared with the demo)
 from lab_env import read_env  # noqa: E402
 
@@ -81,16 +85,26 @@ class Lab:
                               "highestCommittedUSN"], capture_output=True, text=True, check=True).stdout
         return int(out.split("highestCommittedUSN:")[1].split()[0])
 
-    def spns_of(self, sam_account_name):
-        """servicePrincipalName values of an account, read with OpenLDAP's
-        ldapsearch over LDAPS (an independent client)."""
-        out = subprocess.run(
+    def _ldapsearch(self, ldap_filter, attributes):
+        """LDIF lines of a search with OpenLDAP's ldapsearch over LDAPS (an
+        independent client)."""
+        return subprocess.run(
             ["ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-x", "-H", "ldaps://%s" % self.server, "-D", self.username,
-             "-y", "/dev/stdin", "-b", self.base_dn, "(sAMAccountName=%s)" % sam_account_name,
-             "servicePrincipalName"],
+             "-y", "/dev/stdin", "-b", self.base_dn, ldap_filter] + list(attributes),
             input=self.password, capture_output=True, text=True, check=True,
-            env=dict(os.environ, LDAPTLS_CACERT=self.ca_cert)).stdout
-        return sorted(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("servicePrincipalName: "))
+            env=dict(os.environ, LDAPTLS_CACERT=self.ca_cert)).stdout.splitlines()
+
+    def spns_of(self, sam_account_name):
+        """servicePrincipalName values of an account, read with ldapsearch."""
+        return sorted(line.split(": ", 1)[1] for line in self._ldapsearch(
+            "(sAMAccountName=%s)" % sam_account_name, ["servicePrincipalName"])
+            if line.startswith("servicePrincipalName: "))
+
+    def accounts_with_spn(self, pattern):
+        """The sAMAccountNames of the accounts holding an SPN matching an LDAP
+        substring pattern (e.g. MSSQLSvc/crm-db*), read with ldapsearch."""
+        return sorted(line.split(": ", 1)[1] for line in self._ldapsearch(
+            "(servicePrincipalName=%s)" % pattern, ["sAMAccountName"]) if line.startswith("sAMAccountName: "))
 
     def bind_as(self, sam_account_name):
         """An ldap3 connection bound over LDAPS as a seeded account."""

@@ -81,6 +81,11 @@ def expected_drift(lab):
         if lab.accounts[sam]["kind"] in ("user", "gmsa"):
             for status in ENCRYPTION_FINDINGS[etypes.get(sam)]:
                 expected.add((instance, "encryption", scenario["expect"]["account"], status))
+    # DNS (scenarios.yml, dns): the A-record alias's SPNs, and what the inventory does not waive.
+    dns = lab.scenarios["dns"]["expect"]
+    expected.update((instance, "spn", spn, "missing") for instance, spns in dns["alias_spns"].items() for spn in spns)
+    expected.update((item["instance"], "dns", item["subject"], item["status"]) for item in dns["report"]
+                    if not item.get("waived"))
     for pair in lab.scenarios["linked_servers"]:
         # Other statuses are the front end's scenario's (expect: report).
         if pair.get("expect", "delegation_missing") == "delegation_missing":
@@ -101,9 +106,11 @@ RC4_BEFORE = (("sqlsvc1", "MSSQLSvc/sql1.corp.example.test:1433"),     # attribu
 def expected_waived(lab):
     """(instance, check, subject, status) of every seeded problem the lab
     inventory waives (group_vars/sql_servers/waivers.yml)."""
-    return {(instance, item["check"], item["subject"], item["status"])
-            for instance, scenario in inventory_scenarios(lab).items()
-            for item in scenario["expect"].get("report", []) if item.get("waived")}
+    waived = {(instance, item["check"], item["subject"], item["status"])
+              for instance, scenario in inventory_scenarios(lab).items()
+              for item in scenario["expect"].get("report", []) if item.get("waived")}
+    return waived | {(item["instance"], "dns", item["subject"], item["status"])
+                     for item in lab.scenarios["dns"]["expect"]["report"] if item.get("waived")}
 
 
 def drift_of(report, result="drift"):
@@ -188,7 +195,8 @@ def test_drift_report_finds_every_seeded_problem_and_writes_nothing(lab, estate)
               if c["result"] == "waived"}
     assert waived == {("ACC001", "error"), ("ACC002", "error"), ("ACC003", "error"), ("ACC004", "error"),
                       ("ACC005", "warning"), ("ACC006", "error"), ("DLG003", "warning"), ("DLG004", "error"),
-                      ("DLG005", "info"), ("DLG006", "error"), ("ENC004", "info")}
+                      ("DLG005", "info"), ("DLG006", "error"), ("ENC004", "info"), ("DNS002", "info"),
+                      ("DNS003", "info"), ("DNS004", "warning"), ("DNS008", "info")}
     ids = {(c["status"], c["id"], c["severity"]) for h in report["hosts"] for i in h["instances"] for c in i["checks"]
            if c["check"] == "encryption" and c["result"] == "drift"}
     assert ids == {("rc4_only", "ENC001", "warning"), ("des_enabled", "ENC002", "error")}
@@ -334,11 +342,18 @@ def test_site_fixes_every_problem(lab, estate, kdc):
     kdc.kinit("alice")
     spns = [(instance, check) for host in report["hosts"] for instance in host["instances"]
             for check in instance["checks"] if check["check"] == "spn"]
-    assert len(spns) == sum(len(s["expect"]["spns"]) for s in inventory_scenarios(lab).values())
+    alias_spns = lab.scenarios["dns"]["expect"]["alias_spns"]
+    assert len(spns) == sum(len(s["expect"]["spns"]) for s in inventory_scenarios(lab).values()) + sum(
+        len(spns) for spns in alias_spns.values())
+    # The A-record alias's SPNs are on sql1's account (each ticket is checked below); the
+    # CNAME alias added none, on any account (ldapsearch).
+    assert set(alias_spns["sql1.corp.example.test"]) <= set(lab.spns_of("sqlsvc1"))
+    assert lab.accounts_with_spn("MSSQLSvc/crm-db*") == []
     scenarios = inventory_scenarios(lab)
     for instance, check in spns:
         account = instance["service_account"].split("\\")[1]
         refused = scenarios[instance["name"]]["expect"].get("service_tickets_refused")
+        # (alias SPNs, e.g. MSSQLSvc/sales-db...:1433, are checked as their instance's.)
         if refused:  # a locked-out account: the KDC issues no ticket for its SPNs
             ok, output = kdc.kvno(check["subject"])
             assert not ok and refused in output, output

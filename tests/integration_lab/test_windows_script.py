@@ -5,17 +5,12 @@ node, and a broken copy is caught. There is no PowerShell here; the unit
 tests run its operations against a simulated host. (Here rather than only in
 the unit tests: ansible-test's unit venv has no tree-sitter, so they skip.)"""
 import base64
-import os
-import sys
-from pathlib import Path
 
 from powershell_grammar import syntax_problems
 
-COLLECTIONS = Path(os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(":")[0] or
-                   Path(__file__).resolve().parents[2] / ".cache" / "collections")
-sys.path.insert(0, str(COLLECTIONS))
+from conftest import COLLECTIONS
 
-from ansible_collections.sqlauth.kerberos.plugins.module_utils import _windows_script, _winrm  # noqa: E402
+from ansible_collections.sqlauth.kerberos.plugins.module_utils import _windows_script, _winrm
 
 
 def test_the_installed_remote_script_parses_with_a_powershell_grammar():
