@@ -196,3 +196,33 @@ def test_bad_input_is_named_and_nothing_is_asked(lab, run_module, args, message)
     result = run_module("sqlauth.kerberos.dns_facts", dict(dict(lab.connection, instances=INSTANCES), **args))
     assert result["failed"] and message in result["msg"], result["msg"]
     assert lab.highest_committed_usn() == usn
+
+
+def test_generate_mode_writes_the_dns_fixes_for_a_dns_admin(lab, run_module, resolved):
+    """The drift report of the lab's DNS cases in generate mode: the
+    PowerShell for a DNS admin (the roles never apply it), for the records
+    as the lab DC holds them, parsed with a real PowerShell grammar."""
+    from ansible_collections.sqlauth.kerberos.plugins.module_utils._drift_report import build_report, to_powershell
+    from powershell_grammar import syntax_problems
+    audit = run_module("sqlauth.kerberos.spn_facts", dict(lab.connection, instances=INSTANCES,
+                                                          name_resolution=resolved["names"]), check=True)
+    report = build_report(audit, [], None, {}, mode="generate", dns=resolved)
+    found = {(c["id"], c["subject"]) for h in report["hosts"] for i in h["instances"] for c in i["checks"]
+             if c["check"] == "dns" and c["result"] == "drift"}
+    assert found == {("DNS002", "crm-db.corp.example.test"), ("DNS003", "sales-db.corp.example.test"),
+                     ("DNS007", "old-crm.corp.example.test"), ("DNS008", "aglisten1.corp.example.test"),
+                     ("DNS004", "sql8.corp.example.test"), ("DNS005", "sqlold.corp.example.test"),
+                     ("DNS001", "sqlnone.corp.example.test")}
+    script = to_powershell(report)
+    assert syntax_problems(script) == []
+    for line in ("Remove-DnsServerResourceRecord -ZoneName '0.20.10.in-addr.arpa' -Name '8' -RRType Ptr -RecordData "
+                 "'sql9.corp.example.test.' -Force",
+                 "Add-DnsServerResourceRecordPtr -ZoneName '0.20.10.in-addr.arpa' -Name '8' -PtrDomainName "
+                 "'sql8.corp.example.test.'",
+                 "Add-DnsServerResourceRecordCName -ZoneName 'corp.example.test' -Name 'old-crm' -HostNameAlias "
+                 "'sql1.corp.example.test.'",
+                 "# Add-DnsServerResourceRecordA -ZoneName 'corp.example.test' -Name 'sqlnone' -IPv4Address ADDRESS "
+                 "-CreatePtr"):
+        assert line in script.splitlines(), line
+    # The A-record alias's SPNs are SPN findings with their setspn lines.
+    assert "setspn -S '%s' 'CORP\\sqlsvc1'" % SALES_DB_SPN in script

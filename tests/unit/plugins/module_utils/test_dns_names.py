@@ -204,8 +204,8 @@ def test_required_spns_follow_dns():
 
 
 def test_prepare_audit_takes_dns_results():
-    options = [dict(host=HOST, service_account="CORP\\sqlsvc1", aliases=["a.corp.example.com",
-                                                                          "c.corp.example.com"])]
+    aliases = ["a.corp.example.com", "c.corp.example.com"]
+    options = [dict(host=HOST, service_account="CORP\\sqlsvc1", aliases=aliases)]
     names = [dict(name="a.corp.example.com", role="alias", statuses=[dict(status="alias_address")]),
              dict(name="c.corp.example.com", role="alias", statuses=[dict(status="alias_cname")])]
     (sql, _reference), = prepare_audit(options, names)
@@ -313,12 +313,14 @@ def test_the_dns_commands_parse_with_a_powershell_grammar():
     import sys
     sys.path.insert(0, str(Path(__file__).resolve().parents[4] / "tests" / "lab"))
     from powershell_grammar import syntax_problems
-    rows = [name_row("sql8.corp.example.com", "host", [dict(
-        status="ptr_mismatch", canonical="sql8.corp.example.com", addresses=[
-            dict(address="10.0.0.8", names=["sql9.corp.example.com"], zone=None, pointer="8.0.0.10.in-addr.arpa")])]),
+    wrong_ptr = dict(status="ptr_mismatch", canonical="sql8.corp.example.com", addresses=[
+        dict(address="10.0.0.8", names=["sql9.corp.example.com"], zone=None, pointer="8.0.0.10.in-addr.arpa")])
+    rows = [
+        name_row("sql8.corp.example.com", "host", [wrong_ptr]),
         name_row("old.corp.example.com", "alias", [dict(status="name_elsewhere", canonical="x", reason="r")],
                  "cname", leads_to=[HOST]),
-        name_row("gone.corp.example.com", "host", [dict(status="unresolved", nxdomain=True, chain=[])], "none")]
+        name_row("gone.corp.example.com", "host", [dict(status="unresolved", nxdomain=True, chain=[])], "none"),
+    ]
     script = "\n".join(line for row in rows for check in dns_checks(row, "corp.example.com")
                        for line in check["commands"])
     assert "Add-DnsServerResourceRecordPtr" in script
