@@ -113,7 +113,8 @@ names:
       description: The name at the end of the CNAME chain, the name itself without one.
       type: str
     addresses:
-      description: Each address (C(address)) with the names its PTR records give (C(ptr), hosts and listeners only).
+      description: Each address (C(address)) with the names its PTR records give (C(ptr); null for an alias, whose
+        addresses are its host's).
       type: list
       elements: dict
     statuses:
