@@ -242,6 +242,10 @@ def main():
               for floor in ("floor_a", "floor_a_threads", "same_questions")}
     commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             check=False).stdout.strip()
+    # The collection bench.sh installs is the working tree's, which may be ahead of the commit.
+    if subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--", "plugins"], capture_output=True, text=True,
+                      check=False).stdout.strip():
+        commit += " with uncommitted changes in plugins/"
     module_queries = rounds[-1]["dns_facts"]["queries"]
     summary = module_result["summary"]
     counts = ", ".join("%s %d" % (status, count) for status, count in sorted(summary.items())

@@ -18,18 +18,24 @@ REPO = Path(__file__).resolve().parents[1]
 PAGE = REPO / "docs" / "docsite" / "rst" / "guide_checks.rst"
 
 
-def _catalogue():
+def module_utils(name):
+    """One of the collection's module_utils, imported as the collection's
+    (also from a plain checkout, made importable as the collection it is)."""
+    import importlib
+    qualified = "ansible_collections.sqlauth.kerberos.plugins.module_utils." + name
     try:
-        from ansible_collections.sqlauth.kerberos.plugins.module_utils import _catalogue
+        return importlib.import_module(qualified)
     except ImportError:
-        # Run from a plain checkout: make it importable as the collection it is.
         import tempfile
         tree = Path(tempfile.mkdtemp()) / "ansible_collections" / "sqlauth"
         tree.mkdir(parents=True)
         (tree / "kerberos").symlink_to(REPO)
         sys.path.insert(0, str(tree.parents[1]))
-        from ansible_collections.sqlauth.kerberos.plugins.module_utils import _catalogue
-    return _catalogue
+        return importlib.import_module(qualified)
+
+
+def _catalogue():
+    return module_utils("_catalogue")
 
 
 def render(catalogue=None):
@@ -82,17 +88,17 @@ def _rst(text):
     return text.replace("\\", "\\\\").replace("*", "\\*")
 
 
-def main(argv):
-    text = render()
+def write_page(page, text, argv, script):
+    """Rewrite a generated page, or with --check say whether it is stale."""
     if "--check" in argv:
-        if not PAGE.exists() or PAGE.read_text(encoding="utf-8") != text:
-            print("%s is stale: run python docs/catalogue_page.py" % PAGE)
+        if not page.exists() or page.read_text(encoding="utf-8") != text:
+            print("%s is stale: run python docs/%s" % (page, script))
             return 1
         return 0
-    PAGE.write_text(text, encoding="utf-8")
-    print("wrote %s" % PAGE)
+    page.write_text(text, encoding="utf-8")
+    print("wrote %s" % page)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(write_page(PAGE, render(), sys.argv[1:], "catalogue_page.py"))

@@ -101,6 +101,8 @@ notes:
     action group C(group/sqlauth.kerberos.ldap).
   - Every write of a call goes to the one DC it connects to. Runs writing through different DCs at the same
     time meet Active Directory replication, where the last writer of an attribute wins.
+  - The rights each module needs, on which objects, are on the collection docsite's page Permissions (a table
+    generated from the collection's permission model); a write the DC refuses names the right and its entry.
 requirements:
   - ldap3 >= 2.9.1
   - gssapi >= 1.8.0 (only for O(auth_protocol=kerberos))

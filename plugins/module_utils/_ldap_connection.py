@@ -46,6 +46,7 @@ LDAP_CONNECTION_ARGUMENT_SPEC = dict(
 )
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._permissions import refused_write_hint
 
 PAGE_SIZE = 1000  # AD's default MaxPageSize
 _DEFAULT_PORTS = {"ldaps": 636, "start_tls": 389}
@@ -254,8 +255,12 @@ class DirectoryClient:
         try:
             self._connection.modify(dn, changes, controls=controls)
         except ldap3_exceptions.LDAPOperationResult as error:
-            raise LdapError("modifying %s failed: %s: %s" % (dn, error.description, (error.message or "").strip()),
-                            result=error.description) from None
+            message = "modifying %s failed: %s: %s" % (dn, error.description, (error.message or "").strip())
+            if error.description == "insufficientAccessRights":
+                message += ". The account bound (%s) may not write %s of %s%s" % (
+                    self.options.get("username") or "the Kerberos ticket's", ", ".join(changes), dn,
+                    refused_write_hint(changes))
+            raise LdapError(message, result=error.description) from None
         except ldap3_exceptions.LDAPException as error:
             lost = LdapError(self._lost("modifying %s" % dn, error, started) + " (the DC may or may not have applied it)")
             lost.uncertain = True

@@ -100,6 +100,14 @@ class Lab:
             "(sAMAccountName=%s)" % sam_account_name, ["servicePrincipalName"])
             if line.startswith("servicePrincipalName: "))
 
+    def usn_changed(self, sam_account_name):
+        """uSNChanged of an account (ldapsearch): rises on any write to it.
+        For runs that bind as another account, whose own logon the DC may
+        record (highestCommittedUSN then rises)."""
+        line = next(line for line in self._ldapsearch("(sAMAccountName=%s)" % sam_account_name, ["uSNChanged"])
+                    if line.startswith("uSNChanged: "))
+        return int(line.split(": ", 1)[1])
+
     def accounts_with_spn(self, pattern):
         """The sAMAccountNames of the accounts holding an SPN matching an LDAP
         substring pattern (e.g. MSSQLSvc/crm-db*), read with ldapsearch."""

@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Who may write what makes a SQL service account or host an attack path:
+its servicePrincipalName (kerberoasting, or a broken SPN), its
+msDS-AllowedToActOnBehalfOfOtherIdentity (impersonate any user to it), its
+msDS-KeyCredentialLink (shadow credentials: log on as it), its
+userAccountControl (delegation flags), its DACL or owner. Read from the
+DACL and owner of nTSecurityDescriptor. Pure code, no I/O.
+
+The rights are the ones the DC enforces on writes: an allow ACE that applies
+to the object itself (not inherit-only, no other object class), for
+GenericAll, GenericWrite, WriteDacl, WriteOwner, or WriteProperty on all
+properties, the attribute, or the property set holding it; and the owner,
+who may always rewrite the DACL. Deny ACEs are not subtracted: a grant
+denied elsewhere is still named (it is one edit away)."""
+from __future__ import annotations
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import (
+    ADS_RIGHT_DS_WRITE_PROP,
+    GENERIC_ALL,
+    GENERIC_WRITE,
+    SELF_SID,
+)
+
+WRITE_DAC = 0x40000
+WRITE_OWNER = 0x80000
+_ALL_DS_RIGHTS = 0xF01FF
+# attribute: (its schemaIDGUID, the property set it belongs to). The GUIDs are
+# the same in every forest; the property sets as the lab DC's schema has them.
+WATCHED_ATTRIBUTES = {
+    "servicePrincipalName": ("f3a64788-5306-11d1-a9c5-0000f80367c1", "e48d0154-bcf8-11d1-8702-00c04fb96050"),
+    "msDS-AllowedToActOnBehalfOfOtherIdentity": ("3f78c3e5-f79a-46bd-a0b8-9d18116ddc79",
+                                                 "4c164200-20c0-11d0-a768-00aa006e0529"),
+    "msDS-KeyCredentialLink": ("5b47d60f-6090-40b2-9f37-2a4de88f3063", "9b026da6-0d3c-465c-8bee-5199d7165cba"),
+    "userAccountControl": ("bf967a68-0de6-11d0-a285-00aa003049e2", "4c164200-20c0-11d0-a768-00aa006e0529"),
+}
+RBKCD_ATTRIBUTE = "msDS-AllowedToActOnBehalfOfOtherIdentity"
+# Well-known SIDs whose control of an account is by design (tier 0).
+_TIER0_SIDS = ("S-1-5-18", "S-1-5-32-544", "S-1-5-9")
+# Domain-relative RIDs of the same: Domain Admins, Domain Controllers, Enterprise
+# Read-only Domain Controllers, Enterprise Admins and Schema Admins (the forest
+# root domain's, compared by RID in the connected domain too).
+_TIER0_RIDS = (512, 516, 498, 519, 518)
+# The placeholder inheritable ACEs name; it means the owner, reported as such.
+_CREATOR_OWNER = "S-1-3-0"
+
+
+def is_tier0(sid, domain_sids=()):
+    """Whether ``sid`` is a tier-0 principal whose control is by design."""
+    if sid in _TIER0_SIDS:
+        return True
+    prefix, _dash, rid = sid.rpartition("-")
+    return rid.isdigit() and int(rid) in _TIER0_RIDS and (not domain_sids or prefix in domain_sids)
+
+
+def writers(descriptor, object_class=None):
+    """{sid: [what it may write]} from a parsed SecurityDescriptor: the
+    watched attributes by name, "the DACL", "the owner", or "everything"
+    (GenericAll or full control); the owner as "the DACL (owner)"."""
+    found = {}
+
+    def grant(sid, what):
+        found.setdefault(sid, [])
+        if what not in found[sid]:
+            found[sid].append(what)
+
+    for ace in descriptor.dacl or []:
+        if not ace.is_allow or ace.is_inherit_only or ace.sid == _CREATOR_OWNER:
+            continue
+        if ace.inherited_object_type not in (None, object_class):
+            continue
+        mask = ace.mask
+        if mask & GENERIC_ALL or (mask & _ALL_DS_RIGHTS) == _ALL_DS_RIGHTS:
+            grant(ace.sid, "everything")
+            continue
+        if mask & WRITE_DAC:
+            grant(ace.sid, "the DACL")
+        if mask & WRITE_OWNER:
+            grant(ace.sid, "the owner")
+        if mask & GENERIC_WRITE or (mask & ADS_RIGHT_DS_WRITE_PROP and ace.object_type is None):
+            for name in WATCHED_ATTRIBUTES:
+                grant(ace.sid, name)
+        elif mask & ADS_RIGHT_DS_WRITE_PROP:
+            for name, guids in WATCHED_ATTRIBUTES.items():
+                if ace.object_type in guids:
+                    grant(ace.sid, name)
+    if descriptor.owner_sid:
+        grant(descriptor.owner_sid, "the DACL (owner)")
+    return {sid: what for sid, what in found.items() if what}
+
+
+def exposures(descriptor, own_sid, object_class=None, domain_sids=(), exempt_sids=()):
+    """(others, self_rbkcd): the principals other than tier 0, the account
+    itself and ``exempt_sids`` (the declared automation account) that may
+    write what makes the account an attack path, {sid: [what]}; and whether
+    SELF may write the account's own msDS-AllowedToActOnBehalfOfOtherIdentity
+    (the default for computers, by an ACE at the domain root). SELF's other
+    rights (its own SPNs: the collection's grant) are not reported."""
+    others, self_rbkcd = {}, False
+    for sid, what in writers(descriptor, object_class).items():
+        if sid in (SELF_SID, own_sid):
+            self_rbkcd = self_rbkcd or RBKCD_ATTRIBUTE in what or "everything" in what
+            continue
+        if is_tier0(sid, domain_sids) or sid in exempt_sids:
+            continue
+        others[sid] = what
+    return others, self_rbkcd

@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, sqlauth.kerberos contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The permission model: every attribute a module writes is declared, the
+docsite page is generated from it, and a refused write is explained."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from ansible_collections.sqlauth.kerberos.plugins.module_utils import (
+    _delegation_flags,
+    _encryption_types,
+    _guarded_write,
+    _rbkcd,
+    _spn_register,
+)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._permissions import (
+    PERMISSIONS,
+    permission_for,
+    refused_write_hint,
+)
+
+# Every attribute the modules write, by the constants they write it with.
+WRITTEN = {_spn_register._ATTRIBUTE, _rbkcd.RBCD_ATTRIBUTE, _delegation_flags._ATTRIBUTE,
+           _encryption_types.ATTRIBUTE, _guarded_write.GUARD_ATTRIBUTE, "nTSecurityDescriptor"}
+
+
+def test_every_written_attribute_has_a_permission():
+    assert {name for name in WRITTEN if permission_for(name) is None} == set()
+
+
+def test_ids_are_unique_and_attributes_declared_once():
+    assert len({p.id for p in PERMISSIONS}) == len(PERMISSIONS)
+    attributes = [p.attribute.lower() for p in PERMISSIONS if p.attribute]
+    assert len(set(attributes)) == len(attributes)
+
+
+def test_a_refused_write_names_the_right_and_the_permission():
+    hint = refused_write_hint(["servicePrincipalName"])
+    assert hint == ("; it needs read and write servicePrincipalName (dsacls RPWP;servicePrincipalName) "
+                    "(permission PRM002, docsite page Permissions)")
+    both = refused_write_hint(["userAccountControl", "extensionName"])
+    assert "PRM006, PRM007" in both and "SeEnableDelegationPrivilege" in both
+    assert refused_write_hint(["description"]) == ""
+
+
+def test_the_docsite_page_is_generated_from_the_model():
+    repo = Path(__file__).resolve().parents[4]
+    spec = importlib.util.spec_from_file_location("permissions_page", repo / "docs" / "permissions_page.py")
+    page = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(page)
+    text = page.render()
+    assert (repo / "docs" / "docsite" / "rst" / "guide_permissions.rst").read_text(encoding="utf-8") == text
+    for permission in PERMISSIONS:
+        assert "  * - %s" % permission.id in text
