@@ -24,10 +24,12 @@ Usage (inside the bench's network namespace, as bench.sh runs it):
 """
 
 import argparse
+import atexit
 import datetime
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -188,6 +190,7 @@ def main():
 
     # Its own directory as the working directory of every process: no dns.py may hide dnspython.
     work = tempfile.mkdtemp(prefix="sqlauth-bench-dns-")
+    atexit.register(shutil.rmtree, work, True)  # it holds the lab's Administrator password
     env = dict(os.environ, KRB5_CONFIG=connection["KRB5_CONFIG"])
     arguments = os.path.join(work, "dns-facts-args.json")
     write_json(arguments, dict(instances=module_instances(chosen, plan["aliases"]), dns_servers=[DNS_SERVER],

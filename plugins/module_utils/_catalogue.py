@@ -266,6 +266,43 @@ CATALOGUE = (
             "Set the account's encryption types to AES only once no client needs RC4 (the site playbook does with "
             "sql_kerberos_encryption_types: aes, the default).",
             "Set-ADUser / Set-ADServiceAccount -KerberosEncryptionType (PowerShell); the attribute in LDIF"),
+    Finding("EXP001", "exposure", "writable_by_others", "Others may take over the service account", "warning",
+            "nothing yet: an attack path to the SQL Server and its users",
+            "Principals beyond tier 0 may write the service account's servicePrincipalName (make it kerberoastable, "
+            "or break Kerberos), its msDS-AllowedToActOnBehalfOfOtherIdentity (impersonate any user to the SQL "
+            "Server), its msDS-KeyCredentialLink (log on as it), its userAccountControl, its DACL or owner. Account "
+            "Operators' default full control counts.",
+            "Remove those rights (explicit ACEs with dsacls /R; inherited ones where they are set), make Domain "
+            "Admins the owner, and keep Account Operators empty. Declare the automation account "
+            "(sql_kerberos_automation_accounts), whose rights are the permission model's.",
+            "dsacls /R for explicit ACEs (PowerShell); not in LDIF"),
+    Finding("EXP002", "exposure", "host_writable_by_others", "Others may take over the SQL host's computer object",
+            "warning", "nothing yet: an attack path to the host and every instance on it",
+            "Principals beyond tier 0 may write the host's computer object - its SPNs, its "
+            "msDS-AllowedToActOnBehalfOfOtherIdentity (RBKCD to the host: impersonate any user to it), its "
+            "msDS-KeyCredentialLink, userAccountControl, DACL or owner (a user who created or owns the object).",
+            "Remove those rights and make Domain Admins the owner of the computer object.",
+            "dsacls /R for explicit ACEs (PowerShell); not in LDIF"),
+    Finding("EXP003", "exposure", "creator_recorded", "SQL host's computer object created by a user", "info",
+            "nothing yet",
+            "ms-DS-CreatorSID names the user who created the computer object (by ms-DS-MachineAccountQuota): "
+            "that user may still control it, and the object is outside the admins' provisioning.",
+            "Check the object's owner and ACEs (EXP002); re-create or re-own it under the admins' control.",
+            "none"),
+    Finding("EXP004", "exposure", "self_rbkcd", "Every account may set its own resource-based delegation", "info",
+            "nothing alone: half of an RBKCD takeover",
+            "An inheritable ACE at the domain root lets each account write its own "
+            "msDS-AllowedToActOnBehalfOfOtherIdentity: whoever runs code as a service account (or controls a "
+            "computer object) can let another account it controls impersonate any user to it.",
+            "Accept it as Windows' default, or remove the SELF ACE for that attribute at the domain root after "
+            "testing; watch the attribute's changes.",
+            "none: a domain-wide decision"),
+    Finding("EXP005", "exposure", "machine_account_quota", "Users may create computer accounts", "info",
+            "nothing alone: the other half of an RBKCD takeover",
+            "ms-DS-MachineAccountQuota above 0 lets any user create computer accounts: an account with an SPN under "
+            "the attacker's control, which is what a resource-based constrained delegation attack needs.",
+            "Set ms-DS-MachineAccountQuota to 0 and delegate joining computers to a group on the computers' OU.",
+            "Set-ADDomain -Replace @{'ms-DS-MachineAccountQuota'=0} (PowerShell)"),
     Finding("KDC001", "kdc", "ticket_refused", "The KDC refuses a ticket for the SPN", "error",
             "Kerberos logins: Cannot generate SSPI context, or NTLM",
             "Asked from the controller as a client asks, the KDC issued no service ticket for the SPN (unknown "

@@ -60,7 +60,7 @@ RESULTS = ("ok", "drift", "skipped", "waived")
 # flags that resource-based constrained delegation replaces.
 CHECK_ORDER = ("kdc_clock", "dns", "static_port", "tcp_enabled", "account", "account_privilege", "spn_write_acl", "spn", "kdc",
                "encryption", "delegation",
-               "delegation_risk")
+               "delegation_risk", "exposure")
 SPN_WRITE_RIGHTS = (("RPWP;servicePrincipalName", "read and write servicePrincipalName"),
                     ("WS;Validated write to service principal name", "validated write to SPNs"))
 _AD_CMDLET_NOUN = {"user": "ADUser", "computer": "ADComputer", "gmsa": "ADServiceAccount",
@@ -552,6 +552,74 @@ def _ptr_commands(item, canonical):
     return commands
 
 
+# -- exposure: who else may write the accounts and hosts ------------------------------
+
+def exposure_checks(report):
+    """The service account's writers, and on the first instance of each host
+    its computer object's (unless the account is that computer)."""
+    account = report["service_account"]
+    checks = []
+    if account.get("writers") is not None:
+        checks.append(_writers_check("writable_by_others", account["name"], account["dn"], account["writers"]))
+    host = report.get("host_computer")
+    if host:
+        if host["dn"].lower() != (account.get("dn") or "").lower():
+            checks.append(_writers_check("host_writable_by_others", host["name"], host["dn"], host["writers"]))
+        if host.get("creator"):
+            checks.append(_check("exposure", host["name"], "creator_recorded", "created by %s (ms-DS-CreatorSID)"
+                                 % host["creator"]["name"], fix="Check who owns and may write %s (EXP002)."
+                                 % host["name"]))
+    return checks
+
+
+def _writers_shown(writer):
+    if writer["kind"] != "group" or writer.get("members") is None:
+        return writer["name"]
+    if not writer["member_count"]:
+        return "%s (no members now)" % writer["name"]
+    more = writer["member_count"] - len(writer["members"])
+    return "%s (%s%s)" % (writer["name"], ", ".join(writer["members"]), " and %d more" % more if more > 0 else "")
+
+
+def _writers_check(status, name, dn, writers):
+    if not writers:
+        return _check("exposure", name, "ok", "only tier 0 and the account itself may write it")
+    details, commands = [], []
+    for writer in writers:
+        details.append("%s may write %s (%s)" % (_writers_shown(writer), ", ".join(writer["what"]),
+                                                 ", ".join(writer["via"])))
+        if "ACE" in writer["via"]:
+            commands.append("dsacls %s /R %s" % (_ps_quote(dn), _ps_quote(writer["name"])))
+        if "inherited ACE" in writer["via"]:
+            commands.append("# %s's right on %s is inherited: remove it where it is set (a parent OU)."
+                            % (writer["name"], dn))
+        if "owner" in writer["via"]:
+            commands.append("# Make Domain Admins the owner of %s (it is %s)." % (dn, writer["name"]))
+    return _check("exposure", name, status, "; ".join(details),
+                  fix="Remove the rights of %s on %s." % (", ".join(w["name"] for w in writers), name),
+                  commands=commands)
+
+
+def domain_exposure_checks(domain):
+    """The domain's settings that make an RBKCD takeover easy, once per run."""
+    domain = domain or {}
+    name = domain.get("name") or "the domain"
+    checks = []
+    if domain.get("self_may_write_rbkcd") is not None:
+        checks.append(_check("exposure", name, "self_rbkcd" if domain["self_may_write_rbkcd"] else "ok",
+                             "an ACE at the domain root lets SELF write msDS-AllowedToActOnBehalfOfOtherIdentity"
+                             if domain["self_may_write_rbkcd"] else "no account may set its own RBKCD",
+                             fix="Accept it knowingly, or remove that SELF ACE at the domain root."))
+    quota = domain.get("machine_account_quota")
+    if quota is not None:
+        checks.append(_check("exposure", name, "machine_account_quota" if quota > 0 else "ok",
+                             "ms-DS-MachineAccountQuota is %d" % quota,
+                             fix="Set ms-DS-MachineAccountQuota of %s to 0." % name,
+                             commands=["Set-ADDomain -Identity %s -Replace @{'ms-DS-MachineAccountQuota'=0}"
+                                       % _ps_quote(name)]))
+    return checks
+
+
 def kdc_checks(report, probe):
     """The KDC's verdict for the instance's SPNs, from kerberos_probe's
     result (``probe``), or nothing when the probe did not run."""
@@ -794,8 +862,8 @@ def build_report(audit, links, delegation, ports, mode="report", generated=None,
     delegations = delegation_checks(links or [], by_key, delegation,
                                     {c["input"].lower(): c for c in audit.get("callers") or []})
     hosts = {}
-    # The controller's clock concerns the whole run: its check sits with the first instance.
-    clock = kdc_clock_check(probe)
+    # The controller's clock and the domain's settings concern the whole run: their checks sit with the first instance.
+    clock = kdc_clock_check(probe) + domain_exposure_checks(audit.get("domain"))
     names = dns_checks_by_instance(dns)
     for report in reports:
         key = instance_key(report["host"], report["instance"])
@@ -810,6 +878,7 @@ def build_report(audit, links, delegation, ports, mode="report", generated=None,
         checks.extend(encryption_checks(dict(report, domain=audit.get("domain")), encryption_types))
         checks.extend(delegations.get(key, []))
         checks.extend(delegation_risk_checks(report))
+        checks.extend(exposure_checks(report))
         checks.sort(key=lambda c: CHECK_ORDER.index(c["check"]))
         entry = dict(name=report["name"], instance=report["instance"], port=report["port"],
                      service_account=report["service_account"]["name"], checks=checks)

@@ -26,6 +26,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descrip
 WRITE_DAC = 0x40000
 WRITE_OWNER = 0x80000
 _ALL_DS_RIGHTS = 0xF01FF
+EVERYTHING = "everything"
 # attribute: (its schemaIDGUID, the property set it belongs to). The GUIDs are
 # the same in every forest; the property sets as the lab DC's schema has them.
 WATCHED_ATTRIBUTES = {
@@ -36,73 +37,87 @@ WATCHED_ATTRIBUTES = {
     "userAccountControl": ("bf967a68-0de6-11d0-a285-00aa003049e2", "4c164200-20c0-11d0-a768-00aa006e0529"),
 }
 RBKCD_ATTRIBUTE = "msDS-AllowedToActOnBehalfOfOtherIdentity"
-# Well-known SIDs whose control of an account is by design (tier 0).
+# Well-known SIDs whose control of an account is by design (tier 0): SYSTEM,
+# BUILTIN\Administrators, Enterprise Domain Controllers.
 _TIER0_SIDS = ("S-1-5-18", "S-1-5-32-544", "S-1-5-9")
 # Domain-relative RIDs of the same: Domain Admins, Domain Controllers, Enterprise
-# Read-only Domain Controllers, Enterprise Admins and Schema Admins (the forest
-# root domain's, compared by RID in the connected domain too).
-_TIER0_RIDS = (512, 516, 498, 519, 518)
-# The placeholder inheritable ACEs name; it means the owner, reported as such.
+# Read-only Domain Controllers, Schema Admins, Enterprise Admins, and Key Admins
+# and Enterprise Key Admins, which the DC creates to manage msDS-KeyCredentialLink.
+_TIER0_RIDS = (512, 516, 498, 518, 519, 526, 527)
+# The placeholder of inheritable ACEs for whoever creates an object.
 _CREATOR_OWNER = "S-1-3-0"
+_INHERITED_ACE = 0x10
 
 
 def is_tier0(sid, domain_sids=()):
-    """Whether ``sid`` is a tier-0 principal whose control is by design."""
+    """Whether ``sid`` is a tier-0 principal whose control is by design;
+    domain-relative RIDs count in the given domains (any, when none given)."""
     if sid in _TIER0_SIDS:
         return True
     prefix, _dash, rid = sid.rpartition("-")
-    return rid.isdigit() and int(rid) in _TIER0_RIDS and (not domain_sids or prefix in domain_sids)
+    return rid.isdigit() and int(rid) in _TIER0_RIDS and prefix.startswith("S-1-5-21-") and (
+        not domain_sids or prefix in domain_sids)
 
 
 def writers(descriptor, object_class=None):
-    """{sid: [what it may write]} from a parsed SecurityDescriptor: the
-    watched attributes by name, "the DACL", "the owner", or "everything"
-    (GenericAll or full control); the owner as "the DACL (owner)"."""
+    """{sid: dict(what=[...], via=[...])} from a parsed SecurityDescriptor:
+    ``what`` the watched attributes by name, "the DACL", "the owner", or
+    EVERYTHING (GenericAll or full control) alone; ``via`` how: "ACE",
+    "inherited ACE", "owner"."""
     found = {}
 
-    def grant(sid, what):
-        found.setdefault(sid, [])
-        if what not in found[sid]:
-            found[sid].append(what)
+    def grant(sid, what, via):
+        entry = found.setdefault(sid, dict(what=[], via=[]))
+        for item, values in ((what, entry["what"]), (via, entry["via"])):
+            if item not in values:
+                values.append(item)
 
     for ace in descriptor.dacl or []:
         if not ace.is_allow or ace.is_inherit_only or ace.sid == _CREATOR_OWNER:
             continue
         if ace.inherited_object_type not in (None, object_class):
             continue
+        via = "inherited ACE" if ace.flags & _INHERITED_ACE else "ACE"
         mask = ace.mask
         if mask & GENERIC_ALL or (mask & _ALL_DS_RIGHTS) == _ALL_DS_RIGHTS:
-            grant(ace.sid, "everything")
+            grant(ace.sid, EVERYTHING, via)
             continue
         if mask & WRITE_DAC:
-            grant(ace.sid, "the DACL")
+            grant(ace.sid, "the DACL", via)
         if mask & WRITE_OWNER:
-            grant(ace.sid, "the owner")
+            grant(ace.sid, "the owner", via)
         if mask & GENERIC_WRITE or (mask & ADS_RIGHT_DS_WRITE_PROP and ace.object_type is None):
             for name in WATCHED_ATTRIBUTES:
-                grant(ace.sid, name)
+                grant(ace.sid, name, via)
         elif mask & ADS_RIGHT_DS_WRITE_PROP:
             for name, guids in WATCHED_ATTRIBUTES.items():
                 if ace.object_type in guids:
-                    grant(ace.sid, name)
+                    grant(ace.sid, name, via)
     if descriptor.owner_sid:
-        grant(descriptor.owner_sid, "the DACL (owner)")
-    return {sid: what for sid, what in found.items() if what}
+        # The owner may rewrite the DACL, whatever the ACEs say.
+        grant(descriptor.owner_sid, "the DACL", "owner")
+    for entry in found.values():
+        if EVERYTHING in entry["what"]:
+            entry["what"] = [EVERYTHING]
+    return found
 
 
-def exposures(descriptor, own_sid, object_class=None, domain_sids=(), exempt_sids=()):
-    """(others, self_rbkcd): the principals other than tier 0, the account
-    itself and ``exempt_sids`` (the declared automation account) that may
-    write what makes the account an attack path, {sid: [what]}; and whether
-    SELF may write the account's own msDS-AllowedToActOnBehalfOfOtherIdentity
-    (the default for computers, by an ACE at the domain root). SELF's other
-    rights (its own SPNs: the collection's grant) are not reported."""
-    others, self_rbkcd = {}, False
-    for sid, what in writers(descriptor, object_class).items():
-        if sid in (SELF_SID, own_sid):
-            self_rbkcd = self_rbkcd or RBKCD_ATTRIBUTE in what or "everything" in what
-            continue
-        if is_tier0(sid, domain_sids) or sid in exempt_sids:
-            continue
-        others[sid] = what
-    return others, self_rbkcd
+def others_who_may_write(descriptor, own_sid, object_class=None, domain_sids=(), exempt_sids=()):
+    """{sid: dict(what, via)}: the principals that may write what makes the
+    object an attack path, but tier 0, the object itself (SELF or its own
+    SID: the collection grants SELF its SPNs) and ``exempt_sids`` (the
+    declared automation accounts)."""
+    return {sid: entry for sid, entry in writers(descriptor, object_class).items()
+            if sid not in (SELF_SID, own_sid) and not is_tier0(sid, domain_sids) and sid not in exempt_sids}
+
+
+def self_may_write_rbkcd(descriptor, object_class=None):
+    """Whether an inheritable ACE of ``descriptor`` (the domain root's) lets
+    every object below write its own msDS-AllowedToActOnBehalfOfOtherIdentity
+    (SELF), as Windows Server 2012 and later and Samba set it."""
+    rbkcd = WATCHED_ATTRIBUTES[RBKCD_ATTRIBUTE]
+    for ace in descriptor.dacl or []:
+        if (ace.is_allow and ace.sid == SELF_SID and ace.flags & 0x02 and ace.mask & ADS_RIGHT_DS_WRITE_PROP
+                and ace.object_type in (None,) + rbkcd and ace.inherited_object_type in (None, object_class)):
+            return True
+    return False

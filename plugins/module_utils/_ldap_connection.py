@@ -52,6 +52,7 @@ PAGE_SIZE = 1000  # AD's default MaxPageSize
 _DEFAULT_PORTS = {"ldaps": 636, "start_tls": 389}
 _GLOBAL_CATALOG_PORTS = {"ldaps": 3269, "start_tls": 3268}
 _PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+_OWNER_SECURITY_INFORMATION = 0x1
 _DACL_SECURITY_INFORMATION = 0x4
 
 
@@ -276,6 +277,12 @@ class DirectoryClient:
             return ("the DC %s did not answer within %ds (operation_timeout) while %s; waited %.1fs (is it hung or "
                     "overloaded?)" % (where, self.operation_timeout, what, waited))
         return "the connection to the DC %s was lost while %s: %s" % (where, what, _first_line(error))
+
+    @staticmethod
+    def owner_and_dacl_controls():
+        """Controls to read the owner and the DACL of nTSecurityDescriptor
+        (the exposure audit: the owner may always rewrite the DACL)."""
+        return security_descriptor_control(sdflags=_OWNER_SECURITY_INFORMATION | _DACL_SECURITY_INFORMATION)
 
     @staticmethod
     def dacl_controls():

@@ -55,6 +55,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descrip
     is_granted,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._dns_names import alias_spn_names
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._exposure_audit import read_exposure
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
     MSSQL_SERVICE_CLASS,
     SpnError,
@@ -305,8 +306,11 @@ def prepare_audit(instance_options, name_resolution=None):
     return [(instance, parse_account_reference(instance.service_account, instance.host)) for instance in instances]
 
 
-def audit(client, prepared, forms, forest=True):
-    """Audit prepared instances. Returns dict(instances, plan, summary, search_scope)."""
+def audit(client, prepared, forms, forest=True, automation_accounts=()):
+    """Audit prepared instances. Returns dict(instances, plan, summary,
+    search_scope, domain). ``automation_accounts``: the accounts the
+    playbooks bind as, whose rights on the estate are declared (the exposure
+    audit does not name them)."""
     references = sorted({reference for _instance, reference in prepared}, key=lambda r: (r.text.lower(), r.kind))
     required = [(instance, reference, instance.required_spns(forms)) for instance, reference in prepared]
     use_global_catalog = forest and client.global_catalog() is not None
@@ -342,8 +346,17 @@ def audit(client, prepared, forms, forest=True):
     stale = stale_spns(resolved, host_spns_among(read.values(), {i.host for i, _r in prepared}))
     for report in reports:
         report["stale_spns"] = stale.pop(report["host"].lower(), [])
+    # Who else may write the accounts and the hosts' computer objects (each host once, on its first instance).
+    exposure = read_exposure(client, {account.sid for account in accounts.values()}, [i.host for i, _r in prepared],
+                             automation_accounts)
+    hosts_seen = set()
+    for (instance, reference), report in zip(prepared, reports):
+        report["service_account"]["writers"] = exposure["accounts"].get(accounts[reference].sid, [])
+        host = instance.host.lower()
+        report["host_computer"] = None if host in hosts_seen else exposure["hosts"].get(host)
+        hosts_seen.add(host)
     return dict(instances=reports, plan=build_plan(reports), summary=summarize(reports), search_scope=scope,
-                domain=dict(aes_keys_since=iso(aes_since)))
+                domain=dict(aes_keys_since=iso(aes_since), **exposure["domain"]))
 
 
 def instance_report(instance, account_input, account, required_spns, holders, can_register, privileged=None):
@@ -461,6 +474,7 @@ def validate_spn_facts(params):
     fact_name = validate_fact_name(params.get("fact_name"))
     return dict(prepared=prepare_audit(params["instances"], params.get("name_resolution")), forms=params["spn_forms"],
                 forest=params["search_scope"] == "forest", fact_name=fact_name,
+                automation_accounts=params.get("automation_accounts") or [],
                 callers=parse_callers(params.get("callers")))
 
 
@@ -470,7 +484,8 @@ def spn_facts(client, request, check_mode=False):
     summary in the result), in the result otherwise. Returned twice, its
     JSON encoding and Ansible's scrubbing of secrets out of it were a third
     of the module's time at 1,000 instances (bench/README.md)."""
-    report = audit(client, request["prepared"], request["forms"], request["forest"])
+    report = audit(client, request["prepared"], request["forms"], request["forest"],
+                   request.get("automation_accounts") or ())
     report["callers"] = check_callers(client, request.get("callers") or [])
     result = dict(changed=False, ldap_round_trips=client.round_trips, ldap_binds=client.binds)
     if request.get("fact_name"):

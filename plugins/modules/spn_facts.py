@@ -56,6 +56,17 @@ options:
         O(fact_name=sqlauth_spn_facts) for that fact.
     type: str
     version_added: 0.3.0
+  automation_accounts:
+    description:
+      - The accounts or groups the collection's playbooks bind as (C(DOMAIN\\name) or a SID), whose rights on the
+        service accounts and SQL host computer objects are the declared ones (docsite page Permissions).
+      - The exposure audit (RV(instances[].service_account.writers), RV(instances[].host_computer)) names every
+        other principal that may write what makes them an attack path, but these and tier 0 (SYSTEM, Domain
+        Admins, Enterprise Admins, Administrators, the domain controllers, Key Admins).
+    type: list
+    elements: str
+    default: []
+    version_added: 0.3.0
   search_scope:
     description:
       - Where to look for the accounts that hold each SPN.
@@ -131,7 +142,20 @@ instances:
           C(CORP\Domain Admins) or C(BUILTIN\Administrators); V([]) for none, null for a computer account, whose
           password is machine-made. C(privileged_memberships) says how, one entry per group with C(group) (the
           name), C(dn), C(sid) and C(via), one of V(member), V(primary_group), V(nested).
+        - C(writers), the principals that may write what makes the account an attack path (added in 0.3.0) - its
+          servicePrincipalName, msDS-AllowedToActOnBehalfOfOtherIdentity, msDS-KeyCredentialLink,
+          userAccountControl, DACL or owner - but tier 0, the account itself and O(automation_accounts); each with
+          C(sid), C(name), C(kind), C(what) (those attributes, C(the DACL), C(the owner) or C(everything)), C(via)
+          (C(ACE), C(inherited ACE), C(owner)), and for a group its C(members) (nested, the first 10) and
+          C(member_count).
       type: dict
+    host_computer:
+      description:
+        - On the first instance of each host, the host's computer object - C(name), C(dn), C(writers) (as the
+          service account's) and C(creator), the account ms-DS-CreatorSID names (C(sid), C(name)) when a user
+          created it, null otherwise. Null on the other instances, and when the host has no computer object.
+      type: dict
+      version_added: 0.3.0
     spns:
       description: Each required SPN with its C(form), C(status) (ok, missing, wrong_account, duplicate) and the
         C(holders) (name, dn, sid) that have it; C(conflict) lists other instances that need the same SPN on
@@ -195,6 +219,9 @@ domain:
     - C(aes_keys_since), when the domain could first make AES keys (ISO 8601), from the creation of its Read-only
       Domain Controllers group (Windows creates it at the 2008 functional level, the first with AES keys) - the
       heuristic behind C(aes_keys_possibly_missing). Null when not read (no user or gMSA account in the audit).
+    - C(machine_account_quota), ms-DS-MachineAccountQuota - how many computer accounts any user may create.
+    - C(self_may_write_rbkcd), whether an inheritable ACE at the domain root lets every account write its own
+      msDS-AllowedToActOnBehalfOfOtherIdentity.
   returned: success, when O(fact_name) is not set
   type: dict
   version_added: 0.3.0
@@ -225,6 +252,7 @@ def main():
             instances=dict(type="list", elements="dict", required=True, options=SQL_INSTANCE_OPTIONS),
             spn_forms=SPN_FORMS_ARGUMENT_SPEC,
             name_resolution=NAME_RESOLUTION_ARGUMENT_SPEC,
+            automation_accounts=dict(type="list", elements="str", default=[]),
             search_scope=dict(type="str", choices=["forest", "domain"], default="forest"),
             fact_name=dict(type="str"),
             callers=dict(type="list", elements="str", default=[]),

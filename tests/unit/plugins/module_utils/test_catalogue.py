@@ -84,7 +84,9 @@ EMITTED = {("spn", status) for status in STATUSES if status != "ok"} | {
     ("kdc", "key_version_mismatch"), ("kdc", "rc4_ticket"), ("kdc_clock", "clock_skew")} | {
     ("dns", status) for status in ("unresolved", "alias_cname", "alias_address", "ptr_mismatch",
                                    "host_name_mismatch", "short_name_mismatch", "name_elsewhere",
-                                   "several_addresses")}
+                                   "several_addresses")} | {
+    ("exposure", status) for status in ("writable_by_others", "host_writable_by_others", "creator_recorded",
+                                        "self_rbkcd", "machine_account_quota")}
 
 
 def test_every_status_the_report_emits_has_an_entry():

@@ -116,7 +116,7 @@ def test_the_audit_reports_encryption_types_and_the_aes_heuristic_without_anothe
 
     result = audit(directory, prepared, SPN_FORMS)
 
-    assert result["domain"] == dict(aes_keys_since="2026-01-01T00:00:00Z")
+    assert result["domain"]["aes_keys_since"] == "2026-01-01T00:00:00Z"
     states = [r["service_account"]["state"]["encryption_types"] for r in result["instances"]]
     assert [(s["value"], s["rc4_only"], s["aes_keys_possibly_missing"]) for s in states] == [
         (None, True, True), (24, False, False), (4, True, None)]

@@ -439,6 +439,7 @@ def test_summarize_empty():
 # -- the directory: an in-memory fake client -------------------------------------
 
 DACL_CONTROLS = ("dacl-only-controls",)
+OWNER_DACL_CONTROLS = ("owner-and-dacl-controls",)
 _FILTER_ITEM = re.compile(
     r"\(([A-Za-z][A-Za-z0-9-]*)(:1\.2\.840\.113556\.1\.4\.(?:1941|803):)?=((?:[^()*\\]|\\[0-9a-f]{2})*)(\*)?\)")
 _BINARY = {"objectsid", "ntsecuritydescriptor"}
@@ -521,6 +522,9 @@ class FakeDirectory:
         # A forest of CORP alone: the Global Catalog is CORP's partition.
         self.one_domain = one_domain
         self.searches = []
+        # The exposure audit's reads (_exposure_audit.py), kept apart: they come last, from its
+        # first read of owners and DACLs on.
+        self.exposure_searches = []
 
     def global_catalog(self):
         return self if self.is_global_catalog else None
@@ -538,9 +542,18 @@ class FakeDirectory:
     def dacl_controls(self):
         return DACL_CONTROLS
 
+    def owner_and_dacl_controls(self):
+        return OWNER_DACL_CONTROLS
+
     def search(self, base, ldap_filter, attributes, scope="subtree", controls=None, paged=True,
                global_catalog=False):
-        self.searches.append(Search(base, ldap_filter, list(attributes), controls, global_catalog))
+        search = Search(base, ldap_filter, list(attributes), controls, global_catalog)
+        if controls == OWNER_DACL_CONTROLS or self.exposure_searches:
+            self.exposure_searches.append(search)
+            if scope == "base":
+                return [entry for entry in self.entries if entry.dn.lower() == base.lower()]
+        else:
+            self.searches.append(search)
         assert scope == "subtree" and paged
         if global_catalog:
             assert self.is_global_catalog and base == ""
@@ -1058,7 +1071,10 @@ def test_audit_small_estate(accounts_directory):
     assert result["instances"][1]["service_account"] == dict(
         name="CORP\\SQL2$", dn=SQL2_DN, sid=CAPTURED["computer"]["object_sid"], kind="computer",
         input="NT SERVICE\\MSSQL$SALES", state=NO_STATE, privileged_groups=None, privileged_memberships=None,
-        managed_password=None)
+        managed_password=None,
+        # The computer's DACL as the lab DC wrote it: Account Operators' default full control.
+        writers=[dict(sid="S-1-5-32-548", name="BUILTIN\\Account Operators", kind="group", what=["everything"],
+                      via=["ACE"], members=[], member_count=0)])
     assert [r["service_account"]["privileged_groups"] for r in result["instances"]] == [
         [], None, ["BUILTIN\\Administrators", "CORP\\Domain Admins"]]
     assert result["instances"][2]["service_account"]["privileged_memberships"] == [
