@@ -6,6 +6,8 @@
 and classify each name (_dns_names.py). Read-only in any mode."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._dns_lookup import (
     DNSPYTHON_IMPORT_ERROR,
     DnsError,
@@ -105,13 +107,18 @@ def dns_facts(client, request, check_mode=False, resolver=None):
     shorts = {entry["name"].lower(): qualified_short_name(entry["name"], domain)
               for entry in names if entry["role"] != "alias"}
     concurrency = request["concurrency"]
+    # The computer accounts are read while DNS answers (the LDAP connection is this thread's alone).
+    computers_read = ThreadPoolExecutor(max_workers=1)
+    computers_future = computers_read.submit(read_computers, client,
+                                             [entry["name"] for entry in names if entry["role"] == "host"])
+    computers_read.shutdown(wait=False)
     forwards = run_all(resolver.forward, [entry["name"] for entry in names] + [s for s in shorts.values() if s],
                        concurrency)
     by_name = {name.lower(): found for name, found in forwards.items()}
     addresses = [address for entry in names if entry["role"] != "alias"
                  for address in forwards[entry["name"]]["addresses"]]
     pointers = run_all(resolver.pointers, addresses, concurrency)
-    computers = read_computers(client, [entry["name"] for entry in names if entry["role"] == "host"])
+    computers = computers_future.result()
     rows = []
     for entry in names:
         forward = forwards[entry["name"]]

@@ -123,8 +123,9 @@ class Resolver:
                     chain.append(cname)
             if rrset is not None:
                 addresses.extend(item.address for item in rrset if item.address not in addresses)
+        nxdomain = nxdomain and not addresses
         return dict(name=name, addresses=addresses, chain=chain, canonical=chain[-1] if chain else name,
-                    nxdomain=nxdomain and not addresses, rcode=rcode)
+                    nxdomain=nxdomain, rcode="NXDOMAIN" if nxdomain and rcode == "NOERROR" else rcode)
 
     def pointers(self, address):
         """The names the PTR records of an address give."""

@@ -112,6 +112,22 @@ names:
     canonical:
       description: The name at the end of the CNAME chain, the name itself without one.
       type: str
+    chain:
+      description: The CNAME chain from the name, in order (empty without one).
+      type: list
+      elements: str
+    rcode:
+      description: How the server answered, C(NOERROR), C(NXDOMAIN) (the name does not exist), or its error (e.g.
+        C(SERVFAIL)).
+      type: str
+    leads_to:
+      description: For an alias, the names it must lead to (its instances' hosts and listeners).
+      type: list
+      elements: str
+    short_name:
+      description: For a host or listener outside the domain's DNS suffix, the forward lookup of its short name
+        under that suffix (C(name), C(addresses), ...); null otherwise.
+      type: dict
     addresses:
       description: Each address (C(address)) with the names its PTR records give (C(ptr); null for an alias, whose
         addresses are its host's).
