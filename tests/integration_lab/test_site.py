@@ -86,6 +86,8 @@ def expected_drift(lab):
     expected.update((instance, "spn", spn, "missing") for instance, spns in dns["alias_spns"].items() for spn in spns)
     expected.update((item["instance"], "dns", item["subject"], item["status"]) for item in dns["report"]
                     if not item.get("waived"))
+    expected.update((item["instance"], "exposure", item["subject"], item["status"])
+                    for item in lab.scenarios["exposure"]["expect"] if not item.get("waived"))
     for pair in lab.scenarios["linked_servers"]:
         # Other statuses are the front end's scenario's (expect: report).
         if pair.get("expect", "delegation_missing") == "delegation_missing":
@@ -109,6 +111,8 @@ def expected_waived(lab):
     waived = {(instance, item["check"], item["subject"], item["status"])
               for instance, scenario in inventory_scenarios(lab).items()
               for item in scenario["expect"].get("report", []) if item.get("waived")}
+    waived |= {(item["instance"], "exposure", item["subject"], item["status"])
+               for item in lab.scenarios["exposure"]["expect"] if item.get("waived")}
     return waived | {(item["instance"], "dns", item["subject"], item["status"])
                      for item in lab.scenarios["dns"]["expect"]["report"] if item.get("waived")}
 
@@ -196,7 +200,8 @@ def test_drift_report_finds_every_seeded_problem_and_writes_nothing(lab, estate)
     assert waived == {("ACC001", "error"), ("ACC002", "error"), ("ACC003", "error"), ("ACC004", "error"),
                       ("ACC005", "warning"), ("ACC006", "error"), ("DLG003", "warning"), ("DLG004", "error"),
                       ("DLG005", "info"), ("DLG006", "error"), ("ENC004", "info"), ("DNS002", "info"),
-                      ("DNS003", "info"), ("DNS004", "warning"), ("DNS008", "info")}
+                      ("DNS003", "info"), ("DNS004", "warning"), ("DNS008", "info"), ("EXP001", "warning"),
+                      ("EXP002", "warning"), ("EXP003", "info"), ("EXP004", "info"), ("EXP005", "info")}
     ids = {(c["status"], c["id"], c["severity"]) for h in report["hosts"] for i in h["instances"] for c in i["checks"]
            if c["check"] == "encryption" and c["result"] == "drift"}
     assert ids == {("rc4_only", "ENC001", "warning"), ("des_enabled", "ENC002", "error")}

@@ -62,6 +62,44 @@ def rbkcd_descriptor(sids):
     return subprocess.run(["/usr/bin/python3", "-c", script, sddl], capture_output=True, check=True).stdout
 
 
+# Account Operators' default full control, as the user, computer and gMSA
+# classes' defaultSecurityDescriptor gives it to every new object.
+ACCOUNT_OPERATORS_ACE = "(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;AO)"
+# Rewrites descriptors through Samba's own library on the lab's sam.ldb (the
+# system Python has it): per object, ACEs deleted and added (SDDL), the owner,
+# and ms-DS-CreatorSID.
+_DESCRIPTOR_EDITS = """
+import json, sys
+import ldb
+from samba.auth import system_session
+from samba.ndr import ndr_pack
+from samba.dcerpc import security
+from samba.param import LoadParm
+from samba.samdb import SamDB
+from samba.sd_utils import SDUtils
+lp = LoadParm()
+lp.load(sys.argv[2])
+samdb = SamDB(url=sys.argv[1], session_info=system_session(), lp=lp)
+utils = SDUtils(samdb)
+for edit in json.load(sys.stdin):
+    if edit.get("delete"):
+        utils.dacl_delete_aces(edit["dn"], edit["delete"])
+    if edit.get("add"):
+        utils.dacl_add_ace(edit["dn"], edit["add"])
+    if edit.get("owner"):
+        descriptor = utils.read_sd_on_dn(edit["dn"])
+        descriptor.owner_sid = security.dom_sid(edit["owner"])
+        utils.modify_sd_on_dn(edit["dn"], descriptor)
+    if edit.get("creator"):
+        # A system-only attribute: the relax control lets the system session write it.
+        message = ldb.Message()
+        message.dn = ldb.Dn(samdb, edit["dn"])
+        message["mS-DS-CreatorSID"] = ldb.MessageElement(ndr_pack(security.dom_sid(edit["creator"])),
+                                                         ldb.FLAG_MOD_REPLACE, "mS-DS-CreatorSID")
+        samdb.modify(message, controls=["relax:0"])
+"""
+
+
 class Seeder:
     def __init__(self, lab, scenarios):
         self.lab = lab
@@ -219,10 +257,41 @@ class Seeder:
         dns_records.seed(self.conn, self.base_dn, self.dns_domain, self.scenarios.get("dns") or {}, "127.0.0.1",
                          "%s%%%s" % (self.env["SQLAUTH_LDAP_USERNAME"], self.env["SQLAUTH_LDAP_PASSWORD"]))
 
+    def seed_exposure(self):
+        """Account Operators' ACE off every seeded account but those kept,
+        then the scenarios' ACEs and owners (scenarios.yml, exposure)."""
+        spec = self.scenarios.get("exposure") or {}
+        keep = set(spec.get("keep_account_operators") or [])
+        edits = {name: dict(dn=entry["dn"]) for name, entry in self.accounts.items()
+                 if entry["kind"] in ("user", "computer", "gmsa")}
+        for name, edit in edits.items():
+            if name not in keep:
+                edit["delete"] = ACCOUNT_OPERATORS_ACE
+        sids = {name: entry["sid"] for name, entry in self.accounts.items()}
+        for group in self.scenarios.get("groups", []):
+            sids[group["name"]] = self.sid_of(group["name"])
+        for item in spec.get("aces") or []:
+            edits[item["account"]]["add"] = item["sddl"].format(**sids)
+        for item in spec.get("owners") or []:
+            edits[item["account"]]["owner"] = sids[item["owner"]]
+        for item in spec.get("creators") or []:
+            edits[item["account"]]["creator"] = sids[item["creator"]]
+        subprocess.run(["/usr/bin/python3", "-c", _DESCRIPTOR_EDITS, self.sam_ldb,
+                        os.path.join(self.lab, "etc", "smb.conf")], input=json.dumps(list(edits.values())),
+                       text=True, check=True, capture_output=True)
+
+    def partition(self):
+        return os.path.join(self.lab, "private", "sam.ldb.d", "%s.ldb" % self.base_dn.upper())
+
+    def sid_of(self, sam_account_name):
+        self.conn.search(self.base_dn, "(sAMAccountName=%s)" % ldap3.utils.conv.escape_filter_chars(sam_account_name),
+                         attributes=["objectSid"])
+        return str(self.conn.entries[0].objectSid.value)
+
     def seed_legacy_duplicates(self):
         """Write values the DC's uniqueness checks would refuse, straight into
         the domain partition file; the running DC sees them at once."""
-        partition = os.path.join(self.lab, "private", "sam.ldb.d", "%s.ldb" % self.base_dn.upper())
+        partition = self.partition()
         ldif = []
         for entry in self.scenarios.get("legacy_duplicates", []):
             dn = self.accounts[entry["account"]]["dn"]
@@ -292,6 +361,7 @@ def main():
     seeder.remove_previous()
     seeder.create()
     seeder.seed_legacy_duplicates()
+    seeder.seed_exposure()
     seeder.seed_dns()
     seeder.write_accounts()
     seeder.write_inventory()
