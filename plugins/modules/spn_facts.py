@@ -60,7 +60,7 @@ options:
     description:
       - The accounts or groups the collection's playbooks bind as (C(DOMAIN\\name) or a SID), whose rights on the
         service accounts and SQL host computer objects are the declared ones (docsite page Permissions).
-      - The exposure audit (RV(instances[].service_account.writers), RV(instances[].host_computer)) names every
+      - The exposure audit (C(service_account.writers) and RV(instances[].host_computer)) names every
         other principal that may write what makes them an attack path, but these and tier 0 (SYSTEM, Domain
         Admins, Enterprise Admins, Administrators, the domain controllers, Key Admins).
     type: list

@@ -66,17 +66,19 @@ def test_a_helpdesk_grant_on_rbkcd_and_a_user_owner_are_named():
     assert found[DOMAIN_SID + "-4102"] == dict(what=["the DACL"], via=["owner"])
 
 
+ALL_WATCHED = ["servicePrincipalName", "msDS-AllowedToActOnBehalfOfOtherIdentity", "msDS-KeyCredentialLink",
+               "userAccountControl"]
+RESTRICTIONS = ["msDS-AllowedToActOnBehalfOfOtherIdentity", "userAccountControl"]
+
+
 @pytest.mark.parametrize("sddl, what", [
-    ("(A;;GW;;;%s)", ["servicePrincipalName", "msDS-AllowedToActOnBehalfOfOtherIdentity", "msDS-KeyCredentialLink",
-                     "userAccountControl"]),
-    ("(A;;WP;;;%s)", ["servicePrincipalName", "msDS-AllowedToActOnBehalfOfOtherIdentity", "msDS-KeyCredentialLink",
-                     "userAccountControl"]),
+    ("(A;;GW;;;%s)", ALL_WATCHED),
+    ("(A;;WP;;;%s)", ALL_WATCHED),
     ("(A;;WD;;;%s)", ["the DACL"]),
     ("(A;;WO;;;%s)", ["the owner"]),
     ("(A;;GA;;;%s)", [EVERYTHING]),
     # The property set User-Account-Restrictions holds userAccountControl and the RBKCD attribute.
-    ("(OA;;WP;4c164200-20c0-11d0-a768-00aa006e0529;;%s)", ["msDS-AllowedToActOnBehalfOfOtherIdentity",
-                                                         "userAccountControl"]),
+    ("(OA;;WP;4c164200-20c0-11d0-a768-00aa006e0529;;%s)", RESTRICTIONS),
     ("(OA;;WP;f3a64788-5306-11d1-a9c5-0000f80367c1;;%s)", ["servicePrincipalName"]),
 ])
 def test_each_kind_of_grant(sddl, what):
@@ -100,10 +102,10 @@ def test_what_is_not_a_grant(sddl):
 def test_tier0_self_and_exempt_are_not_reported():
     descriptor = with_aces(captured("user_without_spn_write_aces"), "(A;;GA;;;%s)" % HELPDESK)
     entry = CAPTURED["user_without_spn_write_aces"]
-    assert HELPDESK not in others_who_may_write(descriptor, entry["object_sid"], USER_CLASS, (DOMAIN_SID,),
-                                                exempt_sids={HELPDESK})
-    assert all(is_tier0(sid, (DOMAIN_SID,)) for sid in ("S-1-5-18", "S-1-5-32-544", DOMAIN_SID + "-512",
-                                                         DOMAIN_SID + "-519", DOMAIN_SID + "-526"))
+    found = others_who_may_write(descriptor, entry["object_sid"], USER_CLASS, (DOMAIN_SID,), exempt_sids={HELPDESK})
+    assert HELPDESK not in found
+    tier0 = ("S-1-5-18", "S-1-5-32-544", DOMAIN_SID + "-512", DOMAIN_SID + "-519", DOMAIN_SID + "-526")
+    assert all(is_tier0(sid, (DOMAIN_SID,)) for sid in tier0)
     assert not is_tier0(ACCOUNT_OPERATORS) and not is_tier0(DOMAIN_SID + "-513")
     assert not is_tier0("S-1-5-21-9-9-9-512", (DOMAIN_SID,))
 
