@@ -75,6 +75,11 @@ PERMISSIONS = (
                "the accounts those steps write", "read and write extensionName (a token that makes a replace of "
                "a value conditional)", "RPWP;extensionName", "extensionName",
                "bf967972-0de6-11d0-a285-00aa003049e2"),
+    Permission("PRM009", "automation_rights, and spn_acl on OUs (role automation_account, run once)", "apply",
+               "the OUs of the SQL service accounts, gMSAs and host computer objects",
+               "modify permissions (WRITE_DAC) on the OUs: an AD admin, once", "WD",
+               note="What lets an admin hand the other rights to the automation account; the pipeline itself never "
+                    "needs it."),
     Permission("PRM008", "sql_static_port (role sql_static_port)", "apply",
                "the SQL Server hosts (not AD)", "a local administrator over WinRM (Windows), or root by the "
                "Ansible connection (Linux)", "none: a host right"),

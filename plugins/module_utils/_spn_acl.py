@@ -91,12 +91,23 @@ class AclTarget:
     state: str = "present"
 
 
-def spn_write_aces(trustee_sid, class_guid=None):
-    """The two ACEs: read/write servicePrincipalName and the validated SPN
-    write. With a class, the inheritable form an OU carries for it."""
+# A right as (access mask, the attribute or validated write it is for, or
+# None for the object itself). What spn_acl grants: read/write
+# servicePrincipalName and the validated SPN write.
+SPN_WRITE_RIGHTS = ((READ_WRITE_PROPERTY, SERVICE_PRINCIPAL_NAME_GUID), (ADS_RIGHT_DS_SELF, SERVICE_PRINCIPAL_NAME_GUID))
+
+
+def grant_aces(trustee_sid, rights, class_guid=None):
+    """One ACE per right; with a class, the inheritable form an OU carries
+    for that class of objects below it."""
     flags = CONTAINER_INHERIT_ACE | INHERIT_ONLY_ACE if class_guid else 0
-    return [Ace(ACCESS_ALLOWED_OBJECT_ACE_TYPE, flags, mask, trustee_sid, SERVICE_PRINCIPAL_NAME_GUID, class_guid)
-            for mask in (READ_WRITE_PROPERTY, ADS_RIGHT_DS_SELF)]
+    return [Ace(ACCESS_ALLOWED_OBJECT_ACE_TYPE, flags, mask, trustee_sid, object_type, class_guid)
+            for mask, object_type in rights]
+
+
+def spn_write_aces(trustee_sid, class_guid=None):
+    """The two SPN ACEs (SPN_WRITE_RIGHTS)."""
+    return grant_aces(trustee_sid, SPN_WRITE_RIGHTS, class_guid)
 
 
 def inherited_by(dacl, class_guid):
@@ -106,12 +117,11 @@ def inherited_by(dacl, class_guid):
             if ace.flags & CONTAINER_INHERIT_ACE and ace.inherited_object_type in (None, class_guid)]
 
 
-def rights_granted(dacl, trustee_sid, class_guid=None, for_children=False):
-    """Whether the trustee has both SPN rights: on the object itself, or (for
+def rights_granted(dacl, trustee_sid, class_guid=None, for_children=False, rights=SPN_WRITE_RIGHTS):
+    """Whether the trustee has all the rights: on the object itself, or (for
     an OU) on every future child of the class, whichever ACEs grant them."""
     effective = inherited_by(dacl, class_guid) if for_children else dacl
-    return all(is_granted(effective, [trustee_sid], right, SERVICE_PRINCIPAL_NAME_GUID, class_guid)
-               for right in (READ_WRITE_PROPERTY, ADS_RIGHT_DS_SELF))
+    return all(is_granted(effective, [trustee_sid], mask, object_type, class_guid) for mask, object_type in rights)
 
 
 def prepare_targets(params):
@@ -177,24 +187,23 @@ def unit_refusal(dn, object_classes, allow_domain_root):
             "OU that holds it" % (dn, object_classes[-1] if object_classes else "object of unknown class"))
 
 
-def plan_target(target, descriptor_bytes, trustee_sid, object_class_guid=None):
+def plan_target(target, descriptor_bytes, trustee_sid, object_class_guid=None, rights=SPN_WRITE_RIGHTS):
     """(new descriptor or None, added ACEs, removed ACEs, still granted) for one target."""
     descriptor = SecurityDescriptor.from_bytes(descriptor_bytes)
     class_guids = [CLASS_SCHEMA_GUIDS[OBJECT_CLASSES[name]] for name in target.classes] or [object_class_guid]
     for_children = target.organizational_unit is not None
     wanted = [ace for class_guid in class_guids
-              for ace in spn_write_aces(trustee_sid, class_guid if for_children else None)]
+              for ace in grant_aces(trustee_sid, rights, class_guid if for_children else None)]
     if target.state == "present":
-        missing = [class_guid for class_guid in class_guids
-                   if not rights_granted(descriptor.dacl, trustee_sid, class_guid, for_children)]
-        # Only the ACEs not there already (a computer has SELF's validated write).
-        added = [ace for class_guid in missing
-                 for ace in spn_write_aces(trustee_sid, class_guid if for_children else None)
+        # Per right: only those not granted already, by whatever ACE (a computer has SELF's validated write).
+        added = [ace for class_guid in class_guids for right in rights
+                 if not rights_granted(descriptor.dacl, trustee_sid, class_guid, for_children, (right,))
+                 for ace in grant_aces(trustee_sid, (right,), class_guid if for_children else None)
                  if ace not in (descriptor.dacl or [])]
         return (with_aces_added(descriptor, added) if added else None), added, [], True
     removed = [ace for ace in wanted if ace in (descriptor.dacl or [])]
     after = with_aces_removed(descriptor, removed) if removed else descriptor
-    still = any(rights_granted(after.dacl, trustee_sid, class_guid, for_children) for class_guid in class_guids)
+    still = any(rights_granted(after.dacl, trustee_sid, class_guid, for_children, rights) for class_guid in class_guids)
     return (after if removed else None), [], removed, still
 
 
@@ -250,8 +259,10 @@ def validate_spn_acl(params):
 
 
 def spn_acl(client, request, check_mode=False):
-    """spn_acl's operation."""
+    """spn_acl's operation; with ``request["rights"]`` (automation_rights)
+    other rights than the SPN write."""
     targets = request["targets"]
+    rights = request.get("rights") or SPN_WRITE_RIGHTS
     references = {t.account for t in targets if t.account} | {t.trustee for t in targets if t.trustee}
     accounts = resolve_accounts(client, sorted(references, key=lambda r: (r.text.lower(), r.kind)),
                                 with_security_descriptor=True) if references else {}
@@ -272,7 +283,7 @@ def spn_acl(client, request, check_mode=False):
 
         def replan(current, t=target, s=trustee_sid, c=class_guid, n=name, d=dn):
             try:
-                return plan_target(t, current, s, c)
+                return plan_target(t, current, s, c, rights)
             except SecurityDescriptorError as error:
                 raise SecurityDescriptorError(unreadable_descriptor(n, d, error)) from None
 
@@ -292,8 +303,9 @@ def spn_acl(client, request, check_mode=False):
             if not outcome.written:
                 new_descriptor, added, removed = None, [], []
         if target.state == "absent" and still_granted:
-            warnings.append("%s: %s still has the SPN rights through other ACEs (inherited or broader) that "
-                            "this module does not remove" % (name, trustee_name))
+            warnings.append("%s: %s still has %s through other ACEs (inherited or broader) that "
+                            "this module does not remove" % (name, trustee_name, "the SPN rights" if rights is
+                                                             SPN_WRITE_RIGHTS else "the rights"))
         if new_descriptor is not None:
             before[name] = [ace.to_sddl() for ace in SecurityDescriptor.from_bytes(descriptor_bytes).dacl or []]
             after[name] = [ace.to_sddl() for ace in new_descriptor.dacl or []]
