@@ -76,8 +76,8 @@ def dsacls_lines(request):
             for permission in request["permissions"]:
                 attribute = "" if permission == "PRM003" else _BY_ID[permission].attribute
                 rights = "WD" if permission == "PRM003" else "RPWP"
-                lines.append("dsacls '%s' /I:S /G '%s:%s;%s;%s'" % (unit, trustee, rights, attribute,
-                                                                   _DSACLS_CLASSES[name]))
+                grant = "%s:%s;%s;%s" % (trustee, rights, attribute, _DSACLS_CLASSES[name])
+                lines.append("dsacls '%s' /I:S /G '%s'" % (unit, grant))
     return lines
 
 
@@ -86,4 +86,3 @@ def automation_rights(client, request, check_mode=False):
     result = spn_acl(client, request, check_mode)
     result.update(permissions=request["permissions"], dsacls=dsacls_lines(request))
     return result
-
