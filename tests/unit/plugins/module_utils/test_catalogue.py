@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from ansible_collections.sqlauth.kerberos.tests.unit.plugins.generated_pages import rendered_and_committed
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._catalogue import (
     CATALOGUE,
     RETIRED_IDS,
@@ -241,12 +242,7 @@ def test_the_verdict_of_a_clean_report():
 def test_the_docsite_page_of_checks_is_generated_from_the_catalogue():
     """docs/docsite/rst/guide_checks.rst is what docs/catalogue_page.py
     renders from the catalogue: run it after changing the catalogue."""
-    import importlib.util
-    repo = Path(__file__).resolve().parents[4]
-    spec = importlib.util.spec_from_file_location("catalogue_page", repo / "docs" / "catalogue_page.py")
-    page = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(page)
-    text = page.render()
-    assert (repo / "docs" / "docsite" / "rst" / "guide_checks.rst").read_text(encoding="utf-8") == text
+    text, committed = rendered_and_committed("catalogue_page.py", "guide_checks.rst")
+    assert committed == text
     for finding in CATALOGUE:
         assert "%s: %s" % (finding.id, finding.title) in text

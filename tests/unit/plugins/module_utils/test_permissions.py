@@ -6,9 +6,6 @@ docsite page is generated from it, and a refused write is explained."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 from ansible_collections.sqlauth.kerberos.plugins.module_utils import (
     _delegation_flags,
     _encryption_types,
@@ -16,6 +13,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils import (
     _rbkcd,
     _spn_register,
 )
+from ansible_collections.sqlauth.kerberos.tests.unit.plugins.generated_pages import rendered_and_committed
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._permissions import (
     PERMISSIONS,
     permission_for,
@@ -47,11 +45,7 @@ def test_a_refused_write_names_the_right_and_the_permission():
 
 
 def test_the_docsite_page_is_generated_from_the_model():
-    repo = Path(__file__).resolve().parents[4]
-    spec = importlib.util.spec_from_file_location("permissions_page", repo / "docs" / "permissions_page.py")
-    page = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(page)
-    text = page.render()
-    assert (repo / "docs" / "docsite" / "rst" / "guide_permissions.rst").read_text(encoding="utf-8") == text
+    text, committed = rendered_and_committed("permissions_page.py", "guide_permissions.rst")
+    assert committed == text
     for permission in PERMISSIONS:
         assert "  * - %s" % permission.id in text
