@@ -82,8 +82,8 @@ options:
     description:
       - The RV(sqlauth.kerberos.dns_facts#module:names) of M(sqlauth.kerberos.dns_facts) for these instances - what
         DNS gives each alias.
-      - An alias needs SPNs of its own when DNS gives it an address record of its own that leads to its instance;
-        a CNAME alias, an alias that leads elsewhere, and one that does not resolve need none.
+      - An alias needs SPNs of its own unless DNS says it needs none - a CNAME alias, an alias that leads to another
+        host, and one that does not resolve. An alias these results do not cover keeps its SPNs.
       - Without it (or empty) every alias is taken to need its SPNs.
     type: list
     elements: dict

@@ -60,11 +60,13 @@ def validate_automation_rights(params):
     targets = [AclTarget(unit, organizational_unit=unit, classes=classes, trustee=trustee, state=state)
                for unit in units]
     return dict(targets=targets, rights=rights, permissions=permissions, trustee=trustee_text, classes=classes,
-                state=state, allow_domain_root=False)
+                state=state, allow_domain_root=False, self_spn_rights=bool(params.get("self_spn_rights")))
 
 
 def dsacls_lines(request):
-    """The same grants (or their removal) as dsacls lines, for an AD admin."""
+    """The same grants (or their removal) as dsacls lines, for an AD admin;
+    with ``self_spn_rights`` also SELF's SPN rights below the OUs, which the
+    role grants with spn_acl."""
     lines = []
     for target in request["targets"]:
         unit = target.organizational_unit.replace("'", "''")
@@ -78,6 +80,10 @@ def dsacls_lines(request):
                 rights = "WD" if permission == "PRM003" else "RPWP"
                 grant = "%s:%s;%s;%s" % (trustee, rights, attribute, _DSACLS_CLASSES[name])
                 lines.append("dsacls '%s' /I:S /G '%s'" % (unit, grant))
+            if request.get("self_spn_rights"):
+                lines.append("dsacls '%s' /I:S /G 'SELF:RPWP;servicePrincipalName;%s'" % (unit, _DSACLS_CLASSES[name]))
+                lines.append("dsacls '%s' /I:S /G 'SELF:WS;Validated write to service principal name;%s'"
+                             % (unit, _DSACLS_CLASSES[name]))
     return lines
 
 

@@ -125,7 +125,7 @@ def dns_facts(client, request, check_mode=False, resolver=None):
         short_name = shorts.get(entry["name"].lower())
         short = dict(by_name[short_name.lower()], name=short_name) if short_name else None
         computer = computers.get(entry["name"].lower()) if entry["role"] == "host" else None
-        ptrs = {address: dict(names=pointers.get(address) or []) for address in forward["addresses"]}
+        ptrs = {address: dict(names=pointers.get(address)) for address in forward["addresses"]}
         statuses = classify(entry, forward, ptrs, short, computer, lambda name: by_name.get(name.lower()))
         rows.append(dict(entry, record=record_of(forward), canonical=forward["canonical"], chain=forward["chain"],
                          # PTRs are a host's or listener's business: an alias shares their addresses.

@@ -77,7 +77,9 @@ class Resolver:
         self._resolver = dns.resolver.Resolver(configure=False)
         self._resolver.nameservers = [dns.nameserver.Do53Nameserver(address, port) for address, port in self.servers]
         self._resolver.cache = None
-        self._resolver.timeout = self._resolver.lifetime = timeout
+        # Each server gets ``timeout``; a silent one hands over to the next.
+        self._resolver.timeout = timeout
+        self._resolver.lifetime = timeout * len(self.servers)
 
     @property
     def labels(self):
@@ -100,7 +102,12 @@ class Resolver:
         except dns.resolver.NoNameservers as error:
             answered = [entry for entry in error.kwargs.get("errors") or [] if entry[4] is not None]
             if answered:
-                return None, answered[0][4], dns.rcode.to_text(answered[0][4].rcode())
+                code = dns.rcode.to_text(answered[0][4].rcode())
+                if code == "REFUSED":
+                    raise DnsError("DNS server %s refused to answer %s %s: let the controller query it (its "
+                                   "recursion or zone-transfer settings), or set dns_servers" % (
+                                       self.labels, rdtype, name)) from None
+                return None, answered[0][4], code
             reasons = "; ".join("%s: %s" % (entry[0], entry[3]) for entry in error.kwargs.get("errors") or [])
             raise DnsError("DNS server %s cannot be reached (asked for %s %s): %s" % (
                 self.labels, rdtype, name, reasons or error)) from None
@@ -128,14 +135,19 @@ class Resolver:
                     nxdomain=nxdomain, rcode="NXDOMAIN" if nxdomain and rcode == "NOERROR" else rcode)
 
     def pointers(self, address):
-        """The names the PTR records of an address give."""
-        rrset, _response, _code = self.query(ipaddress.ip_address(address).reverse_pointer, "PTR")
+        """The names the PTR records of an address give, or None when the
+        server could not say (SERVFAIL): unknown, not missing."""
+        rrset, _response, code = self.query(ipaddress.ip_address(address).reverse_pointer, "PTR")
+        if code not in ("NOERROR", "NXDOMAIN"):
+            return None
         return [item.target.to_text().rstrip(".") for item in rrset or []]
 
     def reverse_zone(self, address):
         """The zone holding an address's PTR (its SOA's owner), or None when
         the servers hold no reverse zone for it."""
-        rrset, response, _code = self.query(ipaddress.ip_address(address).reverse_pointer, "SOA")
+        rrset, response, code = self.query(ipaddress.ip_address(address).reverse_pointer, "SOA")
+        if code not in ("NOERROR", "NXDOMAIN"):
+            return None
         if rrset is not None:
             return rrset.name.to_text().rstrip(".")
         for section in (response.authority if response is not None else []):

@@ -102,6 +102,8 @@ def classify(entry, forward, ptrs, short=None, computer=None, forward_of=None):
     wrong = []
     for address in addresses:
         ptr = ptrs.get(address) or {}
+        if "names" in ptr and ptr["names"] is None:
+            continue  # the server could not say (SERVFAIL): unknown, not wrong
         names = [_fold(name) for name in ptr.get("names") or []]
         if _fold(canonical) not in names:
             wrong.append(dict(address=address, names=list(ptr.get("names") or []), zone=ptr.get("zone"),
@@ -140,10 +142,15 @@ def _alias_status(entry, record, canonical, addresses, forward_of):
     return dict(status="alias_address", addresses=addresses)
 
 
-def alias_spn_names(names):
-    """The lower-case names of the aliases that need SPNs of their own, from
-    dns_facts' ``names``: those with an address record of their own that
-    lead to their instance (an alias that leads elsewhere is that host's
-    business, and a CNAME's SPNs are the canonical host's)."""
+# What DNS says of an alias that needs no SPN of its own: a CNAME (the SPNs
+# are the canonical host's), one leading to another host (that host's
+# business), one no client can resolve.
+_NO_SPN_STATUSES = ("alias_cname", "name_elsewhere", "unresolved")
+
+
+def aliases_without_spns(names):
+    """The lower-case names of the aliases that need no SPN of their own,
+    from dns_facts' ``names``. An alias the results do not cover (an older
+    run, part of the estate) is not among them: it keeps its SPNs."""
     return {_fold(entry["name"]) for entry in names or []
-            if entry.get("role") == "alias" and any(s["status"] == "alias_address" for s in entry.get("statuses") or [])}
+            if entry.get("role") == "alias" and any(s["status"] in _NO_SPN_STATUSES for s in entry.get("statuses") or [])}

@@ -543,7 +543,8 @@ def _ptr_commands(item, canonical):
         zone = "%s.%s.%s.in-addr.arpa" % (octets[2], octets[1], octets[0])
         commands.append("Add-DnsServerPrimaryZone -NetworkId %s -ReplicationScope 'Domain'" % _ps_quote(
             "%s.%s.%s.0/24" % tuple(octets[:3])))
-    relative = item["pointer"][:-len(zone) - 1] if item["pointer"].endswith("." + zone) else item["pointer"]
+    pointer, folded_zone = item["pointer"].lower(), zone.lower()
+    relative = pointer[:-len(folded_zone) - 1] if pointer.endswith("." + folded_zone) else pointer
     for other in item.get("names") or []:
         commands.append("Remove-DnsServerResourceRecord -ZoneName %s -Name %s -RRType Ptr -RecordData %s -Force" % (
             _ps_quote(zone), _ps_quote(relative), _ps_quote(other + ".")))
@@ -559,7 +560,7 @@ def exposure_checks(report):
     its computer object's (unless the account is that computer)."""
     account = report["service_account"]
     checks = []
-    if account.get("writers") is not None:
+    if "writers" in account:  # absent: a report from before the exposure audit
         checks.append(_writers_check("writable_by_others", account["name"], account["dn"], account["writers"]))
     host = report.get("host_computer")
     if host:
@@ -582,6 +583,9 @@ def _writers_shown(writer):
 
 
 def _writers_check(status, name, dn, writers):
+    if writers is None:
+        return _check("exposure", name, "skipped", "its owner and DACL were not read (an object of another domain, "
+                      "or not readable by the account bound)")
     if not writers:
         return _check("exposure", name, "ok", "only tier 0 and the account itself may write it")
     details, commands = [], []
@@ -589,6 +593,8 @@ def _writers_check(status, name, dn, writers):
         details.append("%s may write %s (%s)" % (_writers_shown(writer), ", ".join(writer["what"]),
                                                  ", ".join(writer["via"])))
         if "ACE" in writer["via"]:
+            commands.append("# dsacls /R removes every explicit ACE of %s on the object: check what else it "
+                            "grants there first (dsacls %s)." % (writer["name"], _ps_quote(dn)))
             commands.append("dsacls %s /R %s" % (_ps_quote(dn), _ps_quote(writer["name"])))
         if "inherited ACE" in writer["via"]:
             commands.append("# %s's right on %s is inherited: remove it where it is set (a parent OU)."

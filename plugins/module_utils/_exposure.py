@@ -5,7 +5,9 @@
 its servicePrincipalName (kerberoasting, or a broken SPN), its
 msDS-AllowedToActOnBehalfOfOtherIdentity (impersonate any user to it), its
 msDS-KeyCredentialLink (shadow credentials: log on as it), its
-userAccountControl (delegation flags), its DACL or owner. Read from the
+userAccountControl (delegation flags), a gMSA's msDS-GroupMSAMembership
+(who may read its password), its password (the reset extended right), its
+DACL or owner. Read from the
 DACL and owner of nTSecurityDescriptor. Pure code, no I/O.
 
 The rights are the ones the DC enforces on writes: an allow ACE that applies
@@ -35,8 +37,18 @@ WATCHED_ATTRIBUTES = {
                                                  "4c164200-20c0-11d0-a768-00aa006e0529"),
     "msDS-KeyCredentialLink": ("5b47d60f-6090-40b2-9f37-2a4de88f3063", "9b026da6-0d3c-465c-8bee-5199d7165cba"),
     "userAccountControl": ("bf967a68-0de6-11d0-a285-00aa003049e2", "4c164200-20c0-11d0-a768-00aa006e0529"),
+    # A gMSA's: who may retrieve its password (in no property set).
+    "msDS-GroupMSAMembership": ("888eedd6-ce04-df40-b462-b8a50e41ba38",),
 }
+# Extended rights that take an account over: reset its password without knowing
+# it (User-Force-Change-Password), or every extended right at once.
+RESET_PASSWORD = "its password (reset)"
+_FORCE_CHANGE_PASSWORD = "00299570-246d-11d0-a768-00aa006e0529"
+_CONTROL_ACCESS = 0x100
 RBKCD_ATTRIBUTE = "msDS-AllowedToActOnBehalfOfOtherIdentity"
+# Of the watched attributes, those the permission model grants the automation
+# account (PRM002, PRM004): its other rights are reported like anyone's.
+AUTOMATION_DECLARED = ("servicePrincipalName", RBKCD_ATTRIBUTE)
 # Well-known SIDs whose control of an account is by design (tier 0): SYSTEM,
 # BUILTIN\Administrators, Enterprise Domain Controllers.
 _TIER0_SIDS = ("S-1-5-18", "S-1-5-32-544", "S-1-5-9")
@@ -86,6 +98,8 @@ def writers(descriptor, object_class=None):
             grant(ace.sid, "the DACL", via)
         if mask & WRITE_OWNER:
             grant(ace.sid, "the owner", via)
+        if mask & _CONTROL_ACCESS and ace.object_type in (None, _FORCE_CHANGE_PASSWORD):
+            grant(ace.sid, RESET_PASSWORD, via)
         if mask & GENERIC_WRITE or (mask & ADS_RIGHT_DS_WRITE_PROP and ace.object_type is None):
             for name in WATCHED_ATTRIBUTES:
                 grant(ace.sid, name, via)

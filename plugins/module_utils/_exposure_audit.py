@@ -11,6 +11,7 @@ are _exposure.py's."""
 from __future__ import annotations
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._exposure import (
+    AUTOMATION_DECLARED,
     others_who_may_write,
     self_may_write_rbkcd,
 )
@@ -98,29 +99,36 @@ def read_exposure(client, account_sids, hosts, exempt=()):
     raw = {}
     for sid, entry in found_accounts.items():
         descriptor = _descriptor(entry, sid)
+        # None: not read (no descriptor returned), said so in the report rather than "ok".
         raw[("account", sid)] = others_who_may_write(descriptor, sid, _structural_class(entry), domain_sids) \
-            if descriptor else {}
+            if descriptor else None
     for host, entry in found_hosts.items():
         descriptor = _descriptor(entry, host)
         own = sid_from_bytes(entry.binary("objectSid"))[0]
-        raw[("host", host)] = others_who_may_write(descriptor, own, _COMPUTER_CLASS, domain_sids) if descriptor else {}
+        raw[("host", host)] = others_who_may_write(descriptor, own, _COMPUTER_CLASS, domain_sids) if descriptor else None
     creators = {host: sid_from_bytes(entry.binary("mS-DS-CreatorSID"))[0]
                 for host, entry in found_hosts.items() if entry.binary("mS-DS-CreatorSID")}
-    named = _principals(client, {sid for found in raw.values() for sid in found} | set(creators.values()), exempt,
-                        domain.get("netbios"))
+    named = _principals(client, {sid for found in raw.values() for sid in found or {}} | set(creators.values()),
+                        exempt, domain.get("netbios"))
     exempt_sids = {sid for sid, principal in named.items() if principal.get("exempt")}
     members = _group_members(client, {sid: p for sid, p in named.items() if p["kind"] == "group"
-                                      and any(sid in found for found in raw.values()) and sid not in exempt_sids},
+                                      and any(sid in (found or {}) for found in raw.values())},
                              domain.get("netbios"))
 
     def rows(found):
+        if found is None:
+            return None
         result = []
         for sid, entry in sorted(found.items(), key=lambda item: named.get(item[0], {}).get("name", item[0]).lower()):
+            what = entry["what"]
             if sid in exempt_sids:
-                continue
+                # The declared automation account: only what the permission model grants it is expected.
+                what = [item for item in what if item not in AUTOMATION_DECLARED]
+                if not what:
+                    continue
             principal = named.get(sid) or dict(name=_WELL_KNOWN.get(sid, sid), kind="unknown")
             group = members.get(sid)
-            result.append(dict(sid=sid, name=principal["name"], kind=principal["kind"], what=entry["what"],
+            result.append(dict(sid=sid, name=principal["name"], kind=principal["kind"], what=what,
                                via=entry["via"], members=group[:MEMBERS_SHOWN] if group is not None else None,
                                member_count=len(group) if group is not None else None))
         return result

@@ -77,7 +77,7 @@ PERMISSIONS = (
                "bf967972-0de6-11d0-a285-00aa003049e2"),
     Permission("PRM009", "automation_rights, and spn_acl on OUs (role automation_account, run once)", "apply",
                "the OUs of the SQL service accounts, gMSAs and host computer objects",
-               "modify permissions (WRITE_DAC) on the OUs: an AD admin, once", "WD",
+               "modify permissions (WRITE_DAC) on the OUs: an AD admin, once", "WD", "nTSecurityDescriptor",
                note="What lets an admin hand the other rights to the automation account; the pipeline itself never "
                     "needs it."),
     Permission("PRM008", "sql_static_port (role sql_static_port)", "apply",
@@ -85,19 +85,16 @@ PERMISSIONS = (
                "Ansible connection (Linux)", "none: a host right"),
 )
 
-_BY_ATTRIBUTE = {p.attribute.lower(): p for p in PERMISSIONS if p.attribute}
-
-
-def permission_for(attribute):
-    """The permission that grants writing ``attribute``, or None."""
-    return _BY_ATTRIBUTE.get((attribute or "").lower())
+def permissions_for(attribute):
+    """The permissions that grant writing ``attribute`` (a DACL on an
+    account or on an OU: two), or []."""
+    return [p for p in PERMISSIONS if p.attribute and p.attribute.lower() == (attribute or "").lower()]
 
 
 def refused_write_hint(attributes):
     """What a refused write of ``attributes`` needs, in words, with the
     permission IDs and where the table is; '' when none is declared."""
-    found = [permission_for(name) for name in attributes]
-    found = [p for p in dict.fromkeys(found) if p is not None]
+    found = list(dict.fromkeys(p for name in attributes for p in permissions_for(name)))
     if not found:
         return ""
     return "; it needs %s (permission %s, docsite page Permissions)" % (

@@ -54,7 +54,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descrip
     SecurityDescriptorError,
     is_granted,
 )
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._dns_names import alias_spn_names
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._dns_names import aliases_without_spns
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._exposure_audit import read_exposure
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
     MSSQL_SERVICE_CLASS,
@@ -299,10 +299,10 @@ def classify_spn(account, holders):
 def prepare_audit(instance_options, name_resolution=None):
     """Validate instances and their account names without any I/O:
     returns [(SqlInstance, AccountReference)]. ``name_resolution``:
-    dns_facts' names, which tell the aliases that need SPNs; none or empty
-    (never a real result: it names every host), every alias needs them."""
-    with_spns = alias_spn_names(name_resolution) if name_resolution else None
-    instances = [parse_instance(options, with_spns) for options in instance_options]
+    dns_facts' names, which tell the aliases that need no SPN (a CNAME);
+    without them every alias needs its SPNs."""
+    without = aliases_without_spns(name_resolution)
+    instances = [parse_instance(options, without) for options in instance_options]
     return [(instance, parse_account_reference(instance.service_account, instance.host)) for instance in instances]
 
 
@@ -351,7 +351,8 @@ def audit(client, prepared, forms, forest=True, automation_accounts=()):
                              automation_accounts)
     hosts_seen = set()
     for (instance, reference), report in zip(prepared, reports):
-        report["service_account"]["writers"] = exposure["accounts"].get(accounts[reference].sid, [])
+        # None: not read (an account of another domain, found through the Global Catalog).
+        report["service_account"]["writers"] = exposure["accounts"].get(accounts[reference].sid)
         host = instance.host.lower()
         report["host_computer"] = None if host in hosts_seen else exposure["hosts"].get(host)
         hosts_seen.add(host)

@@ -119,14 +119,13 @@ class SqlInstance:
                     port=DYNAMIC_PORT if self.port is None else self.port, tcp_enabled=self.tcp_enabled)
 
 
-def parse_instance(options, alias_spn_names=None):
+def parse_instance(options, aliases_without_spns=()):
     """Validate one instance's options (the SQL_INSTANCE_OPTIONS shape) into a
     SqlInstance; raises SpnError naming the instance and the bad value.
 
-    ``alias_spn_names``: the lower-case names DNS gives addresses of their
-    own (_dns_names.alias_spn_names), whose aliases need SPNs; a CNAME alias
-    needs none, as clients build the SPN from the canonical name. None (no
-    DNS results): every alias is taken to need its SPNs."""
+    ``aliases_without_spns``: the lower-case aliases DNS says need no SPN of
+    their own (_dns_names.aliases_without_spns): a CNAME alias, as clients
+    build the SPN from the canonical name. Every other alias needs its SPNs."""
     label = "instance %s" % _label(options)
     try:
         host = validate_hostname(options["host"], "host")
@@ -153,7 +152,7 @@ def parse_instance(options, alias_spn_names=None):
                 aliases.append(alias)
     except SpnError as error:
         raise SpnError("%s: %s" % (label, error)) from None
-    with_spns = [alias for alias in aliases if alias_spn_names is None or alias.lower() in alias_spn_names]
+    with_spns = [alias for alias in aliases if alias.lower() not in aliases_without_spns]
     return SqlInstance(host=host, instance=instance, port=port, tcp_enabled=options.get("tcp_enabled", True),
                        service_account=options["service_account"], listeners=listeners, extra_spns=extra_spns,
                        aliases=aliases, alias_spn_names=with_spns)

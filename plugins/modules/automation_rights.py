@@ -54,8 +54,16 @@ options:
     type: list
     elements: str
     default: [PRM002, PRM004, PRM005, PRM007]
+  self_spn_rights:
+    description:
+      - Only for RV(dsacls) - add the lines that grant SELF the SPN rights below the OUs, which the role
+        C(sqlauth.kerberos.automation_account) grants with M(sqlauth.kerberos.spn_acl). This module writes no SELF ACE.
+    type: bool
+    default: false
   state:
-    description: V(present) adds what is missing; V(absent) removes the ACEs this module adds.
+    description:
+      - V(present) adds what is missing; V(absent) removes the ACEs this module adds.
+      - RV(dsacls) for V(absent) is C(dsacls /R), which removes every explicit ACE of the trustee on the OUs.
     type: str
     choices: [present, absent]
     default: present
@@ -110,6 +118,7 @@ def main():
             applies_to=dict(type="list", elements="str", choices=["user", "gmsa", "computer", "msa"],
                             default=["user", "gmsa", "computer"]),
             permissions=dict(type="list", elements="str", default=list(DEFAULT_PERMISSIONS)),
+            self_spn_rights=dict(type="bool", default=False),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
         supports_check_mode=True,

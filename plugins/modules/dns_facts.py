@@ -16,12 +16,14 @@ description:
   - Classifies each name with the statuses of the drift report's C(dns) checks (DNS001-DNS008) - C(unresolved),
     C(alias_cname), C(alias_address), C(ptr_mismatch), C(host_name_mismatch), C(short_name_mismatch),
     C(name_elsewhere), C(several_addresses).
-  - Its RV(names) are what M(sqlauth.kerberos.spn_facts), M(sqlauth.kerberos.spn_register) and
-    M(sqlauth.kerberos.kerberos_probe) take as O(sqlauth.kerberos.spn_facts#module:name_resolution) - an alias
-    with an address record of its own needs SPNs of its own, a CNAME alias none.
-  - Lookups run concurrently, at most O(dns_concurrency) at a time. A DNS server that does not answer within
-    O(dns_timeout) fails the module with an error naming it, within twice O(dns_timeout) of the first unanswered
-    query.
+  - Its RV(names) are what M(sqlauth.kerberos.spn_facts) and M(sqlauth.kerberos.kerberos_probe) (and the role
+    C(sqlauth.kerberos.spn_registration), as C(spn_registration_name_resolution)) take as
+    O(sqlauth.kerberos.spn_facts#module:name_resolution) - an alias with an address record of its own needs SPNs of
+    its own, a CNAME alias none.
+  - Lookups run concurrently, at most O(dns_concurrency) at a time. Each server gets O(dns_timeout) to answer a
+    query, then the next is asked; when none answers, the module fails naming them, within twice O(dns_timeout)
+    times the number of servers. A server that refuses the controller's queries (REFUSED) fails it too; one that
+    cannot answer a reverse lookup (SERVFAIL) leaves that address's PTR unknown, not wrong.
   - Read-only, in any mode. Needs dnspython on the controller.
 author:
   - sqlauth.kerberos contributors (@sqlauth)
@@ -78,8 +80,8 @@ EXAMPLES = r"""
     fact_name: estate_dns
   delegate_to: localhost
 
-- name: Register the SPNs clients build from those names
-  sqlauth.kerberos.spn_register:
+- name: Audit the SPNs clients build from those names
+  sqlauth.kerberos.spn_facts:
     instances:
       - host: sql1.corp.example.com
         service_account: CORP\sqlsvc1
@@ -130,7 +132,7 @@ names:
       type: dict
     addresses:
       description: Each address (C(address)) with the names its PTR records give (C(ptr); null for an alias, whose
-        addresses are its host's).
+        addresses are its host's, and when the server could not say).
       type: list
       elements: dict
     statuses:

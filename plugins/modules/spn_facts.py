@@ -61,8 +61,9 @@ options:
       - The accounts or groups the collection's playbooks bind as (C(DOMAIN\\name) or a SID), whose rights on the
         service accounts and SQL host computer objects are the declared ones (docsite page Permissions).
       - The exposure audit (C(service_account.writers) and RV(instances[].host_computer)) names every
-        other principal that may write what makes them an attack path, but these and tier 0 (SYSTEM, Domain
-        Admins, Enterprise Admins, Administrators, the domain controllers, Key Admins).
+        principal that may write what makes them an attack path, but tier 0 (SYSTEM, Domain Admins, Enterprise
+        Admins, Administrators, the domain controllers, Key Admins); for these accounts only rights beyond the
+        declared ones (servicePrincipalName, msDS-AllowedToActOnBehalfOfOtherIdentity) are named.
     type: list
     elements: str
     default: []

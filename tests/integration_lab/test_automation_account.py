@@ -91,4 +91,6 @@ def test_generate_mode_saves_the_dsacls_lines_and_writes_nothing(lab, tmp_path):
     lines = commands.read_text().splitlines()
     assert "dsacls '%s,%s' /I:S /G 'CORP\\svc-sqlauth:RPWP;servicePrincipalName;user'" % (
         SERVICE_ACCOUNTS_OU, lab.base_dn) in lines
-    assert len(lines) == 4 * 3
+    # Four permissions and SELF's two SPN rights, for each of the three classes.
+    assert len(lines) == (4 + 2) * 3
+    assert "dsacls '%s,%s' /I:S /G 'SELF:RPWP;servicePrincipalName;computer'" % (SERVICE_ACCOUNTS_OU, lab.base_dn) in lines

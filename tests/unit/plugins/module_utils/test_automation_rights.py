@@ -85,3 +85,10 @@ def test_dsacls_lines_say_the_same():
         "dsacls '%s' /I:S /G 'CORP\\svc-sqlauth:WD;;computer'" % OU["dn"]]
     assert dsacls_lines(validate_automation_rights(params(state="absent"))) == [
         "dsacls '%s' /R 'CORP\\svc-sqlauth'" % OU["dn"]]
+
+
+def test_dsacls_lines_with_self_spn_rights():
+    lines = dsacls_lines(validate_automation_rights(params(permissions=["PRM002"], applies_to=["user"],
+                                                           self_spn_rights=True)))
+    assert lines[1:] == ["dsacls '%s' /I:S /G 'SELF:RPWP;servicePrincipalName;user'" % OU["dn"],
+                         "dsacls '%s' /I:S /G 'SELF:WS;Validated write to service principal name;user'" % OU["dn"]]

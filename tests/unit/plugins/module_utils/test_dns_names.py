@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._catalogue import finding_for
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._dns_lookup import DnsError, parse_server, server_label
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._dns_names import (
-    alias_spn_names,
+    aliases_without_spns,
     classify,
     estate_names,
     qualified_short_name,
@@ -106,6 +106,11 @@ def test_ptr_missing_or_naming_another_host():
         ("10.0.0.1", ["sql9.corp.example.com"], "1.0.0.10.in-addr.arpa"), ("10.0.1.1", [], "1.1.0.10.in-addr.arpa")]
 
 
+def test_a_ptr_the_server_could_not_give_is_unknown_not_wrong():
+    """SERVFAIL on the reverse lookup (pointers None): no ptr_mismatch."""
+    assert classify(entry(), forward(["10.0.0.1"]), {"10.0.0.1": dict(names=None)}) == []
+
+
 def test_listener_with_two_addresses_each_with_its_ptr():
     found = classify(entry("listener", LISTENER), forward(["10.0.0.9", "10.0.1.9"], name=LISTENER),
                      {"10.0.0.9": dict(names=[LISTENER]), "10.0.1.9": dict(names=[LISTENER])})
@@ -176,19 +181,19 @@ def test_dns_host_name_of_the_computer_account():
 
 # -- which aliases need SPNs --------------------------------------------------------
 
-def test_alias_spn_names_are_the_aliases_with_their_own_address_record():
-    names = [dict(name=HOST, role="host", statuses=[]),
+def test_aliases_without_spns_are_cnames_those_leading_elsewhere_and_the_unresolved():
+    names = [dict(name=HOST, role="host", statuses=[dict(status="unresolved")]),
              dict(name="A.corp.example.com", role="alias", statuses=[dict(status="alias_address")]),
-             dict(name="c.corp.example.com", role="alias", statuses=[dict(status="alias_cname")]),
+             dict(name="C.corp.example.com", role="alias", statuses=[dict(status="alias_cname")]),
              dict(name="e.corp.example.com", role="alias", statuses=[dict(status="name_elsewhere")]),
              dict(name="u.corp.example.com", role="alias", statuses=[dict(status="unresolved")])]
-    assert alias_spn_names(names) == {"a.corp.example.com"}
+    assert aliases_without_spns(names) == {"c.corp.example.com", "e.corp.example.com", "u.corp.example.com"}
 
 
 def test_required_spns_follow_dns():
     options = dict(host=HOST, instance="SALES", port=1533, service_account="CORP\\sqlsvc1",
                    aliases=["a.corp.example.com", "c.corp.example.com"])
-    with_dns = parse_instance(options, {"a.corp.example.com"})
+    with_dns = parse_instance(options, {"c.corp.example.com"})
     assert [(r.spn, r.form) for r in with_dns.required_spns() if "a.corp" in r.spn or r.spn.startswith(
         "MSSQLSvc/a:")] == [
         ("MSSQLSvc/a.corp.example.com:1533", "alias_fqdn_port"), ("MSSQLSvc/a.corp.example.com:SALES",
@@ -211,6 +216,11 @@ def test_prepare_audit_takes_dns_results():
     (sql, _reference), = prepare_audit(options, names)
     assert sql.alias_spn_names == ["a.corp.example.com"]
     (sql, _reference), = prepare_audit(options, [])
+    assert sql.alias_spn_names == ["a.corp.example.com", "c.corp.example.com"]
+    # An alias the results do not cover (an older run) keeps its SPNs.
+    (sql, _reference), = prepare_audit(options, names[1:])
+    assert sql.alias_spn_names == ["a.corp.example.com"]
+    (sql, _reference), = prepare_audit(options, names[:1])
     assert sql.alias_spn_names == ["a.corp.example.com", "c.corp.example.com"]
 
 
@@ -298,6 +308,14 @@ def test_ptr_fix_creates_the_reverse_zone_when_none_holds_it():
                                  "Add-DnsServerResourceRecordPtr -ZoneName '2.1.10.in-addr.arpa' -Name '3' "
                                  "-PtrDomainName '%s.'" % HOST]
     assert "10.1.2.3's PTR is missing" in check["detail"]
+
+
+def test_ptr_fix_names_the_record_relative_to_the_zone_however_written():
+    row = name_row(HOST, "host", [dict(status="ptr_mismatch", canonical=HOST, addresses=[dict(
+        address="10.0.0.5", names=[], zone="0.0.10.IN-ADDR.ARPA", pointer="5.0.0.10.in-addr.arpa")])])
+    (check,) = dns_checks(row)
+    assert check["commands"] == ["Add-DnsServerResourceRecordPtr -ZoneName '0.0.10.IN-ADDR.ARPA' -Name '5' "
+                                 "-PtrDomainName '%s.'" % HOST]
 
 
 def test_each_name_is_checked_with_the_first_instance_using_it():

@@ -67,7 +67,7 @@ def test_a_helpdesk_grant_on_rbkcd_and_a_user_owner_are_named():
 
 
 ALL_WATCHED = ["servicePrincipalName", "msDS-AllowedToActOnBehalfOfOtherIdentity", "msDS-KeyCredentialLink",
-               "userAccountControl"]
+               "userAccountControl", "msDS-GroupMSAMembership"]
 RESTRICTIONS = ["msDS-AllowedToActOnBehalfOfOtherIdentity", "userAccountControl"]
 
 
@@ -80,6 +80,10 @@ RESTRICTIONS = ["msDS-AllowedToActOnBehalfOfOtherIdentity", "userAccountControl"
     # The property set User-Account-Restrictions holds userAccountControl and the RBKCD attribute.
     ("(OA;;WP;4c164200-20c0-11d0-a768-00aa006e0529;;%s)", RESTRICTIONS),
     ("(OA;;WP;f3a64788-5306-11d1-a9c5-0000f80367c1;;%s)", ["servicePrincipalName"]),
+    # Reset its password, or every extended right; a gMSA's password readers.
+    ("(OA;;CR;00299570-246d-11d0-a768-00aa006e0529;;%s)", ["its password (reset)"]),
+    ("(A;;CR;;;%s)", ["its password (reset)"]),
+    ("(OA;;WP;888eedd6-ce04-df40-b462-b8a50e41ba38;;%s)", ["msDS-GroupMSAMembership"]),
 ])
 def test_each_kind_of_grant(sddl, what):
     descriptor = with_aces(captured("user_without_spn_write_aces"), sddl % HELPDESK)
@@ -147,10 +151,17 @@ def test_exposure_findings_name_each_writer_and_the_fix():
     account, host, creator = found
     assert account["detail"] == ("CORP\\Helpdesk (CORP\\dave) may write msDS-AllowedToActOnBehalfOfOtherIdentity (ACE); "
                                  "BUILTIN\\Account Operators (no members now) may write everything (ACE)")
-    assert account["commands"] == ["dsacls '%s' /R 'CORP\\Helpdesk'" % ACCOUNT_DN,
-                                   "dsacls '%s' /R 'BUILTIN\\Account Operators'" % ACCOUNT_DN]
+    assert [line for line in account["commands"] if not line.startswith("#")] == [
+        "dsacls '%s' /R 'CORP\\Helpdesk'" % ACCOUNT_DN, "dsacls '%s' /R 'BUILTIN\\Account Operators'" % ACCOUNT_DN]
+    assert account["commands"][0].startswith("# dsacls /R removes every explicit ACE of CORP\\Helpdesk")
     assert host["commands"] == ["# Make Domain Admins the owner of %s (it is CORP\\dave)." % HOST_DN]
     assert creator["detail"] == "created by CORP\\dave (ms-DS-CreatorSID)"
+
+
+def test_an_object_whose_descriptor_was_not_read_is_skipped_not_ok():
+    (check,) = exposure_checks(dict(service_account=dict(name="EMEA\\sqlsvc", dn=ACCOUNT_DN, writers=None)))
+    assert (check["result"], check["status"]) == ("skipped", "skipped")
+    assert exposure_checks(dict(service_account=dict(name="CORP\\sqlsvc2", dn=ACCOUNT_DN))) == []
 
 
 def test_no_other_writer_is_ok_and_an_account_that_is_the_host_is_checked_once():

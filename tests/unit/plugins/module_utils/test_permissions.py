@@ -16,7 +16,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils import (
 from ansible_collections.sqlauth.kerberos.tests.unit.plugins.generated_pages import rendered_and_committed
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._permissions import (
     PERMISSIONS,
-    permission_for,
+    permissions_for,
     refused_write_hint,
 )
 
@@ -26,13 +26,13 @@ WRITTEN = {_spn_register._ATTRIBUTE, _rbkcd.RBCD_ATTRIBUTE, _delegation_flags._A
 
 
 def test_every_written_attribute_has_a_permission():
-    assert {name for name in WRITTEN if permission_for(name) is None} == set()
+    assert {name for name in WRITTEN if not permissions_for(name)} == set()
 
 
-def test_ids_are_unique_and_attributes_declared_once():
+def test_ids_are_unique_and_a_dacl_write_names_both_its_permissions():
     assert len({p.id for p in PERMISSIONS}) == len(PERMISSIONS)
-    attributes = [p.attribute.lower() for p in PERMISSIONS if p.attribute]
-    assert len(set(attributes)) == len(attributes)
+    assert [p.id for p in permissions_for("nTSecurityDescriptor")] == ["PRM003", "PRM009"]
+    assert "PRM003, PRM009" in refused_write_hint(["nTSecurityDescriptor"])
 
 
 def test_a_refused_write_names_the_right_and_the_permission():
