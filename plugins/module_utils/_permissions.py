@@ -85,6 +85,7 @@ PERMISSIONS = (
                "Ansible connection (Linux)", "none: a host right"),
 )
 
+
 def permissions_for(attribute):
     """The permissions that grant writing ``attribute`` (a DACL on an
     account or on an OU: two), or []."""
