@@ -29,12 +29,9 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection 
     batched_or_filters,
     escape_filter_value,
 )
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import SpnError, short_host_name
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import SpnError, computer_account_name
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import validate_fact_name
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import parse_instance
-
-# A computer's sAMAccountName is its NetBIOS name (at most 15 characters) and $.
-_NETBIOS_LENGTH = 15
 
 
 def validate_dns_facts(params):
@@ -81,7 +78,7 @@ def read_computers(client, hosts):
     indexed)."""
     wanted = {}
     for host in hosts:
-        wanted.setdefault("%s$" % short_host_name(host)[:_NETBIOS_LENGTH].lower(), []).append(host)
+        wanted.setdefault(computer_account_name(host), []).append(host)
     terms = ["(sAMAccountName=%s)" % escape_filter_value(sam) for sam in sorted(wanted)]
     found = {}
     for ldap_filter in batched_or_filters(terms, "(&(objectClass=computer)%s)", max_terms=MAX_FILTER_TERMS):

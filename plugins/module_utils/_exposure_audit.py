@@ -15,7 +15,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._exposure import 
     others_who_may_write,
     self_may_write_rbkcd,
 )
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._group_membership import IN_CHAIN
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._group_membership import IN_CHAIN, sid_term
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     MAX_FILTER_TERMS,
     batched_or_filters,
@@ -25,11 +25,9 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descrip
     SecurityDescriptor,
     SecurityDescriptorError,
     sid_from_bytes,
-    sid_to_bytes,
 )
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import short_host_name
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import computer_account_name
 
-_NETBIOS_LENGTH = 15
 # Members shown per writer group; the count says how many there are.
 MEMBERS_SHOWN = 10
 # Names of well-known SIDs no directory object carries.
@@ -38,10 +36,6 @@ _WELL_KNOWN = {"S-1-1-0": "Everyone", "S-1-5-11": "NT AUTHORITY\\Authenticated U
 _COMPUTER_CLASS = "bf967a86-0de6-11d0-a285-00aa003049e2"
 _CLASS_GUIDS = {"user": "bf967aba-0de6-11d0-a285-00aa003049e2", "computer": _COMPUTER_CLASS,
                 "msds-groupmanagedserviceaccount": "7b8b558a-93a5-4af7-adca-c017e67f1057"}
-
-
-def _sid_term(sid):
-    return "(objectSid=%s)" % escape_filter_value(sid_to_bytes(sid))
 
 
 def _descriptor(entry, what):
@@ -74,14 +68,14 @@ def read_exposure(client, account_sids, hosts, exempt=()):
     domain = client.own_domain()
     domain_sid = None
     found_accounts = {}
-    for ldap_filter in batched_or_filters(sorted(_sid_term(sid) for sid in account_sids), max_terms=MAX_FILTER_TERMS):
+    for ldap_filter in batched_or_filters(sorted(sid_term(sid) for sid in account_sids), max_terms=MAX_FILTER_TERMS):
         for entry in client.search(client.default_naming_context, ldap_filter, attributes, controls=controls):
             sid = sid_from_bytes(entry.binary("objectSid"))[0]
             found_accounts[sid] = entry
             domain_sid = domain_sid or sid.rsplit("-", 1)[0]
     wanted_hosts = {}
     for host in hosts:
-        wanted_hosts.setdefault("%s$" % short_host_name(host)[:_NETBIOS_LENGTH].lower(), []).append(host)
+        wanted_hosts.setdefault(computer_account_name(host), []).append(host)
     found_hosts = {}
     terms = sorted("(sAMAccountName=%s)" % escape_filter_value(sam) for sam in wanted_hosts)
     for ldap_filter in batched_or_filters(terms, "(&(objectClass=computer)%s)", max_terms=MAX_FILTER_TERMS):
@@ -158,7 +152,7 @@ def _principals(client, sids, exempt, netbios):
             exempt_sids.add(text.upper())
         else:
             exempt_names.add(text.rpartition("\\")[2].lower())
-    terms = [_sid_term(sid) for sid in sorted(sids | exempt_sids)]
+    terms = [sid_term(sid) for sid in sorted(sids | exempt_sids)]
     terms += ["(sAMAccountName=%s)" % escape_filter_value(name) for name in sorted(exempt_names)]
     named = {}
     for ldap_filter in batched_or_filters(terms, max_terms=MAX_FILTER_TERMS):

@@ -114,7 +114,8 @@ def privileged_group_sids(domain_sids):
     return sids + list(PRIVILEGED_BUILTIN_SIDS)
 
 
-def _sid_term(sid):
+def sid_term(sid):
+    """The filter term for an object by its SID."""
     return "(objectSid=%s)" % escape_filter_value(sid_to_bytes(sid))
 
 
@@ -144,7 +145,7 @@ def find_groups(client, group_sids):
         return {}
     netbios = client.own_domain()["netbios"]
     groups = {}
-    for ldap_filter in batched_or_filters(sorted({_sid_term(sid) for sid in wanted.values()}),
+    for ldap_filter in batched_or_filters(sorted({sid_term(sid) for sid in wanted.values()}),
                                           "(&(objectClass=group)%s)", max_terms=MAX_FILTER_TERMS):
         for entry in client.search(client.default_naming_context, ldap_filter, GROUP_ATTRIBUTES):
             group = _read_group(entry, netbios)

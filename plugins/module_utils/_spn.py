@@ -95,6 +95,16 @@ def short_host_name(fqdn):
     return fqdn.split(".", 1)[0]
 
 
+# A computer's NetBIOS name, and so its sAMAccountName before the $, has at most 15 characters.
+NETBIOS_NAME_LENGTH = 15
+
+
+def computer_account_name(fqdn):
+    """The sAMAccountName of a host's computer account, lower case: its
+    short name cut to the NetBIOS length, and $."""
+    return "%s$" % short_host_name(fqdn)[:NETBIOS_NAME_LENGTH].lower()
+
+
 def mssql_spn(host, port=None, instance=None):
     """Format an MSSQLSvc SPN; host lower-cased, instance upper-cased."""
     if port is not None and instance is not None:
