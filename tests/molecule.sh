@@ -42,6 +42,10 @@ set -a
 # shellcheck disable=SC1091
 . "$lab/connection.env"
 set +a
+# The scenarios test the roles' behaviour, not the automation account's
+# rights (tests/integration_lab/test_site.py does): the lab inventory's
+# pipelines bind as the lab's admin here.
+export SQLAUTH_PIPELINE_USERNAME=$SQLAUTH_LDAP_USERNAME SQLAUTH_PIPELINE_PASSWORD=$SQLAUTH_LDAP_PASSWORD
 export ANSIBLE_COLLECTIONS_PATH=$collections ANSIBLE_NOCOLOR=1 NO_COLOR=1
 
 # A fresh Molecule state per scenario and run: a run that was killed cannot

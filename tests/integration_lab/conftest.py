@@ -69,6 +69,26 @@ class Lab:
                     SQLAUTH_LDAP_USERNAME=self.username, SQLAUTH_LDAP_PASSWORD=self.password,
                     KRB5_CONFIG=self.krb5_config)
 
+    @property
+    def pipeline_env(self):
+        """ldap_env, and the automation account the lab inventory's
+        pipelines bind as (<lab>/pipeline.env, written by the seed)."""
+        return dict(self.ldap_env, **read_env(self.dir / "pipeline.env"))
+
+    @property
+    def admin_pipeline_env(self):
+        """ldap_env, with the lab inventory's pipelines bound as the lab's
+        admin: for tests of a role's or a report's behaviour, not of rights."""
+        return dict(self.ldap_env, SQLAUTH_PIPELINE_USERNAME=self.username, SQLAUTH_PIPELINE_PASSWORD=self.password)
+
+    def first_logon(self, username, password):
+        """Bind once: a user's first logon writes lastLogonTimestamp (and so
+        raises highestCommittedUSN), which a later "wrote nothing" must not
+        count. Later binds within the update interval write nothing."""
+        subprocess.run(["ldapsearch", "-LLL", "-x", "-H", "ldaps://%s" % self.server, "-D", username, "-y",
+                        "/dev/stdin", "-b", "", "-s", "base", "dn"], input=password, capture_output=True,
+                       text=True, check=True, env=dict(os.environ, LDAPTLS_CACERT=self.ca_cert))
+
     def instances(self, *scenario_names):
         """Inventory entries (module `instances` items) of the named scenarios, or all."""
         chosen = [s for s in self.scenarios["instances"] if not scenario_names or s["scenario"] in scenario_names]
@@ -188,12 +208,13 @@ class PlaybookRun:
         return self.returncode != 0 or any(host["failed"] for host in self.recap.values())
 
 
-def run_playbook(playbook, inventory, check=False, diff=False, extra_vars=None, env=None, verbosity=0):
+def run_playbook(playbook, inventory, check=False, diff=False, extra_vars=None, env=None, verbosity=0, limit=None):
     """ansible-playbook PLAYBOOK -i INVENTORY with the lab's Kerberos config;
     the AD connection is passed as SQLAUTH_LDAP_* unless env overrides it."""
     command = [ANSIBLE_PLAYBOOK, "-i", str(inventory), str(playbook)]
     command += (["--check"] if check else []) + (["--diff"] if diff else [])
     command += ["-" + "v" * verbosity] if verbosity else []
+    command += ["--limit", limit] if limit else []
     if extra_vars:
         command += ["-e", json.dumps(extra_vars)]
     run_env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0",

@@ -29,7 +29,7 @@ LAB_WAIVERS = yaml.safe_load((INVENTORY / "group_vars" / "sql_servers" / "waiver
 @pytest.fixture(scope="module")
 def one_error(lab, tmp_path_factory):
     lab.reseed()
-    fixed = run_playbook(SITE, INVENTORY, env=dict(lab.ldap_env, SQLAUTH_LAB_DIR=str(lab.dir)),
+    fixed = run_playbook(SITE, INVENTORY, env=dict(lab.admin_pipeline_env, SQLAUTH_LAB_DIR=str(lab.dir)),
                          extra_vars=dict(sql_kerberos_report_dir=str(tmp_path_factory.mktemp("site"))))
     assert not fixed.failed, fixed.output[-3000:]
     ldif = "dn: %s\nchangetype: modify\ndelete: servicePrincipalName\nservicePrincipalName: %s\n" % (
@@ -43,7 +43,7 @@ def one_error(lab, tmp_path_factory):
 
 
 def drift_report(lab, tmp_path, **extra_vars):
-    run = run_playbook(DRIFT_REPORT, INVENTORY, env=dict(lab.ldap_env, SQLAUTH_LAB_DIR=str(lab.dir)),
+    run = run_playbook(DRIFT_REPORT, INVENTORY, env=dict(lab.admin_pipeline_env, SQLAUTH_LAB_DIR=str(lab.dir)),
                        extra_vars=dict(sql_kerberos_report_dir=str(tmp_path), **extra_vars))
     report = json.loads((tmp_path / "drift-report.json").read_text())
     return run, report

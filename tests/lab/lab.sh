@@ -208,6 +208,8 @@ case "${1:-}" in
     env)
         [ -f "$lab/connection.env" ] || { log "not provisioned"; exit 1; }
         sed 's/^/export /' "$lab/connection.env"
+        # The automation account the lab inventory binds as (written by the seed).
+        if [ -f "$lab/pipeline.env" ]; then sed 's/^/export /' "$lab/pipeline.env"; fi
         ;;
     *)
         sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'

@@ -154,13 +154,18 @@ class Seeder:
             "password": password,
         }
 
+    def default_ou(self, kind):
+        """Where an account of this kind goes unless its scenario names an OU
+        (scenarios.yml: default_ous)."""
+        return (self.scenarios.get("default_ous") or {}).get(kind, "CN=Computers" if kind == "computers" else "CN=Users")
+
     def create(self):
         for ou in sorted(self.scenarios.get("organizational_units", []), key=len):
             self.conn.add(self.dn(ou), "organizationalUnit")
 
         for user in self.scenarios.get("users", []):
             name = user["name"]
-            dn = "CN=%s,%s" % (name, self.dn(user.get("ou", "CN=Users")))
+            dn = "CN=%s,%s" % (name, self.dn(user.get("ou", self.default_ou("users"))))
             attributes = {
                 "sAMAccountName": name,
                 "userPrincipalName": user.get("upn", "%s@%s" % (name, self.dns_domain)),
@@ -181,7 +186,7 @@ class Seeder:
         for computer in self.scenarios.get("computers", []):
             name = computer["name"]
             fqdn = computer.get("dns_host_name") or "%s.%s" % (name.lower(), self.dns_domain)
-            dn = "CN=%s,%s" % (name, self.dn(computer.get("ou", "CN=Computers")))
+            dn = "CN=%s,%s" % (name, self.dn(computer.get("ou", self.default_ou("computers"))))
             attributes = {
                 "sAMAccountName": name + "$",
                 "dNSHostName": fqdn,
@@ -201,6 +206,12 @@ class Seeder:
             samba_tool("service-account", "create", "-H", self.sam_ldb, "--name=" + gmsa["name"],
                        "--dns-host-name=" + gmsa["dns_host_name"])
             dn = self.find_dn(gmsa["name"] + "$")
+            # samba-tool creates it in CN=Managed Service Accounts; AD teams keep gMSAs with the other
+            # service accounts.
+            ou = self.dn(gmsa.get("ou", self.default_ou("group_managed_service_accounts")))
+            if not self.conn.modify_dn(dn, "CN=%s" % gmsa["name"], new_superior=ou):
+                raise SystemExit("moving %s to %s failed: %s" % (gmsa["name"], ou, self.conn.result))
+            dn = "CN=%s,%s" % (gmsa["name"], ou)
             if gmsa.get("spns"):
                 self.conn.modify(dn, {"servicePrincipalName": [(ldap3.MODIFY_ADD, gmsa["spns"])]})
             if gmsa.get("enabled"):
@@ -341,6 +352,14 @@ class Seeder:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(self.accounts, handle, indent=2, sort_keys=True)
+        # The account the pipelines bind as (scenarios.yml: pipeline_account), for the lab inventory.
+        name = self.scenarios.get("pipeline_account")
+        if name:
+            path = os.path.join(self.lab, "pipeline.env")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write("SQLAUTH_PIPELINE_USERNAME=%s@%s\nSQLAUTH_PIPELINE_PASSWORD=%s\n" % (
+                    name, self.env["SQLAUTH_LAB_REALM"], self.accounts[name]["password"]))
 
 
 def samba_tool(*args):
