@@ -7,6 +7,7 @@ changes nothing; generate mode saves dsacls lines; absent takes the rights
 back and the same write is refused again."""
 import subprocess
 
+import ldap3
 import pytest
 import yaml
 
@@ -64,15 +65,15 @@ def test_the_role_grants_exactly_what_the_writes_need(lab, tmp_path, run_module,
     assert not again.failed and again.changed == 0, again.output
     assert lab.highest_committed_usn() == usn
 
-    # As svc-sqlauth: an SPN on sqlsvc1 (below the OU) is written; on sqlsvc2 (CN=Users) refused.
+    # As svc-sqlauth: an SPN on sqlsvc1 (below the OU) is written; on sqlreport2 (CN=Users) refused.
     done = run_module("sqlauth.kerberos.spn_register", dict(as_svc_sqlauth(lab), account="CORP\\sqlsvc1", spns=[SPN]))
     assert not done["failed"] and done["changed"], done
     assert SPN in lab.spns_of("sqlsvc1")
-    before = lab.usn_changed("sqlsvc2")
-    refused = run_module("sqlauth.kerberos.spn_register", dict(as_svc_sqlauth(lab), account="CORP\\sqlsvc2",
+    before = lab.usn_changed("sqlreport2")
+    refused = run_module("sqlauth.kerberos.spn_register", dict(as_svc_sqlauth(lab), account="CORP\\sqlreport2",
                                                                spns=[SPN + "0"]))
     assert refused["failed"] and "(permission PRM002" in refused["msg"], refused["msg"]
-    assert lab.usn_changed("sqlsvc2") == before
+    assert lab.usn_changed("sqlreport2") == before
 
     # absent: the same write on sqlsvc1 is refused again.
     run = play(lab, tmp_path, automation_account_state="absent")
@@ -94,3 +95,70 @@ def test_generate_mode_saves_the_dsacls_lines_and_writes_nothing(lab, tmp_path):
     # Four permissions and SELF's two SPN rights, for each of the three classes.
     assert len(lines) == (4 + 2) * 3
     assert "dsacls '%s,%s' /I:S /G 'SELF:RPWP;servicePrincipalName;computer'" % (SERVICE_ACCOUNTS_OU, lab.base_dn) in lines
+
+
+# -- negative proofs: what the automation account may not write, even granted -----------
+
+# SE_DACL_PROTECTED (SECURITY_DESCRIPTOR control bit): the DACL inherits nothing.
+SE_DACL_PROTECTED = 0x1000
+
+
+@pytest.fixture
+def protected_domain_admin(lab):
+    """A member of Domain Admins inside the granted OU, as SDProp leaves it
+    on Windows (SIMULATED: Samba runs no SDProp): adminCount 1 and
+    AdminSDHolder's descriptor with its DACL protected, so that no ACE of the
+    OU reaches it."""
+    connection = lab.bind_admin()
+    dn = "CN=sqlsvcda,%s,%s" % (SERVICE_ACCOUNTS_OU, lab.base_dn)
+    sd_control = [("1.2.840.113556.1.4.801", True, b"\x30\x03\x02\x01\x04")]  # sd_flags: DACL only
+    assert connection.add(dn, ["top", "person", "organizationalPerson", "user"],
+                          {"sAMAccountName": "sqlsvcda"}), connection.result
+    try:
+        assert connection.modify("CN=Domain Admins,CN=Users,%s" % lab.base_dn,
+                                 {"member": [(ldap3.MODIFY_ADD, [dn])]}), connection.result
+        connection.search("CN=AdminSDHolder,CN=System,%s" % lab.base_dn, "(objectClass=*)", ldap3.BASE,
+                          attributes=["nTSecurityDescriptor"], controls=sd_control)
+        descriptor = bytearray(connection.entries[0].nTSecurityDescriptor.raw_values[0])
+        control = int.from_bytes(descriptor[2:4], "little") | SE_DACL_PROTECTED
+        descriptor[2:4] = control.to_bytes(2, "little")
+        assert connection.modify(dn, {"nTSecurityDescriptor": [(ldap3.MODIFY_REPLACE, [bytes(descriptor)])],
+                                      "adminCount": [(ldap3.MODIFY_REPLACE, ["1"])]},
+                                 controls=sd_control), connection.result
+        yield "sqlsvcda", dn
+    finally:
+        connection.delete(dn)
+
+
+def test_granted_the_automation_account_is_refused_outside_the_ous_and_on_domain_admins(
+        lab, tmp_path, run_module, protected_domain_admin, clean_rights):
+    """As svc-sqlauth, granted on both SQL OUs: an SPN write and an RBKCD write
+    are refused on an account outside them (sqlreport2), on a member of
+    Domain Admins outside them (sqlsvc15, through SQL Admins) and on one
+    inside, protected as SDProp leaves it; each error names the account bound,
+    the right and its permission entry; the DC wrote nothing."""
+    run = play(lab, tmp_path, automation_account_organizational_units=[
+        "%s,%s" % (SERVICE_ACCOUNTS_OU, lab.base_dn), "OU=SQL Servers,OU=Tier1,%s" % lab.base_dn])
+    assert not run.failed, run.output
+    connection = as_svc_sqlauth(lab)
+    lab.first_logon(connection["username"], connection["password"])
+    # The control: below the OU, the same writes are allowed.
+    done = run_module("sqlauth.kerberos.rbkcd_delegate", dict(connection, account="CORP\\sqlsvc3",
+                                                              principals=["CORP\\sqlsvc1"]))
+    assert not done["failed"] and done["changed"], done
+    dns = dict((name, lab.accounts[name]["dn"]) for name in ("sqlreport2", "sqlsvc15"))
+    dns.update([protected_domain_admin])
+    for account, dn in dns.items():
+        usn, spns = lab.highest_committed_usn(), lab.spns_of(account)
+        refused = run_module("sqlauth.kerberos.spn_register", dict(connection, account="CORP\\" + account,
+                                                                   spns=[SPN]))
+        assert refused["failed"], (account, refused)
+        assert "The account bound (svc-sqlauth@%s) may not write servicePrincipalName of %s" % (
+            lab.realm, dn) in refused["msg"], refused["msg"]
+        assert "(dsacls RPWP;servicePrincipalName) (permission PRM002" in refused["msg"], refused["msg"]
+        refused = run_module("sqlauth.kerberos.rbkcd_delegate", dict(connection, account="CORP\\" + account,
+                                                                     principals=["CORP\\sqlsvc1"]))
+        assert refused["failed"], (account, refused)
+        assert "may not write msDS-AllowedToActOnBehalfOfOtherIdentity" in refused["msg"], refused["msg"]
+        assert "(permission PRM004" in refused["msg"], refused["msg"]
+        assert lab.highest_committed_usn() == usn and lab.spns_of(account) == spns, account
