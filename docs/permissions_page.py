@@ -56,6 +56,23 @@ def render(permissions=None):
     if notes:
         lines += ["", "Notes", "-----", ""]
         lines += ["* %s: %s" % (p.id, p.note) for p in notes]
+    lines += [
+        "",
+        "Running as a delegated account",
+        "------------------------------",
+        "",
+        "1. An AD admin runs ``playbooks/automation_account.yml`` once (role ``sqlauth.kerberos.automation_account``;",
+        "   ``--check --diff`` first, or ``-e automation_account_mode=generate`` for ``dsacls`` lines to apply by",
+        "   hand): inheritable ACEs for the automation account on the OUs of the SQL service accounts, gMSAs and",
+        "   SQL host computer objects, and SELF's right to write its own SPNs there.",
+        "2. The pipelines bind as that account (``sqlauth_ldap``) and name it in",
+        "   ``sql_kerberos_automation_accounts``, so that the exposure audit does not report its rights.",
+        "3. What no ACE on those OUs reaches stays with a Domain Admin: accounts elsewhere, members of privileged",
+        "   groups (AdminSDHolder protects their DACLs and takes inherited ACEs off them), and the entries above",
+        "   that no ACE grants. Run those hosts' fixes bound as an admin (``--limit``), or apply generate mode's",
+        "   script; the drift report lists what is left.",
+        "4. ``-e automation_account_state=absent`` takes the rights back.",
+    ]
     return "\n".join(lines) + "\n"
 
 
