@@ -30,7 +30,9 @@ LAB_WAIVERS = yaml.safe_load((INVENTORY / "group_vars" / "sql_servers" / "waiver
 def one_error(lab, tmp_path_factory):
     lab.reseed()
     fixed = run_playbook(SITE, INVENTORY, env=dict(lab.admin_pipeline_env, SQLAUTH_LAB_DIR=str(lab.dir)),
-                         extra_vars=dict(sql_kerberos_report_dir=str(tmp_path_factory.mktemp("site"))))
+                         # Bound as the lab's admin, it may also clear unconstrained delegation.
+                         extra_vars=dict(sql_kerberos_report_dir=str(tmp_path_factory.mktemp("site")),
+                                         sql_kerberos_clear_unconstrained_delegation=True))
     assert not fixed.failed, fixed.output[-3000:]
     ldif = "dn: %s\nchangetype: modify\ndelete: servicePrincipalName\nservicePrincipalName: %s\n" % (
         lab.accounts["sqlsvc1"]["dn"], REMOVED_SPN)
