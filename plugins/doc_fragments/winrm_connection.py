@@ -36,16 +36,23 @@ options:
       - V(ntlm) with O(winrm_username) and O(winrm_password).
       - V(kerberos) from the controller's Kerberos ticket cache (C(kinit) first); O(winrm_username), when set,
         picks the principal from the cache. O(winrm_password) is not used.
-      - V(credssp) with O(winrm_username) and O(winrm_password); needs the C(requests-credssp) Python package.
-      - Defaults to V(ntlm) when O(winrm_password) is set and V(kerberos) otherwise.
+      - V(kerberos) needs the C(pykerberos) Python package (C(pywinrm[kerberos])).
+      - V(credssp) with O(winrm_username) and O(winrm_password); needs the C(requests-credssp) Python package
+        (C(pywinrm[credssp])).
+      - V(basic) with O(winrm_username) and O(winrm_password), a local account of the host; only with
+        O(winrm_scheme=https), since Basic authentication does not encrypt the messages.
+      - V(certificate) with the client certificate O(winrm_cert_pem) and its key O(winrm_cert_key_pem), mapped to a
+        local account on the host; only with O(winrm_scheme=https).
+      - Defaults to V(ntlm) when O(winrm_password) is set, V(certificate) when O(winrm_cert_pem) is set, and
+        V(kerberos) otherwise.
       - If not set, the environment variable E(SQLAUTH_WINRM_TRANSPORT) is used.
     type: str
-    choices: [ntlm, kerberos, credssp]
+    choices: [ntlm, kerberos, credssp, basic, certificate]
   winrm_message_encryption:
     description:
       - V(auto) encrypts the messages with the authentication's session key over HTTP, and relies on TLS over
         HTTPS.
-      - V(always) also encrypts them over HTTPS.
+      - V(always) also encrypts them over HTTPS (V(ntlm), V(kerberos) and V(credssp) only).
       - V(never) does not encrypt them over HTTP; only for a lab, since the messages are readable on the way.
       - If not set, the environment variable E(SQLAUTH_WINRM_MESSAGE_ENCRYPTION) is used.
     type: str
@@ -64,6 +71,17 @@ options:
       - A PEM file with the CA certificate(s) that issued the host's HTTPS certificate.
       - If not set, the CA bundle of the Python requests library is used.
       - If not set, the environment variable E(SQLAUTH_WINRM_CA_CERT) is used.
+    type: path
+  winrm_cert_pem:
+    description:
+      - With O(winrm_transport=certificate), the PEM file of the client certificate.
+      - If not set, the environment variable E(SQLAUTH_WINRM_CERT_PEM) is used.
+    type: path
+  winrm_cert_key_pem:
+    description:
+      - With O(winrm_transport=certificate), the PEM file of the client certificate's private key (not encrypted);
+        keep it readable only by the account that runs Ansible.
+      - If not set, the environment variable E(SQLAUTH_WINRM_CERT_KEY_PEM) is used.
     type: path
   winrm_username:
     description:
@@ -88,9 +106,13 @@ notes:
   - For a Windows host the module talks WinRM from where it runs; run it on the controller with
     C(delegate_to) set to V(localhost), and set the connection once for all WinRM modules with
     C(module_defaults) and the action group C(group/sqlauth.kerberos.winrm).
+  - The C(sqlauth.kerberos.sql_static_port) role fills these options from the host's own Ansible connection
+    variables (C(ansible_host), C(ansible_winrm_transport), ...) where C(sqlauth_winrm) does not set them; see
+    the filter C(sqlauth.kerberos.winrm_connection).
   - Each WinRM call starts one C(powershell.exe) running a small fixed script; the data travels as a base64 JSON
     argument, never as script text.
 requirements:
   - pywinrm >= 0.5.0 (for Windows hosts)
-  - requests-credssp (only for O(winrm_transport=credssp))
+  - pykerberos (only for O(winrm_transport=kerberos); C(pywinrm[kerberos]))
+  - requests-credssp (only for O(winrm_transport=credssp); C(pywinrm[credssp]))
 """

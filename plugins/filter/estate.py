@@ -17,6 +17,9 @@ from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
     unconstrained_accounts,
 )
 from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
+    winrm_connection as _winrm_connection,
+)
+from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
     encryption_types_accounts as _encryption_types_accounts,
 )
 
@@ -65,8 +68,17 @@ def encryption_types_accounts(audit, encryption_types="aes"):
         raise AnsibleFilterError(str(error)) from None
 
 
+def winrm_connection(variables, overrides=None, host=None):
+    """The WinRM options of one host: sqlauth_winrm where set, else the
+    host's Ansible connection variables (plugin_utils/_estate.winrm_connection)."""
+    try:
+        return _winrm_connection(variables, overrides, host)
+    except EstateError as error:
+        raise AnsibleFilterError(str(error)) from None
+
+
 class FilterModule:
     def filters(self):
         return {"sql_estate": sql_estate, "rbkcd_links": rbkcd_links,
                 "unconstrained_delegation_accounts": unconstrained_delegation_accounts,
-                "encryption_types_accounts": encryption_types_accounts}
+                "encryption_types_accounts": encryption_types_accounts, "winrm_connection": winrm_connection}

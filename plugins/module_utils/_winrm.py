@@ -33,6 +33,7 @@ from ansible.module_utils.basic import env_fallback
 
 try:
     import requests.exceptions
+    from winrm import transport as winrm_transport
     from winrm.exceptions import InvalidCredentialsError, WinRMError, WinRMTransportError, WSManFaultError
     from winrm.protocol import Protocol
 except ImportError:
@@ -41,9 +42,12 @@ except ImportError:
 else:
     WINRM_IMPORT_ERROR = None
 
-TRANSPORTS = ("ntlm", "kerberos", "credssp")
+TRANSPORTS = ("ntlm", "kerberos", "credssp", "basic", "certificate")
+# The transports whose authentication also encrypts the messages; the others
+# rely on TLS alone, so they are refused over HTTP.
+ENCRYPTING_TRANSPORTS = ("ntlm", "kerberos", "credssp")
 SCHEMES = ("http", "https")
-_DEFAULT_PORTS = {"http": 5985, "https": 5986}
+DEFAULT_PORTS = {"http": 5985, "https": 5986}
 
 WINRM_CONNECTION_ARGUMENT_SPEC = dict(
     winrm_host=dict(type="str"),
@@ -55,6 +59,9 @@ WINRM_CONNECTION_ARGUMENT_SPEC = dict(
     winrm_cert_validation=dict(type="str", choices=["validate", "ignore"], default="validate",
                                fallback=(env_fallback, ["SQLAUTH_WINRM_CERT_VALIDATION"])),
     winrm_ca_cert=dict(type="path", fallback=(env_fallback, ["SQLAUTH_WINRM_CA_CERT"])),
+    winrm_cert_pem=dict(type="path", fallback=(env_fallback, ["SQLAUTH_WINRM_CERT_PEM"])),
+    # A file name, not the key itself.
+    winrm_cert_key_pem=dict(type="path", no_log=False, fallback=(env_fallback, ["SQLAUTH_WINRM_CERT_KEY_PEM"])),
     winrm_username=dict(type="str", fallback=(env_fallback, ["SQLAUTH_WINRM_USERNAME"])),
     winrm_password=dict(type="str", no_log=True, fallback=(env_fallback, ["SQLAUTH_WINRM_PASSWORD"])),
     winrm_connection_timeout=dict(type="int", default=30, fallback=(env_fallback, ["SQLAUTH_WINRM_CONNECTION_TIMEOUT"])),
@@ -126,19 +133,39 @@ def _validate_options(options):
     if any(c.isspace() or c in "/@?#" for c in host):
         raise WinrmError("winrm_host %r is not a host name" % host)
     scheme = options.get("winrm_scheme") or "http"
-    port = options.get("winrm_port") or _DEFAULT_PORTS[scheme]
+    port = options.get("winrm_port") or DEFAULT_PORTS[scheme]
     if not 1 <= port <= 65535:
         raise WinrmError("winrm_port %d is not a TCP port number (1-65535)" % port)
-    transport = options.get("winrm_transport") or ("ntlm" if options.get("winrm_password") else "kerberos")
-    if transport in ("ntlm", "credssp") and not (options.get("winrm_username") and options.get("winrm_password")):
+    transport = options.get("winrm_transport") or default_transport(options)
+    if transport in ("ntlm", "credssp", "basic") and not (options.get("winrm_username") and options.get("winrm_password")):
         raise WinrmError("WinRM transport %s needs winrm_username and winrm_password (or SQLAUTH_WINRM_USERNAME and "
                          "SQLAUTH_WINRM_PASSWORD)" % transport)
+    if transport == "certificate" and not (options.get("winrm_cert_pem") and options.get("winrm_cert_key_pem")):
+        raise WinrmError("WinRM transport certificate needs winrm_cert_pem and winrm_cert_key_pem, the client "
+                         "certificate and its key (PEM files)")
+    if transport not in ENCRYPTING_TRANSPORTS:
+        if scheme != "https":
+            raise WinrmError("WinRM transport %s does not encrypt the messages, and the password or certificate "
+                             "would cross the network readable: use it with winrm_scheme=https" % transport)
+        if options.get("winrm_message_encryption") == "always":
+            raise WinrmError("WinRM transport %s cannot encrypt the messages (winrm_message_encryption=always): "
+                             "set winrm_message_encryption to auto, TLS encrypts them" % transport)
     timeout = options.get("winrm_connection_timeout") or 30
     if timeout < 2:
         raise WinrmError("winrm_connection_timeout must be at least 2 seconds")
     address = "[%s]" % host if ":" in host else host
     return dict(host=host, scheme=scheme, port=port, transport=transport, timeout=timeout,
                 url="%s://%s:%d/wsman" % (scheme, address, port))
+
+
+def default_transport(options):
+    """The transport when none is given: NTLM with a password, the client
+    certificate when one is given, Kerberos from the ticket cache otherwise."""
+    if options.get("winrm_password"):
+        return "ntlm"
+    if options.get("winrm_cert_pem"):
+        return "certificate"
+    return "kerberos"
 
 
 class WindowsHost:
@@ -155,12 +182,8 @@ class WindowsHost:
         self._protocol_factory = protocol_factory
         if protocol_factory is None and WINRM_IMPORT_ERROR:
             raise WinrmError("the pywinrm Python package is required on the controller for WinRM")
-        if self.settings["transport"] == "credssp" and protocol_factory is None:
-            try:
-                import requests_credssp  # noqa: F401 pylint: disable=unused-import,import-outside-toplevel
-            except ImportError:
-                raise WinrmError("WinRM transport credssp needs the requests-credssp Python package on the controller "
-                                 "(pip install pywinrm[credssp])") from None
+        if protocol_factory is None:
+            _check_transport_library(self.settings["transport"])
 
     def _protocol(self):
         settings = self.settings
@@ -172,6 +195,8 @@ class WindowsHost:
             password=self._options.get("winrm_password"),
             server_cert_validation=self._options.get("winrm_cert_validation") or "validate",
             ca_trust_path=self._options.get("winrm_ca_cert"),
+            cert_pem=self._options.get("winrm_cert_pem"),
+            cert_key_pem=self._options.get("winrm_cert_key_pem"),
             message_encryption=self._options.get("winrm_message_encryption") or "auto",
             read_timeout_sec=timeout,
             operation_timeout_sec=max(1, min(timeout - 1, 20)),
@@ -234,6 +259,14 @@ class WindowsHost:
         settings = self.settings
         text = str(error)
         if WINRM_IMPORT_ERROR is None:
+            if isinstance(error, InvalidCredentialsError) and "file not found" in text:
+                # pywinrm reads the client certificate files before connecting.
+                return "%s: %s; set winrm_cert_pem and winrm_cert_key_pem to readable PEM files on the controller" % (
+                    where, _first_line(text))
+            if isinstance(error, InvalidCredentialsError) and settings["transport"] == "certificate":
+                return "%s rejected the client certificate %s (transport certificate, HTTP 401): check that the " \
+                       "host maps it to an account (a WSMan ClientCertificate entry) that may use WinRM" % (
+                           where, self._options.get("winrm_cert_pem"))
             if isinstance(error, InvalidCredentialsError):
                 user = self._options.get("winrm_username")
                 who = "the credentials of %s" % user if user else "the Kerberos credentials"
@@ -261,6 +294,17 @@ class WindowsHost:
             if isinstance(error, WinRMError):
                 return "%s: %s" % (where, text)
         return "%s failed: %s: %s" % (where, type(error).__name__, _first_line(text) or "no details")
+
+
+def _check_transport_library(transport):
+    """Fail early, naming the pywinrm extra, when the transport's library is
+    missing: pywinrm would only say so once connecting."""
+    needed = {"kerberos": (winrm_transport.HAVE_KERBEROS, "pykerberos"),
+              "credssp": (winrm_transport.HAVE_CREDSSP, "requests-credssp")}
+    available, package = needed.get(transport, (True, None))
+    if not available:
+        raise WinrmError("WinRM transport %s needs the %s Python package on the controller (pip install "
+                         "'pywinrm[%s]')" % (transport, package, transport))
 
 
 def _first_line(text):

@@ -223,6 +223,82 @@ def _is_link(item):
             and all(isinstance(caller, str) and caller.strip() for caller in callers))
 
 
+# The WinRM options the sql_static_port role fills from a host's own Ansible
+# connection variables, with the names Ansible's winrm connection plugin reads
+# for each, in its order: the last one set wins.
+WINRM_CONNECTION_VARIABLES = (
+    ("winrm_host", ("ansible_host", "ansible_winrm_host")),
+    ("winrm_port", ("ansible_port", "ansible_winrm_port")),
+    ("winrm_scheme", ("ansible_winrm_scheme",)),
+    ("winrm_transport", ("ansible_winrm_transport",)),
+    ("winrm_username", ("ansible_user", "ansible_winrm_user")),
+    ("winrm_password", ("ansible_password", "ansible_winrm_pass", "ansible_winrm_password")),
+    ("winrm_cert_validation", ("ansible_winrm_server_cert_validation",)),
+    ("winrm_ca_cert", ("ansible_winrm_ca_trust_path",)),
+    ("winrm_message_encryption", ("ansible_winrm_message_encryption",)),
+    ("winrm_cert_pem", ("ansible_winrm_cert_pem",)),
+    ("winrm_cert_key_pem", ("ansible_winrm_cert_key_pem",)),
+)
+# The connection plugins whose ansible_host, ansible_port, ansible_user and
+# ansible_password describe a WinRM endpoint (psrp talks WinRM too); for any
+# other (ssh to Windows, local) they describe something else.
+WINRM_CONNECTIONS = ("winrm", "psrp")
+
+
+def winrm_connection(variables, overrides=None, host=None):
+    """The WinRM options (the winrm_* options of sql_static_port) for one
+    host: each option from ``overrides`` (the host's sqlauth_winrm) where
+    set, else from the host's Ansible connection variables (``variables``,
+    templated for that host: hostvars[inventory_hostname]), else left out,
+    so that the module's SQLAUTH_WINRM_* fallback and default apply;
+    winrm_host falls back to ``host``. The variables not named ansible_winrm_*
+    count only for a host whose ansible_connection is winrm or psrp. Without
+    a scheme, a port from the variables implies it as Ansible's winrm
+    connection does: http on 5985, https on any other."""
+    if overrides is None:
+        overrides = {}
+    if not isinstance(overrides, dict):
+        raise EstateError("sqlauth_winrm of %s must be a dict of winrm_* options, got %s"
+                          % (host, type(overrides).__name__))
+    connection = str(variables.get("ansible_connection") or "").rsplit(".", 1)[-1]
+    generic = connection in WINRM_CONNECTIONS
+    options = {key: value for key, value in overrides.items() if value is not None}
+    overrides_set = set(options)
+    from_variables = {}
+    for option, names in WINRM_CONNECTION_VARIABLES:
+        for name in names:
+            if (generic or name.startswith("ansible_winrm_")) and variables.get(name) is not None:
+                from_variables[option] = (name, variables.get(name))
+    for option, (name, value) in from_variables.items():
+        if option not in options:
+            options[option] = _connection_value(option, name, value, host)
+    if "winrm_scheme" not in options and options.get("winrm_port") is not None and "winrm_port" not in overrides_set:
+        options["winrm_scheme"] = "http" if options["winrm_port"] == 5985 else "https"
+    if not options.get("winrm_host") and host:
+        options["winrm_host"] = host
+    return options
+
+
+def _connection_value(option, name, value, host):
+    """The module's value of one Ansible connection variable; raises
+    EstateError naming the variable for one the module cannot take."""
+    if option == "winrm_port":
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise EstateError("%s of %s must be a TCP port number, got %r" % (name, host, value)) from None
+    if option == "winrm_transport":
+        # Ansible takes a list (or a comma-separated string) and tries each in turn.
+        transports = value if isinstance(value, list) else str(value).split(",")
+        transports = [str(item).strip() for item in transports if str(item).strip()]
+        if len(transports) != 1:
+            raise EstateError("%s of %s names %s; sql_static_port connects with one transport: set "
+                              "sqlauth_winrm.winrm_transport to the one to use"
+                              % (name, host, ", ".join(transports) or "no transport"))
+        return transports[0]
+    return str(value)
+
+
 def read_estate(hostvars, hosts):
     """The estate of the play's ``hosts``: each host's variables read once."""
     estate = []

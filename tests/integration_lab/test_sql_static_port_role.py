@@ -6,13 +6,21 @@ Needs nothing from the lab.
   apply, idempotence, the restart report, and restarts only when allowed.
 - Windows hosts up to the WinRM connection: validation fails before any
   connection; the WinRM settings reach the module through module_defaults
-  (a closed port on 127.0.0.1 shows it); no password in the output."""
+  (a closed port on 127.0.0.1 shows it); no password in the output.
+- The WinRM connection from the host's own Ansible connection variables
+  (ansible_host, ansible_port, ansible_user, ansible_password,
+  ansible_winrm_*), templated for the SQL host although the task runs on
+  localhost, and sqlauth_winrm winning where both are set: read on the
+  server's side of a SIMULATED WinRM endpoint (simulated_winrm.py: real NTLM,
+  Basic, client certificates and TLS, no WS-Management), which records the
+  scheme, transport, user and message encryption each client came with."""
 import json
 
 import pytest
 import yaml
 from conftest import REPO, run_playbook
 from simulated_mssql import SimulatedSqlServer, free_port
+from simulated_winrm import SimulatedWinrm, WinrmPki, ntlm_user_file
 
 PLAYBOOK = REPO / "tests" / "integration_lab" / "playbooks" / "sql_static_port.yml"
 PASSWORD = "Role-Pa55word-hidden"
@@ -107,3 +115,101 @@ def test_winrm_settings_reach_the_module_and_the_password_stays_hidden(tmp_path)
     assert "cannot reach WinRM on http://127.0.0.1:%d/wsman: connection refused" % port in run.output
     assert "127.0.0.1\\\\OPS: TCP/IP is disabled in the inventory" in run.output
     assert PASSWORD not in run.output
+
+
+INVENTORY_USER = "CORP\\sqladmin"
+OVERRIDE_USER = "CORP\\sqlops"
+OVERRIDE_PASSWORD = "Override-Pa55word-hidden"
+LOCAL_USER = "localadmin"
+LOCAL_PASSWORD = "Local-Pa55word-hidden"
+
+
+@pytest.fixture
+def winrm_endpoints(tmp_path, monkeypatch):
+    """Two simulated WinRM endpoints: HTTPS (a certificate for 127.0.0.1 from
+    a test CA) and HTTP, with the same accounts."""
+    users = {INVENTORY_USER: PASSWORD, OVERRIDE_USER: OVERRIDE_PASSWORD, LOCAL_USER: LOCAL_PASSWORD}
+    monkeypatch.setenv("NTLM_USER_FILE", str(ntlm_user_file(tmp_path / "ntlm-users", users)))
+    pki = WinrmPki(tmp_path / "pki", client_user="sqladmin")
+    https, http = SimulatedWinrm(users, pki), SimulatedWinrm(users)
+    yield dict(https=https, http=http, pki=pki)
+    https.stop()
+    http.stop()
+
+
+def inventory_windows_host(**variables):
+    """A Windows host managed over WinRM by Ansible, its connection in its
+    own variables only; sqlauth_host_fqdn does not resolve, so a connection
+    to 127.0.0.1 proves that ansible_host was used."""
+    host = dict(ansible_connection="winrm", sqlauth_host_fqdn="sql2.corp.example.com",
+                sqlauth_instances=[dict(instance="SALES", port=1533, service_account="CORP\\b")],
+                loopback="127.0.0.1", ansible_host="{{ loopback }}")
+    host.update(variables)
+    return host
+
+
+def run_windows_host(tmp_path, host):
+    run = run_playbook(PLAYBOOK, write_inventory(tmp_path, {"sql2": host}), verbosity=3)
+    assert run.failed, run.output
+    for secret in (PASSWORD, OVERRIDE_PASSWORD, LOCAL_PASSWORD):
+        assert secret not in run.output
+    return run
+
+
+def test_winrm_connection_from_the_hosts_ansible_variables(tmp_path, winrm_endpoints):
+    """Templated values, the scheme implied by the port (https, not 5985),
+    TLS validated with the inventory's CA, and encryption forced."""
+    https = winrm_endpoints["https"]
+    run = run_windows_host(tmp_path, inventory_windows_host(
+        ansible_port=https.port, ansible_user="CORP\\{{ 'sqladmin' }}", ansible_password=PASSWORD,
+        ansible_winrm_transport="ntlm", ansible_winrm_server_cert_validation="validate",
+        ansible_winrm_ca_trust_path=str(winrm_endpoints["pki"].ca_cert), ansible_winrm_message_encryption="always"))
+    assert "WinRM on https://127.0.0.1:%d/wsman answered HTTP 500" % https.port in run.output
+    assert https.clients == [dict(scheme="https", transport="ntlm", user=INVENTORY_USER, encrypted=True)]
+    assert winrm_endpoints["http"].clients == []
+
+
+def test_sqlauth_winrm_wins_where_both_are_set(tmp_path, winrm_endpoints):
+    https, http = winrm_endpoints["https"], winrm_endpoints["http"]
+    run = run_windows_host(tmp_path, inventory_windows_host(
+        ansible_port=https.port, ansible_user=INVENTORY_USER, ansible_password=PASSWORD,
+        ansible_winrm_transport="basic", ansible_winrm_server_cert_validation="ignore",
+        ansible_winrm_message_encryption="never",
+        sqlauth_winrm=dict(winrm_port=http.port, winrm_scheme="http", winrm_transport="ntlm",
+                           winrm_username=OVERRIDE_USER, winrm_password=OVERRIDE_PASSWORD,
+                           winrm_message_encryption="auto", winrm_connection_timeout=10)))
+    # The host is still ansible_host's: sqlauth_winrm does not set it.
+    assert "WinRM on http://127.0.0.1:%d/wsman answered HTTP 500" % http.port in run.output
+    assert http.clients == [dict(scheme="http", transport="ntlm", user=OVERRIDE_USER, encrypted=True)]
+    assert https.clients == [] and https.rejected == 0
+
+
+def test_basic_over_https_from_the_hosts_ansible_variables(tmp_path, winrm_endpoints):
+    """The winrm-specific names win over the generic ones, as in Ansible;
+    certificate validation off, as the inventory says."""
+    https = winrm_endpoints["https"]
+    run = run_windows_host(tmp_path, inventory_windows_host(
+        ansible_port=5985, ansible_winrm_port=https.port, ansible_winrm_scheme="https", ansible_user="nobody",
+        ansible_winrm_user=LOCAL_USER, ansible_password=PASSWORD, ansible_winrm_password=LOCAL_PASSWORD,
+        ansible_winrm_transport="basic", ansible_winrm_server_cert_validation="ignore"))
+    assert "WinRM on https://127.0.0.1:%d/wsman answered HTTP 500" % https.port in run.output
+    assert https.clients == [dict(scheme="https", transport="basic", user=LOCAL_USER, encrypted=False)]
+
+
+def test_certificate_transport_from_the_hosts_ansible_variables(tmp_path, winrm_endpoints):
+    https, pki = winrm_endpoints["https"], winrm_endpoints["pki"]
+    run = run_windows_host(tmp_path, inventory_windows_host(
+        ansible_port=https.port, ansible_winrm_transport="certificate", ansible_winrm_cert_pem=str(pki.client_cert),
+        ansible_winrm_cert_key_pem=str(pki.client_key), ansible_winrm_ca_trust_path=str(pki.ca_cert)))
+    assert "WinRM on https://127.0.0.1:%d/wsman answered HTTP 500" % https.port in run.output
+    assert https.clients == [dict(scheme="https", transport="certificate", user="sqladmin", encrypted=False)]
+
+
+def test_an_untrusted_certificate_is_refused_by_default(tmp_path, winrm_endpoints):
+    """Without the inventory's CA, validation (on by default) fails."""
+    https = winrm_endpoints["https"]
+    run = run_windows_host(tmp_path, inventory_windows_host(
+        ansible_port=https.port, ansible_user=INVENTORY_USER, ansible_password=PASSWORD,
+        ansible_winrm_transport="ntlm"))
+    assert "TLS failed, the host's certificate is not trusted" in run.output
+    assert https.clients == []

@@ -6,16 +6,14 @@ only. Needs nothing from the lab.
 - wrong credentials: a small HTTP endpoint on 127.0.0.1 that authenticates
   NTLM for real (pyspnego's NTLM acceptor with a one-user credential file),
   as the WinRM service does, and answers 401 to a wrong password. It speaks
-  no WS-Management beyond that: it is SIMULATED up to the authentication.
+  no WS-Management beyond that: it is SIMULATED up to the authentication
+  (simulated_winrm.py).
 
 The password never appears in the output, even at -vvv."""
-import base64
-import http.server
 import socket
-import threading
 
 import pytest
-import spnego
+from simulated_winrm import SimulatedWinrm, ntlm_user_file
 
 MODULE = "sqlauth.kerberos.sql_static_port"
 USER = "CORP\\sqladmin"
@@ -29,54 +27,13 @@ def closed_port():
         return probe.getsockname()[1]
 
 
-class NtlmEndpoint(http.server.BaseHTTPRequestHandler):
-    """/wsman behind NTLM authentication, answering only 401 or 500."""
-
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self):  # noqa: N802 (http.server's naming)
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        server = self.server
-        header = self.headers.get("Authorization", "")
-        scheme, dummy, token = header.partition(" ")
-        if scheme.lower() not in ("ntlm", "negotiate") or not token:
-            return self.answer(401, "NTLM")
-        try:
-            if server.context is None or server.context.complete:
-                server.context = spnego.server(protocol="ntlm")
-            reply = server.context.step(base64.b64decode(token))
-        except spnego.exceptions.SpnegoError:
-            server.rejected += 1
-            server.context = None
-            return self.answer(401, "NTLM")
-        if not server.context.complete:
-            return self.answer(401, "NTLM " + base64.b64encode(reply).decode())
-        server.accepted += 1
-        return self.answer(500, None)
-
-    def answer(self, status, authenticate):
-        self.send_response(status)
-        if authenticate:
-            self.send_header("WWW-Authenticate", authenticate)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def ntlm_endpoint(tmp_path, monkeypatch):
-    users = tmp_path / "ntlm-users"
-    users.write_text("CORP:sqladmin:%s\n" % PASSWORD)
-    monkeypatch.setenv("NTLM_USER_FILE", str(users))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NtlmEndpoint)
-    server.context, server.rejected, server.accepted = None, 0, 0
-    thread = threading.Thread(target=server.serve_forever, kwargs=dict(poll_interval=0.2), daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    users = {USER: PASSWORD}
+    monkeypatch.setenv("NTLM_USER_FILE", str(ntlm_user_file(tmp_path / "ntlm-users", users)))
+    endpoint = SimulatedWinrm(users)
+    yield endpoint
+    endpoint.stop()
 
 
 def winrm_args(port, **more):
@@ -96,7 +53,7 @@ def test_connection_refused_is_named(run_module):
 
 
 def test_wrong_credentials_are_named(run_module, ntlm_endpoint):
-    port = ntlm_endpoint.server_address[1]
+    port = ntlm_endpoint.port
     result = run_module(MODULE, winrm_args(port, winrm_password=WRONG), verbosity=3)
     assert result["failed"]
     assert result["msg"].startswith("WinRM on http://127.0.0.1:%d/wsman rejected the credentials of %s "
@@ -108,10 +65,12 @@ def test_wrong_credentials_are_named(run_module, ntlm_endpoint):
 def test_right_credentials_pass_authentication(run_module, ntlm_endpoint):
     """The same endpoint accepts the right password, which proves the 401
     above is about the password; it then answers 500, as it is no WinRM."""
-    port = ntlm_endpoint.server_address[1]
+    port = ntlm_endpoint.port
     result = run_module(MODULE, winrm_args(port), verbosity=3)
     assert result["failed"] and ntlm_endpoint.accepted >= 1, result
     assert "answered HTTP 500" in result["msg"], result["msg"]
+    # Over HTTP, NTLM's session key encrypts the messages (winrm_message_encryption=auto).
+    assert ntlm_endpoint.clients == [dict(scheme="http", transport="ntlm", user=USER, encrypted=True)]
     assert PASSWORD not in run_module.last_output
 
 

@@ -36,6 +36,9 @@ for requirement in ldap3 gssapi cryptography krb5-devel krb5-workstation; do
     grep -q "^- '${requirement}[ >=[]" <<<"$introspected" \
         || fail "ansible-builder introspect does not list $requirement:"$'\n'"$introspected"
 done
+# pywinrm with the extras of its Kerberos and CredSSP transports.
+grep -q "^- 'pywinrm\[kerberos,credssp\]>=" <<<"$introspected" \
+    || fail "ansible-builder introspect does not list pywinrm[kerberos,credssp]:"$'\n'"$introspected"
 
 # 2. The definition on its own: its files are relative to it, so it is staged
 #    beside requirements.txt and bindep.txt, as in the collection root.

@@ -108,12 +108,28 @@ def test_protocol_settings():
     assert options["server_cert_validation"] == "validate" and options["ca_trust_path"] == "/ca.pem"
     assert options["message_encryption"] == "auto" and options["proxy"] is None
     assert options["read_timeout_sec"] == 60 and options["operation_timeout_sec"] == 20
+    assert options["cert_pem"] is None and options["cert_key_pem"] is None
+
+
+def test_protocol_settings_of_the_certificate_transport():
+    seen = []
+    host = WindowsHost(dict(winrm_host=HOST, winrm_scheme="https", winrm_cert_pem="/keys/a.pem",
+                            winrm_cert_key_pem="/keys/a.key"),
+                       protocol_factory=lambda **options: seen.append(options))
+    with pytest.raises(WinrmError):
+        host.run([])
+    assert seen[0]["transport"] == "certificate"
+    assert (seen[0]["cert_pem"], seen[0]["cert_key_pem"]) == ("/keys/a.pem", "/keys/a.key")
+    assert seen[0]["username"] is None and seen[0]["password"] is None
 
 
 @pytest.mark.parametrize("options, expected", [
     (dict(winrm_host=HOST), ("kerberos", "http://sql1.corp.example.com:5985/wsman")),
     (dict(winrm_host="fe80::1", winrm_port=15985, winrm_transport="kerberos"), ("kerberos", "http://[fe80::1]:15985/wsman")),
     (dict(CONNECTION, winrm_transport="credssp"), ("credssp", "http://sql1.corp.example.com:5985/wsman")),
+    (dict(CONNECTION, winrm_transport="basic", winrm_scheme="https"), ("basic", "https://sql1.corp.example.com:5986/wsman")),
+    (dict(winrm_host=HOST, winrm_scheme="https", winrm_cert_pem="/a.pem", winrm_cert_key_pem="/a.key"),
+     ("certificate", "https://sql1.corp.example.com:5986/wsman")),
 ])
 def test_transport_and_url(options, expected):
     host = WindowsHost(options, protocol_factory=object)
@@ -126,6 +142,17 @@ def test_transport_and_url(options, expected):
     (dict(winrm_host=HOST, winrm_transport="ntlm", winrm_username="CORP\\a"), "needs winrm_username and winrm_password"),
     (dict(CONNECTION, winrm_connection_timeout=1), "at least 2 seconds"),
     (dict(CONNECTION, winrm_port=70000), "is not a TCP port number"),
+    (dict(winrm_host=HOST, winrm_transport="basic", winrm_scheme="https", winrm_username="a"),
+     "WinRM transport basic needs winrm_username and winrm_password"),
+    (dict(CONNECTION, winrm_transport="basic"),
+     "WinRM transport basic does not encrypt the messages, and the password or certificate would cross the network "
+     "readable: use it with winrm_scheme=https"),
+    (dict(winrm_host=HOST, winrm_transport="certificate", winrm_scheme="https", winrm_cert_pem="/a.pem"),
+     "WinRM transport certificate needs winrm_cert_pem and winrm_cert_key_pem"),
+    (dict(winrm_host=HOST, winrm_cert_pem="/a.pem", winrm_cert_key_pem="/a.key"),
+     "WinRM transport certificate does not encrypt the messages"),
+    (dict(CONNECTION, winrm_transport="basic", winrm_scheme="https", winrm_message_encryption="always"),
+     "WinRM transport basic cannot encrypt the messages \\(winrm_message_encryption=always\\)"),
 ])
 def test_bad_options(options, message):
     with pytest.raises(WinrmError, match=message):
@@ -171,6 +198,37 @@ def test_connection_failures_read_clearly_without_the_password(error, message):
         host.run([dict(op="service", name="MSSQLSERVER")])
     assert message in str(raised.value)
     assert "S3cret!pw" not in str(raised.value)
+
+
+CERTIFICATE = dict(winrm_host=HOST, winrm_scheme="https", winrm_cert_pem="/keys/a.pem", winrm_cert_key_pem="/keys/a.key")
+
+
+@pytest.mark.parametrize("error, message", [
+    (("InvalidCredentialsError", "the specified credentials were rejected by the server"),
+     "WinRM on https://sql1.corp.example.com:5986/wsman rejected the client certificate /keys/a.pem (transport "
+     "certificate, HTTP 401): check that the host maps it to an account"),
+    (("InvalidCredentialsError", "cert_pem file not found (/keys/a.pem)"),
+     "WinRM on https://sql1.corp.example.com:5986/wsman: cert_pem file not found (/keys/a.pem); set winrm_cert_pem "
+     "and winrm_cert_key_pem to readable PEM files on the controller"),
+])
+def test_certificate_failures_read_clearly(error, message):
+    host = WindowsHost(CERTIFICATE, protocol_factory=RaisingProtocol(pywinrm_error(*error)))
+    with pytest.raises(WinrmError) as raised:
+        host.run([dict(op="service", name="MSSQLSERVER")])
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("transport, flag, package", [
+    ("kerberos", "HAVE_KERBEROS", "pykerberos"),
+    ("credssp", "HAVE_CREDSSP", "requests-credssp"),
+])
+def test_a_missing_transport_library_names_the_pywinrm_extra(monkeypatch, transport, flag, package):
+    pytest.importorskip("winrm")
+    monkeypatch.setattr(_winrm.winrm_transport, flag, False)
+    with pytest.raises(WinrmError, match=re.escape("WinRM transport %s needs the %s Python package on the "
+                                                   "controller (pip install 'pywinrm[%s]')" % (transport, package,
+                                                                                               transport))):
+        WindowsHost(dict(CONNECTION, winrm_transport=transport))
 
 
 def test_unexpected_failures_name_their_type():

@@ -7,10 +7,13 @@ filter and role derives from it. Pure."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.sqlauth.kerberos.plugins.filter import estate as estate_filter
 from ansible_collections.sqlauth.kerberos.plugins.filter.estate import (
     FilterModule,
     encryption_types_accounts,
@@ -23,6 +26,7 @@ from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
     delegation_targets,
     port_settings,
     read_estate,
+    winrm_connection,
 )
 
 HOST = "sql1.corp.example.com"
@@ -177,7 +181,8 @@ def test_sql_estate_filter_is_the_estate_in_one_dict():
         sql_estate(dict(h=dict(sqlauth_instances="x")), ["h"])
     assert FilterModule().filters() == {"sql_estate": sql_estate, "rbkcd_links": rbkcd_links,
                                         "unconstrained_delegation_accounts": unconstrained_delegation_accounts,
-                                        "encryption_types_accounts": encryption_types_accounts}
+                                        "encryption_types_accounts": encryption_types_accounts,
+                                        "winrm_connection": estate_filter.winrm_connection}
 
 
 def audited(name, account, allowed=(), spns=()):
@@ -260,3 +265,117 @@ def test_encryption_types_accounts_are_the_writable_ones_that_differ():
         encryption_types_accounts(audit, "rc4")
     with pytest.raises(AnsibleFilterError, match="needs the result of sqlauth.kerberos.spn_facts"):
         encryption_types_accounts({})
+
+
+# -- the WinRM connection of a host: sqlauth_winrm > ansible_* > default ------
+
+WINRM_HOST_VARIABLES = dict(
+    ansible_connection="winrm", ansible_host="10.0.0.12", ansible_port=5986, ansible_user="CORP\\ansible",
+    ansible_password="Inventory-pw", ansible_winrm_transport="ntlm", ansible_winrm_server_cert_validation="ignore",
+    ansible_winrm_ca_trust_path="/etc/pki/corp-ca.pem", ansible_winrm_message_encryption="always",
+)
+
+
+def test_winrm_connection_from_the_ansible_connection_variables():
+    assert winrm_connection(WINRM_HOST_VARIABLES, {}, HOST) == dict(
+        winrm_host="10.0.0.12", winrm_port=5986, winrm_scheme="https", winrm_transport="ntlm",
+        winrm_username="CORP\\ansible", winrm_password="Inventory-pw", winrm_cert_validation="ignore",
+        winrm_ca_cert="/etc/pki/corp-ca.pem", winrm_message_encryption="always")
+
+
+def test_sqlauth_winrm_wins_over_the_ansible_connection_variables():
+    overrides = dict(winrm_host=HOST, winrm_username="CORP\\sqladmin", winrm_password="Override-pw",
+                     winrm_transport="kerberos", winrm_cert_validation="validate", winrm_connection_timeout=60,
+                     winrm_message_encryption=None)
+    options = winrm_connection(WINRM_HOST_VARIABLES, overrides, "other.corp.example.com")
+    assert options == dict(winrm_host=HOST, winrm_port=5986, winrm_scheme="https", winrm_transport="kerberos",
+                           winrm_username="CORP\\sqladmin", winrm_password="Override-pw",
+                           winrm_cert_validation="validate", winrm_ca_cert="/etc/pki/corp-ca.pem",
+                           winrm_message_encryption="always", winrm_connection_timeout=60)
+
+
+def test_winrm_connection_leaves_unset_options_to_the_module():
+    """Nothing set: only the host, so that SQLAUTH_WINRM_* and the module's
+    defaults apply."""
+    assert winrm_connection({}, None, HOST) == dict(winrm_host=HOST)
+    assert winrm_connection(dict(ansible_connection="winrm"), {}, HOST) == dict(winrm_host=HOST)
+
+
+def test_the_winrm_specific_variables_win_over_the_generic_ones_as_in_ansible():
+    variables = dict(ansible_connection="ansible.builtin.winrm", ansible_host="a", ansible_winrm_host="b",
+                     ansible_port=5985, ansible_winrm_port="15985", ansible_user="u1", ansible_winrm_user="u2",
+                     ansible_password="p1", ansible_winrm_pass="p2", ansible_winrm_password="p3")
+    assert winrm_connection(variables, {}, HOST) == dict(
+        winrm_host="b", winrm_port=15985, winrm_scheme="https", winrm_username="u2", winrm_password="p3")
+
+
+@pytest.mark.parametrize("variables, scheme", [
+    (dict(ansible_port=5985), "http"),
+    (dict(ansible_port="5985"), "http"),
+    (dict(ansible_port=5986), "https"),
+    (dict(ansible_port=5986, ansible_winrm_scheme="http"), "http"),
+    (dict(ansible_winrm_scheme="https"), "https"),
+])
+def test_the_scheme_follows_an_inventory_port_as_in_ansible(variables, scheme):
+    assert winrm_connection(dict(variables, ansible_connection="winrm"), {}, HOST)["winrm_scheme"] == scheme
+
+
+def test_a_port_from_sqlauth_winrm_implies_no_scheme():
+    """The module's own rule applies then (http unless winrm_scheme says)."""
+    options = winrm_connection(dict(ansible_connection="winrm", ansible_port=5986), dict(winrm_port=15985), HOST)
+    assert options["winrm_port"] == 15985 and "winrm_scheme" not in options
+
+
+@pytest.mark.parametrize("connection", [None, "ssh", "local", "ansible.builtin.ssh"])
+def test_generic_connection_variables_count_only_for_winrm_and_psrp(connection):
+    """ansible_port 22 of an SSH-managed Windows host is no WinRM port."""
+    variables = dict(ansible_connection=connection, ansible_host="10.0.0.12", ansible_port=22, ansible_user="admin",
+                     ansible_password="ssh-pw", ansible_winrm_transport="kerberos")
+    assert winrm_connection(variables, {}, HOST) == dict(winrm_host=HOST, winrm_transport="kerberos")
+
+
+def test_psrp_hosts_share_the_generic_variables_but_not_their_own():
+    variables = dict(ansible_connection="psrp", ansible_host="sql2.corp.example.com", ansible_port=5985,
+                     ansible_user="CORP\\ansible", ansible_password="pw", ansible_psrp_auth="kerberos",
+                     ansible_psrp_protocol="https", ansible_psrp_cert_validation="ignore")
+    assert winrm_connection(variables, {}, HOST) == dict(
+        winrm_host="sql2.corp.example.com", winrm_port=5985, winrm_scheme="http", winrm_username="CORP\\ansible",
+        winrm_password="pw")
+
+
+def test_certificate_transport_from_the_inventory():
+    variables = dict(ansible_connection="winrm", ansible_winrm_transport="certificate",
+                     ansible_winrm_cert_pem="/keys/ansible.pem", ansible_winrm_cert_key_pem="/keys/ansible.key")
+    assert winrm_connection(variables, {}, HOST) == dict(
+        winrm_host=HOST, winrm_transport="certificate", winrm_cert_pem="/keys/ansible.pem",
+        winrm_cert_key_pem="/keys/ansible.key")
+
+
+@pytest.mark.parametrize("transport", [["kerberos"], "kerberos", " kerberos, "])
+def test_one_transport_in_any_form_ansible_takes(transport):
+    variables = dict(ansible_winrm_transport=transport)
+    assert winrm_connection(variables, {}, HOST)["winrm_transport"] == "kerberos"
+
+
+@pytest.mark.parametrize("variables, overrides, message", [
+    (dict(ansible_winrm_transport=["kerberos", "ntlm"]), {},
+     "ansible_winrm_transport of sql1.corp.example.com names kerberos, ntlm; sql_static_port connects with one "
+     "transport: set sqlauth_winrm.winrm_transport"),
+    (dict(ansible_winrm_transport="kerberos,ntlm"), {}, "names kerberos, ntlm"),
+    (dict(ansible_connection="winrm", ansible_port="https"), {},
+     "ansible_port of sql1.corp.example.com must be a TCP port number, got 'https'"),
+    ({}, "winrm_transport=ntlm", "sqlauth_winrm of sql1.corp.example.com must be a dict of winrm_* options, got str"),
+])
+def test_bad_connection_variables_are_named(variables, overrides, message):
+    with pytest.raises(EstateError, match=re.escape(message)):
+        winrm_connection(variables, overrides, HOST)
+
+
+def test_a_transport_list_is_fine_when_sqlauth_winrm_picks_one():
+    variables = dict(ansible_winrm_transport=["kerberos", "ntlm"])
+    assert winrm_connection(variables, dict(winrm_transport="ntlm"), HOST)["winrm_transport"] == "ntlm"
+
+
+def test_the_winrm_connection_filter_names_the_problem():
+    with pytest.raises(AnsibleFilterError, match="must be a TCP port number"):
+        FilterModule().filters()["winrm_connection"](dict(ansible_connection="winrm", ansible_port="x"), {}, HOST)
