@@ -145,16 +145,18 @@ def find_spn_holders(client, spns, forest=True):
     return holders_among(accounts, wanted), scope
 
 
-def search_holders(client, filters, forest=True, attributes=HOLDER_ATTRIBUTES):
+def search_holders(client, filters, forest=True, attributes=None):
     """The accounts matching any of ``filters`` (one paged search each), with
     the NetBIOS name of their domain: in the Global Catalog (the whole
-    forest) unless told not to or the DC is not one. Returns ([Account],
-    search scope: forest or domain)."""
+    forest) unless told not to or the DC is not one; ``attributes``
+    default to HOLDER_ATTRIBUTES. Returns ([Account], search scope: forest
+    or domain)."""
     use_global_catalog = forest and client.global_catalog() is not None
     base = "" if use_global_catalog else client.default_naming_context
     accounts = []
     for ldap_filter in filters:
-        for entry in client.search(base, ldap_filter, attributes, global_catalog=use_global_catalog):
+        for entry in client.search(base, ldap_filter, attributes or HOLDER_ATTRIBUTES,
+                                   global_catalog=use_global_catalog):
             domain = client.domain_of(entry.dn)
             accounts.append(account_from_entry(entry, domain["netbios"] if domain else None))
     return accounts, "forest" if use_global_catalog else "domain"
