@@ -33,8 +33,8 @@ class Permission:
 
 
 PERMISSIONS = (
-    Permission("PRM001", "audit: spn_facts, dns_facts, kerberos_probe, rbkcd_delegate and sql_static_port in "
-               "check mode, the drift report", "every mode",
+    Permission("PRM001", "audit: spn_facts, dns_facts, kerberos_probe, inventory_discover, rbkcd_delegate and "
+               "sql_static_port in check mode, the drift report", "every mode",
                "the domain (accounts, groups, computers, the Global Catalog)",
                "read, as Authenticated Users may by default: the attributes, and the DACL of nTSecurityDescriptor "
                "(READ_CONTROL) of the service accounts", "none: the defaults of Authenticated Users",

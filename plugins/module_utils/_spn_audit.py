@@ -139,15 +139,27 @@ def find_spn_holders(client, spns, forest=True):
     the Global Catalog (the whole forest) unless told not to or the DC is not
     a Global Catalog, in batched OR filters: one round trip per 500 SPNs
     (MAX_FILTER_TERMS), never one per SPN."""
+    wanted = {spn_key(spn) for spn in spns}
+    accounts, scope = search_holders(
+        client, batched_or_filters(sorted(spn_term(spn) for spn in wanted), max_terms=MAX_FILTER_TERMS), forest)
+    return holders_among(accounts, wanted), scope
+
+
+def search_holders(client, filters, forest=True, attributes=None):
+    """The accounts matching any of ``filters`` (one paged search each), with
+    the NetBIOS name of their domain: in the Global Catalog (the whole
+    forest) unless told not to or the DC is not one; ``attributes``
+    default to HOLDER_ATTRIBUTES. Returns ([Account], search scope: forest
+    or domain)."""
     use_global_catalog = forest and client.global_catalog() is not None
     base = "" if use_global_catalog else client.default_naming_context
-    wanted = {spn_key(spn) for spn in spns}
     accounts = []
-    for ldap_filter in batched_or_filters(sorted(spn_term(spn) for spn in wanted), max_terms=MAX_FILTER_TERMS):
-        for entry in client.search(base, ldap_filter, HOLDER_ATTRIBUTES, global_catalog=use_global_catalog):
+    for ldap_filter in filters:
+        for entry in client.search(base, ldap_filter, attributes or HOLDER_ATTRIBUTES,
+                                   global_catalog=use_global_catalog):
             domain = client.domain_of(entry.dn)
             accounts.append(account_from_entry(entry, domain["netbios"] if domain else None))
-    return holders_among(accounts, wanted), "forest" if use_global_catalog else "domain"
+    return accounts, "forest" if use_global_catalog else "domain"
 
 
 def managed_password_checks(client, gmsa_instances):
