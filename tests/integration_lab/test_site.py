@@ -12,7 +12,7 @@ an independent path:
   the HTML page rendered by headless Chromium with its console watched;
 - generate mode: its LDIF applied with OpenLDAP's ldapmodify.
 
-The pipelines bind as the lab inventory does: as CORP\svc-sqlauth, a plain
+The pipelines bind as the lab inventory does: as CORP\\svc-sqlauth, a plain
 Domain User, after the lab's admin granted it its rights on the SQL OUs
 (playbooks/automation_account.yml). What needs a Domain Admin is run as the
 lab's admin, as an AD team would: site.yml for sql12 (its account is a member
