@@ -175,10 +175,14 @@ class WindowsHost:
     ``protocol_factory`` builds the pywinrm Protocol (tests pass a fake)."""
 
     def __init__(self, options, protocol_factory=None):
+        # An empty option is unset (an AWX credential sets each of its
+        # SQLAUTH_WINRM_* variables, empty for a field left empty): pywinrm
+        # would take "" as a Kerberos principal or a CA file.
+        options = {name: value for name, value in options.items() if value != ""}
         self.settings = _validate_options(options)
         self.name = self.settings["host"]
         self.url = self.settings["url"]
-        self._options = dict(options)
+        self._options = options
         self._protocol_factory = protocol_factory
         if protocol_factory is None and WINRM_IMPORT_ERROR:
             raise WinrmError("the pywinrm Python package is required on the controller for WinRM")

@@ -7,8 +7,9 @@ No AWX runs here. Each type is checked against awx_credential_type_schema.json
 (AWX's JSON schemas, transcribed: see its description) and against the rules
 AWX checks in Python when a credential type is saved; then its injectors are
 rendered as AWX renders them when a job starts, and what they give is fed to
-what the collection reads: the LDAP modules' argument spec (its environment
-fallbacks), the keytab playbook's contract, the WinRM module's choices."""
+what the collection reads: the LDAP modules' and the WinRM options' argument
+specs (their environment fallbacks), the keytab playbook's contract, and the
+rule by which the inventory's WinRM settings win over the environment."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from jinja2 import StrictUndefined, UndefinedError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import LDAP_CONNECTION_ARGUMENT_SPEC
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._winrm import WINRM_CONNECTION_ARGUMENT_SPEC
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._winrm import WINRM_CONNECTION_ARGUMENT_SPEC, WindowsHost
+from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import winrm_connection
 
 HERE = Path(__file__).resolve().parent
 COLLECTION = HERE.parents[3]
@@ -46,10 +48,14 @@ ENV_BLOCKLIST = {
     "SUPERVISOR_CONFIG_PATH",
 }
 # An input whose id says it holds a secret must be one (masked, encrypted, hidden in the job's stored env).
-SECRET_ID = re.compile(r"password|keytab|secret|token|private_key", re.I)
+SECRET_ID = re.compile(r"password|key|secret|token", re.I)
 # What the Kerberos library and the keytab playbook read, beside the modules' own fallbacks.
 KERBEROS_ENV = {"KRB5_CONFIG", "KRB5_CLIENT_KTNAME", "KRB5CCNAME", "SQLAUTH_KEYTAB_BASE64_FILE"}
 PEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+KEY_PEM = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n"
+# The WinRM credential's field -> the sql_static_port option it sets.
+WINRM_FIELDS = dict(username="winrm_username", password="winrm_password", transport="winrm_transport",
+                    cert_pem="winrm_cert_pem", cert_key_pem="winrm_cert_key_pem", ca_cert="winrm_ca_cert")
 
 
 def load(name):
@@ -257,17 +263,90 @@ def test_ad_bind_krb5_conf_comes_before_the_execution_environments(tmp_path, krb
 
 # --- what a job gets: WinRM ---------------------------------------------------------
 
-def test_winrm_sets_ansibles_connection_variables(tmp_path, monkeypatch):
+@pytest.mark.parametrize("path", TYPE_FILES, ids=lambda path: path.name)
+def test_no_type_injects_extra_vars(path):
+    """Extra vars win over the inventory and reach every host of the job
+    (ansible_user would be a Linux host's SSH login too)."""
+    assert set(yaml.safe_load(path.read_text())["injectors"]) <= {"env", "file"}
+
+
+def test_winrm_sets_exactly_the_env_fallbacks_of_its_options():
     credential_type = load("winrm.yml")
-    env, extra_vars, contents = awx_inject(credential_type, dict(
-        username="CORP\\sqladmin", password="s3cret!", transport="ntlm"), str(tmp_path))
-    assert env == {} and contents == {}
-    assert extra_vars == dict(ansible_user="CORP\\sqladmin", ansible_password="s3cret!",
-                              ansible_winrm_transport="ntlm")
-    # Each transport the credential offers is one the WinRM modules take.
+    env = credential_type["injectors"]["env"]
+    spec_fallbacks = fallbacks(WINRM_CONNECTION_ARGUMENT_SPEC)
+    assert {variable: spec_fallbacks.get(variable) for variable in env} == {
+        "SQLAUTH_WINRM_%s" % option[len("winrm_"):].upper(): option for option in WINRM_FIELDS.values()}
+    # Each field names the variable it sets, and is one of those WINRM_FIELDS lists.
+    for field in credential_type["inputs"]["fields"]:
+        variable = "SQLAUTH_WINRM_%s" % WINRM_FIELDS[field["id"]][len("winrm_"):].upper()
+        assert "Sets %s" % variable in field["help_text"], field["id"]
+    # Each transport the credential offers is one the module takes, and all of them are offered.
     transport = next(field for field in credential_type["inputs"]["fields"] if field["id"] == "transport")
-    assert set(transport["choices"]) <= set(WINRM_CONNECTION_ARGUMENT_SPEC["winrm_transport"]["choices"])
-    options = module_options(WINRM_CONNECTION_ARGUMENT_SPEC, {}, monkeypatch, winrm_host="sql1.corp.example.com",
-                             winrm_username=extra_vars["ansible_user"], winrm_password=extra_vars["ansible_password"],
-                             winrm_transport=extra_vars["ansible_winrm_transport"])
-    assert options["winrm_transport"] == "ntlm"
+    assert transport["choices"] == WINRM_CONNECTION_ARGUMENT_SPEC["winrm_transport"]["choices"]
+
+
+@pytest.mark.parametrize("transport", ["ntlm", "credssp", "basic"])
+def test_winrm_with_a_password_gives_the_module_its_options(tmp_path, monkeypatch, transport):
+    env, extra_vars, contents = awx_inject(load("winrm.yml"), dict(
+        username="CORP\\sqladmin", password="s3cret!", transport=transport), str(tmp_path))
+    assert extra_vars == {} and set(contents.values()) == {""}
+    options = module_options(WINRM_CONNECTION_ARGUMENT_SPEC, env, monkeypatch, winrm_host="sql1.corp.example.com")
+    assert (options["winrm_username"], options["winrm_password"], options["winrm_transport"]) == (
+        "CORP\\sqladmin", "s3cret!", transport)
+    assert not options["winrm_ca_cert"] and not options["winrm_cert_pem"] and not options["winrm_cert_key_pem"]
+    # What the credential does not hold keeps the module's default.
+    assert (options["winrm_scheme"], options["winrm_cert_validation"]) == ("http", "validate")
+
+
+def test_winrm_kerberos_with_only_the_transport_leaves_the_rest_unset(tmp_path, monkeypatch):
+    """AWX sets every env injector; the empty ones must read as unset, down
+    to what pywinrm is given: no principal (the job's Kerberos credentials
+    choose), no CA file (the trusted store, validation on)."""
+    env, _extra_vars, _contents = awx_inject(load("winrm.yml"), dict(transport="kerberos"), str(tmp_path))
+    options = module_options(WINRM_CONNECTION_ARGUMENT_SPEC, env, monkeypatch,
+                             winrm_host="sql1.corp.example.com", winrm_scheme="https")
+    assert options["winrm_transport"] == "kerberos"
+    seen = []
+    WindowsHost(options, protocol_factory=lambda **settings: seen.append(settings))._protocol()
+    assert [seen[0][name] for name in ("username", "password", "ca_trust_path", "cert_pem", "cert_key_pem")] == [None] * 5
+    assert seen[0]["transport"] == "kerberos" and seen[0]["server_cert_validation"] == "validate"
+
+
+def test_winrm_certificate_and_ca_are_written_to_files(tmp_path, monkeypatch):
+    env, _extra_vars, _contents = awx_inject(load("winrm.yml"), dict(
+        transport="certificate", cert_pem=PEM, cert_key_pem=KEY_PEM, ca_cert=PEM), str(tmp_path))
+    options = module_options(WINRM_CONNECTION_ARGUMENT_SPEC, env, monkeypatch,
+                             winrm_host="sql1.corp.example.com", winrm_scheme="https")
+    assert options["winrm_transport"] == "certificate" and not options["winrm_username"]
+    assert Path(options["winrm_cert_pem"]).read_text() == PEM
+    assert Path(options["winrm_cert_key_pem"]).read_text() == KEY_PEM
+    assert Path(options["winrm_ca_cert"]).read_text() == PEM
+    assert WindowsHost(options, protocol_factory=object).settings["transport"] == "certificate"
+
+
+WINRM_CREDENTIAL = dict(username="CORP\\awx-winrm", password="from-awx", transport="ntlm")
+
+
+@pytest.mark.parametrize("host_variables, sqlauth_winrm, expected", [
+    # A WinRM host's own connection variables win over the credential.
+    (dict(ansible_connection="winrm", ansible_user="CORP\\inventory", ansible_password="from-inventory",
+          ansible_winrm_transport="kerberos"), {},
+     ("CORP\\inventory", "from-inventory", "kerberos")),
+    # sqlauth_winrm wins over both.
+    (dict(ansible_connection="psrp", ansible_user="CORP\\inventory", ansible_password="from-inventory"),
+     dict(winrm_username="CORP\\override", winrm_password="from-override"),
+     ("CORP\\override", "from-override", "ntlm")),
+    # Option by option: the host sets the transport, the credential the account.
+    (dict(ansible_connection="winrm", ansible_winrm_transport="credssp"), {},
+     ("CORP\\awx-winrm", "from-awx", "credssp")),
+    # An SSH host's login is not a WinRM account: the credential's applies.
+    (dict(ansible_connection="ssh", ansible_user="root", ansible_password="ssh-password"), {},
+     ("CORP\\awx-winrm", "from-awx", "ntlm")),
+])
+def test_winrm_credential_ranks_below_the_inventory(tmp_path, monkeypatch, host_variables, sqlauth_winrm, expected):
+    """What the role sql_static_port passes (winrm_connection of the host's
+    variables) over the credential's environment."""
+    env, _extra_vars, _contents = awx_inject(load("winrm.yml"), WINRM_CREDENTIAL, str(tmp_path))
+    params = winrm_connection(host_variables, sqlauth_winrm, "sql1.corp.example.com")
+    options = module_options(WINRM_CONNECTION_ARGUMENT_SPEC, env, monkeypatch, **params)
+    assert (options["winrm_username"], options["winrm_password"], options["winrm_transport"]) == expected

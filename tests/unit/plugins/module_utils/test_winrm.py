@@ -123,6 +123,20 @@ def test_protocol_settings_of_the_certificate_transport():
     assert seen[0]["username"] is None and seen[0]["password"] is None
 
 
+def test_an_empty_option_is_unset():
+    """An AWX credential sets each of its SQLAUTH_WINRM_* variables, empty
+    when its field is: an empty user must not name a Kerberos principal, an
+    empty CA file must not replace the trusted CA store."""
+    seen = []
+    host = WindowsHost(dict(winrm_host=HOST, winrm_scheme="https", winrm_transport="kerberos", winrm_username="",
+                            winrm_password="", winrm_ca_cert="", winrm_cert_pem="", winrm_cert_key_pem=""),
+                       protocol_factory=lambda **options: seen.append(options))
+    with pytest.raises(WinrmError):
+        host.run([])
+    assert seen[0]["transport"] == "kerberos" and seen[0]["server_cert_validation"] == "validate"
+    assert [seen[0][name] for name in ("username", "password", "ca_trust_path", "cert_pem", "cert_key_pem")] == [None] * 5
+
+
 @pytest.mark.parametrize("options, expected", [
     (dict(winrm_host=HOST), ("kerberos", "http://sql1.corp.example.com:5985/wsman")),
     (dict(winrm_host="fe80::1", winrm_port=15985, winrm_transport="kerberos"), ("kerberos", "http://[fe80::1]:15985/wsman")),
