@@ -57,7 +57,7 @@ options:
     default: 32
   fact_name:
     description: The name of a fact to set the result as (RV(names), RV(summary), RV(dns_servers)), instead of
-      returning it.
+      returning it, as M(sqlauth.kerberos.spn_facts) does.
     type: str
 notes:
   - O(sqlauth.kerberos.spn_facts#module:spn_forms) and O(sqlauth.kerberos.spn_facts#module:name_resolution) are not
@@ -86,7 +86,7 @@ EXAMPLES = r"""
       - host: sql1.corp.example.com
         service_account: CORP\sqlsvc1
         aliases: [sales-db.corp.example.com]
-    name_resolution: "{{ estate_dns.names }}"
+    name_resolution: "{{ ansible_facts.estate_dns.names }}"
   delegate_to: localhost
 """
 

@@ -54,6 +54,8 @@ options:
         roles use C(spn_registration_audit) and C(sql_kerberos_audit)).
       - Before 0.3.0 the report was always returned and also set as the fact C(sqlauth_spn_facts); set
         O(fact_name=sqlauth_spn_facts) for that fact.
+      - Read it as C(ansible_facts.NAME), or C(hostvars['localhost'].ansible_facts.NAME) with C(delegate_facts),
+        since ansible-core 2.21 deprecates reading facts as top-level variables.
     type: str
     version_added: 0.3.0
   automation_accounts:

@@ -6,11 +6,15 @@ collections=$1
 export ANSIBLE_COLLECTIONS_PATH=$collections ANSIBLE_NOCOLOR=1
 root=$collections/ansible_collections/sqlauth/kerberos
 checked=0
+# ansible-core 2.21's ansible-doc -t role warns about its own internal
+# collection, whatever the role (ansible/ansible#85689): not ours, dropped.
+core_warning="^\[WARNING\]: Collection at '[^']*/ansible/_internal/ansible_collections/ansible/_protomatter' does not have a MANIFEST.json file"
 check() {
     local output
     if ! output=$(ansible-doc "$@" 2>&1); then
         echo "ansible-doc $* failed:"; echo "$output"; exit 1
     fi
+    output=$(grep -vE "$core_warning" <<<"$output" || true)
     if grep -qE '^\[?(WARNING|DEPRECATION|ERROR)' <<<"$output"; then
         echo "ansible-doc $* warned:"; grep -E '^\[?(WARNING|DEPRECATION|ERROR)' <<<"$output"; exit 1
     fi
