@@ -162,3 +162,27 @@ def test_granted_the_automation_account_is_refused_outside_the_ous_and_on_domain
         assert "may not write msDS-AllowedToActOnBehalfOfOtherIdentity" in refused["msg"], refused["msg"]
         assert "(permission PRM004" in refused["msg"], refused["msg"]
         assert lab.highest_committed_usn() == usn and lab.spns_of(account) == spns, account
+
+
+def test_clearing_unconstrained_delegation_needs_the_privilege_not_an_ace(lab, run_module):
+    """PRM006: even with write access to SQL6$'s userAccountControl (an ACE
+    set by hand; the role grants none, no ACE suffices), the DC refuses
+    svc-sqlauth the change of TRUSTED_FOR_DELEGATION without
+    SeEnableDelegationPrivilege, as Windows does; the error names the entry."""
+    sid, dn = lab.accounts["svc-sqlauth"]["sid"], lab.accounts["SQL6$"]["dn"]
+    subprocess.run(["samba-tool", "dsacl", "set", "-H", str(lab.dir / "private" / "sam.ldb"), "--objectdn=" + dn,
+                    "--sddl=(OA;;RPWP;bf967a68-0de6-11d0-a285-00aa003049e2;;%s)"
+                    "(OA;;RPWP;bf967972-0de6-11d0-a285-00aa003049e2;;%s)" % (sid, sid)],
+                   check=True, capture_output=True)
+    try:
+        connection = as_svc_sqlauth(lab)
+        lab.first_logon(connection["username"], connection["password"])
+        usn = lab.highest_committed_usn()
+        refused = run_module("sqlauth.kerberos.delegation_flags", dict(connection, accounts=[
+            dict(account="CORP\\SQL6$")]))
+        assert refused["failed"], refused
+        assert "SeEnableDelegationPrivilege" in refused["msg"], refused["msg"]
+        assert "(permission PRM006" in refused["msg"], refused["msg"]
+        assert lab.highest_committed_usn() == usn
+    finally:
+        lab.reseed()
