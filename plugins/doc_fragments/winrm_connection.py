@@ -19,17 +19,17 @@ options:
     description:
       - TCP port of the WinRM listener.
       - Defaults to V(5985) with O(winrm_scheme=http) and V(5986) with O(winrm_scheme=https).
-      - If not set, the environment variable E(SQLAUTH_WINRM_PORT) is used.
+      - The environment variable E(SQLAUTH_WINRM_PORT) gives it when no endpoint option is set (see the notes).
     type: int
   winrm_scheme:
     description:
       - V(http) talks to the default WinRM listener; the messages are still encrypted by the authentication
         (NTLM, Kerberos or CredSSP), see O(winrm_message_encryption).
       - V(https) talks to an HTTPS listener, whose certificate is checked as O(winrm_cert_validation) says.
-      - If not set, the environment variable E(SQLAUTH_WINRM_SCHEME) is used.
+      - Defaults to V(http).
+      - The environment variable E(SQLAUTH_WINRM_SCHEME) gives it when no endpoint option is set (see the notes).
     type: str
     choices: [http, https]
-    default: http
   winrm_transport:
     description:
       - How to authenticate.
@@ -45,7 +45,8 @@ options:
         local account on the host; only with O(winrm_scheme=https).
       - Defaults to V(ntlm) when O(winrm_password) is set, V(certificate) when O(winrm_cert_pem) is set, and
         V(kerberos) otherwise.
-      - If not set, the environment variable E(SQLAUTH_WINRM_TRANSPORT) is used.
+      - The environment variable E(SQLAUTH_WINRM_TRANSPORT) gives it when no credentials option is set (see the
+        notes).
     type: str
     choices: [ntlm, kerberos, credssp, basic, certificate]
   winrm_message_encryption:
@@ -54,45 +55,51 @@ options:
         HTTPS.
       - V(always) also encrypts them over HTTPS (V(ntlm), V(kerberos) and V(credssp) only).
       - V(never) does not encrypt them over HTTP; only for a lab, since the messages are readable on the way.
-      - If not set, the environment variable E(SQLAUTH_WINRM_MESSAGE_ENCRYPTION) is used.
+      - Defaults to V(auto).
+      - The environment variable E(SQLAUTH_WINRM_MESSAGE_ENCRYPTION) gives it when no endpoint option is set (see
+        the notes).
     type: str
     choices: [auto, always, never]
-    default: auto
   winrm_cert_validation:
     description:
       - With O(winrm_scheme=https), V(validate) checks that the host's certificate chains to a trusted CA and
         names O(winrm_host); V(ignore) checks nothing (only for a lab).
-      - If not set, the environment variable E(SQLAUTH_WINRM_CERT_VALIDATION) is used.
+      - Defaults to V(validate).
+      - The environment variable E(SQLAUTH_WINRM_CERT_VALIDATION) gives it when no endpoint option is set (see the
+        notes).
     type: str
     choices: [validate, ignore]
-    default: validate
   winrm_ca_cert:
     description:
       - A PEM file with the CA certificate(s) that issued the host's HTTPS certificate.
-      - If not set, the CA bundle of the Python requests library is used.
-      - If not set, the environment variable E(SQLAUTH_WINRM_CA_CERT) is used.
+      - If not set, the environment variable E(SQLAUTH_WINRM_CA_CERT) is used, whatever other option is set (a CA
+        to trust weakens no check); without either, the CA bundle of the Python requests library.
     type: path
   winrm_cert_pem:
     description:
       - With O(winrm_transport=certificate), the PEM file of the client certificate.
-      - If not set, the environment variable E(SQLAUTH_WINRM_CERT_PEM) is used.
+      - The environment variable E(SQLAUTH_WINRM_CERT_PEM) gives it when no credentials option is set (see the
+        notes).
     type: path
   winrm_cert_key_pem:
     description:
       - With O(winrm_transport=certificate), the PEM file of the client certificate's private key (not encrypted);
         keep it readable only by the account that runs Ansible.
-      - If not set, the environment variable E(SQLAUTH_WINRM_CERT_KEY_PEM) is used.
+      - The environment variable E(SQLAUTH_WINRM_CERT_KEY_PEM) gives it when no credentials option is set (see the
+        notes).
     type: path
   winrm_username:
     description:
       - The account to connect as, V(CORP\\admin) or V(admin@corp.example.com); it must be allowed to use WinRM
         (Administrators or Remote Management Users) and to change what the module changes (local administrator).
-      - If not set, the environment variable E(SQLAUTH_WINRM_USERNAME) is used.
+      - The environment variable E(SQLAUTH_WINRM_USERNAME) gives it when no credentials option is set (see the
+        notes).
     type: str
   winrm_password:
     description:
       - The password of O(winrm_username). Never logged.
-      - If not set, the environment variable E(SQLAUTH_WINRM_PASSWORD) is used.
+      - The environment variable E(SQLAUTH_WINRM_PASSWORD) gives it when no credentials option is set (see the
+        notes).
     type: str
   winrm_connection_timeout:
     description:
@@ -103,12 +110,20 @@ options:
     type: int
     default: 30
 notes:
+  - The E(SQLAUTH_WINRM_*) environment variables are read by group, so that one source's password never goes
+    with another's user, nor one's O(winrm_cert_validation=ignore) with another's host. The credentials are
+    O(winrm_transport), O(winrm_username), O(winrm_password), O(winrm_cert_pem) and O(winrm_cert_key_pem); when
+    any of them is set, none of E(SQLAUTH_WINRM_TRANSPORT), E(SQLAUTH_WINRM_USERNAME), E(SQLAUTH_WINRM_PASSWORD),
+    E(SQLAUTH_WINRM_CERT_PEM) and E(SQLAUTH_WINRM_CERT_KEY_PEM) is read. The endpoint options are O(winrm_port),
+    O(winrm_scheme), O(winrm_cert_validation) and O(winrm_message_encryption); when any of them is set, none of
+    E(SQLAUTH_WINRM_PORT), E(SQLAUTH_WINRM_SCHEME), E(SQLAUTH_WINRM_CERT_VALIDATION) and
+    E(SQLAUTH_WINRM_MESSAGE_ENCRYPTION) is read. E(SQLAUTH_WINRM_CA_CERT) stands alone. An empty variable is unset.
   - For a Windows host the module talks WinRM from where it runs; run it on the controller with
     C(delegate_to) set to V(localhost), and set the connection once for all WinRM modules with
     C(module_defaults) and the action group C(group/sqlauth.kerberos.winrm).
-  - The C(sqlauth.kerberos.sql_static_port) role fills these options from the host's own Ansible connection
-    variables (C(ansible_host), C(ansible_winrm_transport), ...) where C(sqlauth_winrm) does not set them; see
-    the filter C(sqlauth.kerberos.winrm_connection).
+  - The C(sqlauth.kerberos.sql_static_port) role fills these options from C(sqlauth_winrm) or the host's own
+    Ansible connection variables (C(ansible_host), C(ansible_winrm_transport), ...), the endpoint and the
+    credentials each whole from one of them; see the filter C(sqlauth.kerberos.winrm_connection).
   - Each WinRM call starts one C(powershell.exe) running a small fixed script; the data travels as a base64 JSON
     argument, never as script text.
 requirements:

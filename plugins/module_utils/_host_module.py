@@ -7,6 +7,8 @@ controller, or the Linux host the module runs on), turn the errors users
 can act on into a clear failure, and return the diff."""
 from __future__ import annotations
 
+import os
+
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import SqlAuthError
@@ -16,6 +18,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._winrm import (
     WINRM_CONNECTION_ARGUMENT_SPEC,
     WINRM_IMPORT_ERROR,
     WindowsHost,
+    with_environment,
 )
 
 
@@ -38,7 +41,10 @@ def run_host_module(module, validate, on_windows, on_linux):
         if request["platform"] == "windows":
             if WINRM_IMPORT_ERROR:
                 module.fail_json(msg=missing_required_lib("pywinrm"), exception=WINRM_IMPORT_ERROR)
-            host = WindowsHost({name: module.params.get(name) for name in WINRM_CONNECTION_ARGUMENT_SPEC})
+            options, secrets = with_environment({name: module.params.get(name) for name in WINRM_CONNECTION_ARGUMENT_SPEC},
+                                                os.environ)
+            module.no_log_values.update(secrets)
+            host = WindowsHost(options)
             result = on_windows(host, request, module.check_mode)
         else:
             result = on_linux(LinuxHost(module), request, module.check_mode)

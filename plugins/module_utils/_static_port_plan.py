@@ -100,6 +100,7 @@ def validate_static_port(params):
     if problems:
         raise StaticPortError("; ".join(problems) + "; " + NOTHING_WRITTEN)
     return dict(platform=platform, instances=list(wanted.values()), restart=bool(params.get("restart")),
+                host_fqdn=params.get("host_fqdn") or params.get("winrm_host"),
                 restart_timeout=timeout, mssql_conf=params.get("mssql_conf") or DEFAULT_MSSQL_CONF,
                 restart_command=list(params.get("restart_command") or DEFAULT_RESTART_COMMAND))
 

@@ -251,7 +251,8 @@ def static_port_windows(remote, request, check_mode):
     """Read, decide, and (unless in check mode) write and restart, in three
     WinRM calls at most: instance ids; TCP settings of every instance and the
     services; then the writes and restarts."""
-    host = remote.name
+    # Messages name the instances as clients do, not by the address reached.
+    host = request.get("host_fqdn") or remote.name
     wanted = request["instances"]
     timeout = request["restart_timeout"]
 

@@ -30,6 +30,7 @@ import traceback
 from xml.sax.saxutils import unescape
 
 from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 try:
     import requests.exceptions
@@ -49,21 +50,49 @@ ENCRYPTING_TRANSPORTS = ("ntlm", "kerberos", "credssp")
 SCHEMES = ("http", "https")
 DEFAULT_PORTS = {"http": 5985, "https": 5986}
 
+# The options that only make sense together: where to connect and how to
+# trust it, and who logs on and how. Each group is taken whole from one
+# source: the module reads a group's SQLAUTH_WINRM_* environment variables
+# only when its options set none of the group (with_environment), and the
+# filter sqlauth.kerberos.winrm_connection takes each group whole from
+# sqlauth_winrm or the host's Ansible connection variables. So a password is
+# never sent for another source's user, nor one source's certificate
+# validation setting used for another source's host.
+WINRM_OPTION_GROUPS = dict(
+    endpoint=("winrm_host", "winrm_port", "winrm_scheme", "winrm_cert_validation", "winrm_ca_cert",
+              "winrm_message_encryption"),
+    credentials=("winrm_transport", "winrm_username", "winrm_password", "winrm_cert_pem", "winrm_cert_key_pem"),
+)
+# The environment variable of each option of a group; winrm_host has none,
+# since it names one host (and so does not count as setting the endpoint).
+WINRM_ENVIRONMENT = {option: "SQLAUTH_WINRM_" + option[len("winrm_"):].upper()
+                     for group in WINRM_OPTION_GROUPS.values() for option in group if option != "winrm_host"}
+# The groups in which the module reads those variables: the CA to trust
+# stands alone there, since a CA file adds a trust anchor and weakens no
+# check, so the job's CA (an AWX credential's) serves every host whose
+# options name none.
+WINRM_ENVIRONMENT_GROUPS = (
+    tuple(option for option in WINRM_OPTION_GROUPS["endpoint"] if option in WINRM_ENVIRONMENT and option != "winrm_ca_cert"),
+    ("winrm_ca_cert",),
+    WINRM_OPTION_GROUPS["credentials"],
+)
+
+# The grouped options have no argument spec default (their defaults are
+# applied in _validate_options and WindowsHost), so that an option left out
+# is told from one given.
 WINRM_CONNECTION_ARGUMENT_SPEC = dict(
     winrm_host=dict(type="str"),
-    winrm_port=dict(type="int", fallback=(env_fallback, ["SQLAUTH_WINRM_PORT"])),
-    winrm_scheme=dict(type="str", choices=list(SCHEMES), default="http", fallback=(env_fallback, ["SQLAUTH_WINRM_SCHEME"])),
-    winrm_transport=dict(type="str", choices=list(TRANSPORTS), fallback=(env_fallback, ["SQLAUTH_WINRM_TRANSPORT"])),
-    winrm_message_encryption=dict(type="str", choices=["auto", "always", "never"], default="auto",
-                                  fallback=(env_fallback, ["SQLAUTH_WINRM_MESSAGE_ENCRYPTION"])),
-    winrm_cert_validation=dict(type="str", choices=["validate", "ignore"], default="validate",
-                               fallback=(env_fallback, ["SQLAUTH_WINRM_CERT_VALIDATION"])),
-    winrm_ca_cert=dict(type="path", fallback=(env_fallback, ["SQLAUTH_WINRM_CA_CERT"])),
-    winrm_cert_pem=dict(type="path", fallback=(env_fallback, ["SQLAUTH_WINRM_CERT_PEM"])),
+    winrm_port=dict(type="int"),
+    winrm_scheme=dict(type="str", choices=list(SCHEMES)),
+    winrm_transport=dict(type="str", choices=list(TRANSPORTS)),
+    winrm_message_encryption=dict(type="str", choices=["auto", "always", "never"]),
+    winrm_cert_validation=dict(type="str", choices=["validate", "ignore"]),
+    winrm_ca_cert=dict(type="path"),
+    winrm_cert_pem=dict(type="path"),
     # A file name, not the key itself.
-    winrm_cert_key_pem=dict(type="path", no_log=False, fallback=(env_fallback, ["SQLAUTH_WINRM_CERT_KEY_PEM"])),
-    winrm_username=dict(type="str", fallback=(env_fallback, ["SQLAUTH_WINRM_USERNAME"])),
-    winrm_password=dict(type="str", no_log=True, fallback=(env_fallback, ["SQLAUTH_WINRM_PASSWORD"])),
+    winrm_cert_key_pem=dict(type="path", no_log=False),
+    winrm_username=dict(type="str"),
+    winrm_password=dict(type="str", no_log=True),
     winrm_connection_timeout=dict(type="int", default=30, fallback=(env_fallback, ["SQLAUTH_WINRM_CONNECTION_TIMEOUT"])),
 )
 
@@ -126,6 +155,37 @@ def clixml_message(stderr):
     return re.sub(r"\s+\n", "\n", message).strip()
 
 
+def is_set(value):
+    """An empty option is unset (an AWX credential sets each of its
+    SQLAUTH_WINRM_* variables, empty for a field left empty): pywinrm would
+    take "" as a Kerberos principal or a CA file."""
+    return value is not None and value != ""
+
+
+def with_environment(params, environ):
+    """The WinRM options: ``params``, and for each of
+    WINRM_ENVIRONMENT_GROUPS of which ``params`` set no option, the group's
+    SQLAUTH_WINRM_* variables in ``environ``, typed and checked as the
+    options are. Returns the options and the secrets read (for no_log);
+    raises WinrmError naming a variable with a bad value."""
+    options = dict(params)
+    secrets = []
+    for group in WINRM_ENVIRONMENT_GROUPS:
+        variables = {option: WINRM_ENVIRONMENT[option] for option in group}
+        if any(is_set(params.get(option)) for option in variables):
+            continue
+        read = {option: environ[name] for option, name in variables.items() if is_set(environ.get(name))}
+        if not read:
+            continue
+        result = ArgumentSpecValidator({option: WINRM_CONNECTION_ARGUMENT_SPEC[option] for option in read}).validate(read)
+        if result.error_messages:
+            raise WinrmError("the environment variables %s: %s" % (
+                ", ".join(variables[option] for option in read), "; ".join(result.error_messages)))
+        options.update(result.validated_parameters)
+        secrets.extend(value for option, value in read.items() if WINRM_CONNECTION_ARGUMENT_SPEC[option].get("no_log"))
+    return options, secrets
+
+
 def _validate_options(options):
     host = options.get("winrm_host")
     if not host:
@@ -139,7 +199,8 @@ def _validate_options(options):
     transport = options.get("winrm_transport") or default_transport(options)
     if transport in ("ntlm", "credssp", "basic") and not (options.get("winrm_username") and options.get("winrm_password")):
         raise WinrmError("WinRM transport %s needs winrm_username and winrm_password (or SQLAUTH_WINRM_USERNAME and "
-                         "SQLAUTH_WINRM_PASSWORD)" % transport)
+                         "SQLAUTH_WINRM_PASSWORD, read only when no option of the credentials is set: winrm_transport, "
+                         "winrm_username, winrm_password, winrm_cert_pem, winrm_cert_key_pem)" % transport)
     if transport == "certificate" and not (options.get("winrm_cert_pem") and options.get("winrm_cert_key_pem")):
         raise WinrmError("WinRM transport certificate needs winrm_cert_pem and winrm_cert_key_pem, the client "
                          "certificate and its key (PEM files)")
@@ -175,10 +236,7 @@ class WindowsHost:
     ``protocol_factory`` builds the pywinrm Protocol (tests pass a fake)."""
 
     def __init__(self, options, protocol_factory=None):
-        # An empty option is unset (an AWX credential sets each of its
-        # SQLAUTH_WINRM_* variables, empty for a field left empty): pywinrm
-        # would take "" as a Kerberos principal or a CA file.
-        options = {name: value for name, value in options.items() if value != ""}
+        options = {name: value for name, value in options.items() if is_set(value)}
         self.settings = _validate_options(options)
         self.name = self.settings["host"]
         self.url = self.settings["url"]

@@ -73,6 +73,13 @@ options:
     type: str
     choices: [windows, linux]
     default: windows
+  host_fqdn:
+    description:
+      - The Windows host's DNS name, which the result and the messages name its instances with (C(host\NAME)).
+      - Defaults to O(winrm_host); set it when O(winrm_host) is an IP address or another name than clients use.
+        The C(sqlauth.kerberos.sql_static_port) role sets it to the inventory's name of the host.
+    type: str
+    version_added: 0.3.0
   restart:
     description:
       - Restart the service of every instance that needs it to take the new port, and wait until it runs
@@ -156,7 +163,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 host:
-  description: The Windows host changed (O(winrm_host)).
+  description: The Windows host changed, as O(host_fqdn) names it (by default O(winrm_host)).
   returned: when O(platform=windows)
   type: str
   sample: sql2.corp.example.com
@@ -241,6 +248,7 @@ def main():
     module = AnsibleModule(
         argument_spec=host_argument_spec(
             instances=dict(type="list", elements="dict", required=True, options=INSTANCE_OPTIONS),
+            host_fqdn=dict(type="str"),
             restart=dict(type="bool", default=False),
             restart_timeout=dict(type="int", default=120),
             mssql_conf=dict(type="path", default=DEFAULT_MSSQL_CONF),

@@ -31,6 +31,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances im
     parse_instance,
     static_port,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._winrm import WINRM_OPTION_GROUPS, is_set
 
 # The registered results of roles/sql_static_port/tasks/pin.yml, per platform.
 PORT_RESULT_VARIABLES = {"windows": "sql_static_port_windows_result", "linux": "sql_static_port_linux_result"}
@@ -243,37 +244,53 @@ WINRM_CONNECTION_VARIABLES = (
 # ansible_password describe a WinRM endpoint (psrp talks WinRM too); for any
 # other (ssh to Windows, local) they describe something else.
 WINRM_CONNECTIONS = ("winrm", "psrp")
+# Where Ansible's winrm and psrp connections go when nothing says otherwise.
+ANSIBLE_WINRM_DEFAULTS = dict(winrm_scheme="https", winrm_port=5986)
 
 
 def winrm_connection(variables, overrides=None, host=None):
     """The WinRM options (the winrm_* options of sql_static_port) for one
-    host: each option from ``overrides`` (the host's sqlauth_winrm) where
-    set, else from the host's Ansible connection variables (``variables``,
-    templated for that host: hostvars[inventory_hostname]), else left out,
-    so that the module's SQLAUTH_WINRM_* fallback and default apply;
-    winrm_host falls back to ``host``. The variables not named ansible_winrm_*
-    count only for a host whose ansible_connection is winrm or psrp. Without
-    a scheme, a port from the variables implies it as Ansible's winrm
-    connection does: http on 5985, https on any other."""
+    host, group by group (WINRM_OPTION_GROUPS: the endpoint, the
+    credentials): each group whole from the first of ``overrides`` (the
+    host's sqlauth_winrm) and the host's Ansible connection variables
+    (``variables``, templated for that host: hostvars[inventory_hostname])
+    that sets any option of it. The module reads no SQLAUTH_WINRM_* variable
+    of a group given (winrm_host aside), so a group neither sets is left
+    out, for those variables and then the module's defaults. Options of no
+    group (winrm_connection_timeout) come from ``overrides``.
+
+    The variables not named ansible_winrm_* count only for a host whose
+    ansible_connection is winrm or psrp; for such a host an endpoint with
+    neither scheme nor port is Ansible's, https on 5986. Without a scheme, a
+    port from the variables implies it as Ansible's winrm connection does:
+    http on 5985, https on any other. When ``overrides`` names a winrm_host,
+    the credentials never come from the variables: they are for the host
+    Ansible connects to. winrm_host falls back to ``host``."""
     if overrides is None:
         overrides = {}
     if not isinstance(overrides, dict):
         raise EstateError("sqlauth_winrm of %s must be a dict of winrm_* options, got %s"
                           % (host, type(overrides).__name__))
     connection = str(variables.get("ansible_connection") or "").rsplit(".", 1)[-1]
-    generic = connection in WINRM_CONNECTIONS
-    options = {key: value for key, value in overrides.items() if value is not None}
-    overrides_set = set(options)
-    from_variables = {}
+    over_winrm = connection in WINRM_CONNECTIONS
+    given = {key: value for key, value in overrides.items() if is_set(value)}
+    found = {}
     for option, names in WINRM_CONNECTION_VARIABLES:
         for name in names:
-            if (generic or name.startswith("ansible_winrm_")) and variables.get(name) is not None:
-                from_variables[option] = (name, variables.get(name))
-    for option, (name, value) in from_variables.items():
-        if option not in options:
-            options[option] = _connection_value(option, name, value, host)
-    if "winrm_scheme" not in options and options.get("winrm_port") is not None and "winrm_port" not in overrides_set:
-        options["winrm_scheme"] = "http" if options["winrm_port"] == 5985 else "https"
+            if (over_winrm or name.startswith("ansible_winrm_")) and is_set(variables.get(name)):
+                found[option] = (name, variables.get(name))
+    grouped = {option for group in WINRM_OPTION_GROUPS.values() for option in group}
+    options = {key: value for key, value in given.items() if key not in grouped}
+    for group_name, group in WINRM_OPTION_GROUPS.items():
+        if any(option in given for option in group):
+            options.update({option: given[option] for option in group if option in given})
+        elif any(option in found for option in group) and not (group_name == "credentials" and "winrm_host" in given):
+            options.update({option: _connection_value(option, *found[option], host)
+                            for option in group if option in found})
+            if group_name == "endpoint" and "winrm_scheme" not in options and "winrm_port" in options:
+                options["winrm_scheme"] = "http" if options["winrm_port"] == 5985 else "https"
+    if over_winrm and "winrm_scheme" not in options and "winrm_port" not in options:
+        options.update(ANSIBLE_WINRM_DEFAULTS)
     if not options.get("winrm_host") and host:
         options["winrm_host"] = host
     return options

@@ -148,8 +148,8 @@ def inventory_windows_host(**variables):
     return host
 
 
-def run_windows_host(tmp_path, host):
-    run = run_playbook(PLAYBOOK, write_inventory(tmp_path, {"sql2": host}), verbosity=3)
+def run_windows_host(tmp_path, host, env=None):
+    run = run_playbook(PLAYBOOK, write_inventory(tmp_path, {"sql2": host}), verbosity=3, env=env)
     assert run.failed, run.output
     for secret in (PASSWORD, OVERRIDE_PASSWORD, LOCAL_PASSWORD):
         assert secret not in run.output
@@ -170,15 +170,16 @@ def test_winrm_connection_from_the_hosts_ansible_variables(tmp_path, winrm_endpo
 
 
 def test_sqlauth_winrm_wins_where_both_are_set(tmp_path, winrm_endpoints):
+    """Each group whole: the endpoint is sqlauth_winrm's, its host too (not
+    ansible_host, an address nothing answers on)."""
     https, http = winrm_endpoints["https"], winrm_endpoints["http"]
     run = run_windows_host(tmp_path, inventory_windows_host(
-        ansible_port=https.port, ansible_user=INVENTORY_USER, ansible_password=PASSWORD,
+        ansible_host="192.0.2.1", ansible_port=https.port, ansible_user=INVENTORY_USER, ansible_password=PASSWORD,
         ansible_winrm_transport="basic", ansible_winrm_server_cert_validation="ignore",
         ansible_winrm_message_encryption="never",
-        sqlauth_winrm=dict(winrm_port=http.port, winrm_scheme="http", winrm_transport="ntlm",
-                           winrm_username=OVERRIDE_USER, winrm_password=OVERRIDE_PASSWORD,
-                           winrm_message_encryption="auto", winrm_connection_timeout=10)))
-    # The host is still ansible_host's: sqlauth_winrm does not set it.
+        sqlauth_winrm=dict(winrm_host="{{ loopback }}", winrm_port=http.port, winrm_scheme="http",
+                           winrm_transport="ntlm", winrm_username=OVERRIDE_USER, winrm_password=OVERRIDE_PASSWORD,
+                           winrm_connection_timeout=10)))
     assert "WinRM on http://127.0.0.1:%d/wsman answered HTTP 500" % http.port in run.output
     assert http.clients == [dict(scheme="http", transport="ntlm", user=OVERRIDE_USER, encrypted=True)]
     assert https.clients == [] and https.rejected == 0
@@ -213,3 +214,39 @@ def test_an_untrusted_certificate_is_refused_by_default(tmp_path, winrm_endpoint
         ansible_winrm_transport="ntlm"))
     assert "TLS failed, the host's certificate is not trusted" in run.output
     assert https.clients == []
+
+
+def test_a_user_from_sqlauth_winrm_gets_no_password_from_elsewhere(tmp_path, winrm_endpoints):
+    """The inventory's password (another account's) is not sent for the user
+    sqlauth_winrm names, nor SQLAUTH_WINRM_PASSWORD: nothing is sent."""
+    https = winrm_endpoints["https"]
+    run = run_windows_host(tmp_path, inventory_windows_host(
+        ansible_port=https.port, ansible_user=INVENTORY_USER, ansible_password=PASSWORD,
+        ansible_winrm_transport="ntlm", ansible_winrm_ca_trust_path=str(winrm_endpoints["pki"].ca_cert),
+        sqlauth_winrm=dict(winrm_username=OVERRIDE_USER, winrm_transport="ntlm")),
+        env=dict(SQLAUTH_WINRM_PASSWORD=LOCAL_PASSWORD))
+    assert "WinRM transport ntlm needs winrm_username and winrm_password" in run.output
+    assert https.clients == [] and https.rejected == 0 and https.accepted == 0
+
+
+def test_another_host_from_sqlauth_winrm_gets_nothing_of_the_inventorys_connection(tmp_path, winrm_endpoints):
+    """Neither the inventory's account nor its cert_validation=ignore goes to
+    the host sqlauth_winrm names: validation is on, and nothing is sent."""
+    https = winrm_endpoints["https"]
+    run = run_windows_host(tmp_path, inventory_windows_host(
+        ansible_host="192.0.2.1", ansible_user=INVENTORY_USER, ansible_password=PASSWORD,
+        ansible_winrm_transport="ntlm", ansible_winrm_server_cert_validation="ignore",
+        sqlauth_winrm=dict(winrm_host="{{ loopback }}", winrm_port=https.port, winrm_scheme="https",
+                           winrm_connection_timeout=10)))
+    assert "answered HTTP 500" not in run.output
+    assert https.clients == [] and https.rejected == 0 and https.accepted == 0
+
+
+def test_a_winrm_host_without_port_or_scheme_is_reached_over_https_on_5986(tmp_path):
+    """As Ansible reaches it; and messages name the host by its FQDN, not by
+    ansible_host's address (the module's host_fqdn)."""
+    run = run_windows_host(tmp_path, inventory_windows_host(
+        ansible_user=INVENTORY_USER, ansible_password=PASSWORD, ansible_winrm_transport="ntlm",
+        sqlauth_winrm=dict(winrm_connection_timeout=5)))
+    assert "WinRM on https://127.0.0.1:5986/wsman" in run.output, run.output
+    assert '"host_fqdn": "sql2.corp.example.com"' in run.output and '"winrm_host": "127.0.0.1"' in run.output

@@ -77,14 +77,19 @@ def test_right_credentials_pass_authentication(run_module, ntlm_endpoint):
 def test_password_from_the_environment_is_not_shown_either(run_module):
     port = closed_port()
     args = winrm_args(port)
-    del args["winrm_password"]
-    result = run_module(MODULE, args, verbosity=3, env=dict(SQLAUTH_WINRM_PASSWORD=PASSWORD))
+    # The credentials come whole from the environment (none given as options).
+    for option in ("winrm_username", "winrm_password", "winrm_transport"):
+        del args[option]
+    result = run_module(MODULE, args, verbosity=3, env=dict(
+        SQLAUTH_WINRM_USERNAME=USER, SQLAUTH_WINRM_PASSWORD=PASSWORD, SQLAUTH_WINRM_TRANSPORT="ntlm"))
     assert result["failed"] and "connection refused" in result["msg"]
     assert PASSWORD not in run_module.last_output
 
 
 def test_ntlm_needs_a_password(run_module):
+    """Not the environment's either: it is the password of another account
+    than the one given."""
     args = winrm_args(closed_port())
     del args["winrm_password"]
-    result = run_module(MODULE, args)
+    result = run_module(MODULE, args, env=dict(SQLAUTH_WINRM_PASSWORD=PASSWORD))
     assert result["failed"] and "WinRM transport ntlm needs winrm_username and winrm_password" in result["msg"]

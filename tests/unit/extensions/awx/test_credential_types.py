@@ -31,7 +31,12 @@ from jinja2 import StrictUndefined, UndefinedError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import LDAP_CONNECTION_ARGUMENT_SPEC
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._winrm import WINRM_CONNECTION_ARGUMENT_SPEC, WindowsHost
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._winrm import (
+    WINRM_CONNECTION_ARGUMENT_SPEC,
+    WINRM_ENVIRONMENT,
+    WindowsHost,
+    with_environment,
+)
 from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import winrm_connection
 
 HERE = Path(__file__).resolve().parent
@@ -63,9 +68,14 @@ def load(name):
 
 
 def fallbacks(spec):
-    """Environment variable -> option, from an argument spec's env_fallback entries."""
-    return {variable: option for option, settings in spec.items()
-            for variable in (settings.get("fallback") or (None, []))[1]}
+    """Environment variable -> option, from an argument spec's env_fallback
+    entries, and for the WinRM options the variables the module reads by
+    group (WINRM_ENVIRONMENT)."""
+    variables = {variable: option for option, settings in spec.items()
+                 for variable in (settings.get("fallback") or (None, []))[1]}
+    if spec is WINRM_CONNECTION_ARGUMENT_SPEC:
+        variables.update({variable: option for option, variable in WINRM_ENVIRONMENT.items()})
+    return variables
 
 
 def file_labels(injectors):
@@ -153,6 +163,8 @@ def module_options(spec, env, monkeypatch, **params):
         monkeypatch.setenv(name, value)
     result = ArgumentSpecValidator(spec).validate(params)
     assert result.error_messages == []
+    if spec is WINRM_CONNECTION_ARGUMENT_SPEC:
+        return with_environment(result.validated_parameters, os.environ)[0]
     return result.validated_parameters
 
 
@@ -295,7 +307,9 @@ def test_winrm_with_a_password_gives_the_module_its_options(tmp_path, monkeypatc
         "CORP\\sqladmin", "s3cret!", transport)
     assert not options["winrm_ca_cert"] and not options["winrm_cert_pem"] and not options["winrm_cert_key_pem"]
     # What the credential does not hold keeps the module's default.
-    assert (options["winrm_scheme"], options["winrm_cert_validation"]) == ("http", "validate")
+    assert WindowsHost(dict(options, winrm_transport="ntlm"), protocol_factory=object).url == (
+        "http://sql1.corp.example.com:5985/wsman")
+    assert not options["winrm_scheme"] and not options["winrm_cert_validation"]
 
 
 def test_winrm_kerberos_with_only_the_transport_leaves_the_rest_unset(tmp_path, monkeypatch):
@@ -335,10 +349,15 @@ WINRM_CREDENTIAL = dict(username="CORP\\awx-winrm", password="from-awx", transpo
     # sqlauth_winrm wins over both.
     (dict(ansible_connection="psrp", ansible_user="CORP\\inventory", ansible_password="from-inventory"),
      dict(winrm_username="CORP\\override", winrm_password="from-override"),
-     ("CORP\\override", "from-override", "ntlm")),
-    # Option by option: the host sets the transport, the credential the account.
-    (dict(ansible_connection="winrm", ansible_winrm_transport="credssp"), {},
-     ("CORP\\awx-winrm", "from-awx", "credssp")),
+     ("CORP\\override", "from-override", None)),
+    # The credentials come whole from one source: a host that sets the transport takes no account from the
+    # credential, nor a user to go with its own password.
+    (dict(ansible_connection="winrm", ansible_winrm_transport="credssp"), {}, (None, None, "credssp")),
+    (dict(ansible_connection="winrm", ansible_password="from-inventory"), {}, (None, "from-inventory", None)),
+    (dict(ansible_connection="winrm"), dict(winrm_username="CORP\\override"), ("CORP\\override", None, None)),
+    # A host that sets no credential gets the credential's, whatever its endpoint.
+    (dict(ansible_connection="winrm", ansible_host="10.0.0.12", ansible_port=5985), {},
+     ("CORP\\awx-winrm", "from-awx", "ntlm")),
     # An SSH host's login is not a WinRM account: the credential's applies.
     (dict(ansible_connection="ssh", ansible_user="root", ansible_password="ssh-password"), {},
      ("CORP\\awx-winrm", "from-awx", "ntlm")),
@@ -350,3 +369,19 @@ def test_winrm_credential_ranks_below_the_inventory(tmp_path, monkeypatch, host_
     params = winrm_connection(host_variables, sqlauth_winrm, "sql1.corp.example.com")
     options = module_options(WINRM_CONNECTION_ARGUMENT_SPEC, env, monkeypatch, **params)
     assert (options["winrm_username"], options["winrm_password"], options["winrm_transport"]) == expected
+
+
+def test_winrm_credential_ca_serves_every_host_whose_inventory_names_none(tmp_path, monkeypatch):
+    """The CA stands alone: trusting it weakens no check, so it serves a
+    WinRM host whose endpoint the inventory gives (https on 5986 by
+    default) and an SSH-managed host alike; a host's own CA wins."""
+    env, _extra_vars, _contents = awx_inject(load("winrm.yml"), dict(WINRM_CREDENTIAL, ca_cert=PEM), str(tmp_path))
+    for variables in (dict(ansible_connection="winrm"), dict(ansible_connection="ssh"),
+                      dict(sqlauth_winrm=dict(winrm_scheme="https"))):
+        params = winrm_connection(variables, variables.get("sqlauth_winrm"), "sql1.corp.example.com")
+        options = module_options(WINRM_CONNECTION_ARGUMENT_SPEC, env, monkeypatch, **params)
+        assert Path(options["winrm_ca_cert"]).read_text() == PEM, variables
+    params = winrm_connection(dict(ansible_connection="winrm", ansible_winrm_ca_trust_path="/etc/pki/own.pem"), {},
+                              "sql1.corp.example.com")
+    options = module_options(WINRM_CONNECTION_ARGUMENT_SPEC, env, monkeypatch, **params)
+    assert options["winrm_ca_cert"] == "/etc/pki/own.pem"

@@ -9,6 +9,8 @@ sql_kerberos role reads a host's port settings from its variables."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._static_port_linux import plan_linux
@@ -235,6 +237,22 @@ def test_simulated_missing_instance_is_named_and_nothing_is_written(sim):
                                 "nothing was changed")
     assert len(sim.commands) == 1
     assert sim.values(sim.tcp_key("SALES") + r"\IPAll")["TcpPort"] == ""
+
+
+def test_simulated_instances_are_named_by_host_fqdn_not_by_the_address_reached(sim):
+    """winrm_host may be an IP address (ansible_host); results and messages
+    name the instances as clients do."""
+    remote = WindowsHost(dict(winrm_host="10.0.0.12", winrm_username="CORP\\sqladmin", winrm_password="secret"),
+                         protocol_factory=sim.protocol_factory)
+    request = validate_static_port(dict(platform="windows", winrm_host="10.0.0.12", host_fqdn=HOST,
+                                        instances=[dict(instance="SALES", port=1533)], restart_timeout=60))
+    result = static_port_windows(remote, request, True)
+    assert result["host"] == HOST and by_name(result)["SALES"]["name"] == HOST + "\\SALES"
+    assert list(result["diff"]["after"]) == [HOST + "\\SALES"]
+    request = validate_static_port(dict(platform="windows", winrm_host="10.0.0.12", host_fqdn=HOST,
+                                        instances=[dict(instance="HR", port=1633)], restart_timeout=60))
+    with pytest.raises(StaticPortError, match=re.escape("no SQL Server instance HR on %s (" % HOST)):
+        static_port_windows(remote, request, True)
 
 
 def test_simulated_host_without_sql_server():

@@ -29,6 +29,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._winrm import (
     clixml_message,
     powershell_arguments,
     powershell_script,
+    with_environment,
 )
 from ansible_collections.sqlauth.kerberos.tests.unit.plugins.simulated_windows import SimulatedWindows
 
@@ -312,3 +313,48 @@ def test_errors_after_reading_name_the_operation():
     assert not result["instances"][0]["restarted"]
     with pytest.raises(StaticPortError):
         validate_static_port(dict(platform="windows", instances=[dict(port=1)]))
+
+
+# -- SQLAUTH_WINRM_* by group -------------------------------------------------------------
+
+ENVIRONMENT = dict(SQLAUTH_WINRM_USERNAME="CORP\\env", SQLAUTH_WINRM_PASSWORD="env-pw", SQLAUTH_WINRM_TRANSPORT="ntlm",
+                   SQLAUTH_WINRM_PORT="15986", SQLAUTH_WINRM_SCHEME="https", SQLAUTH_WINRM_CERT_VALIDATION="ignore",
+                   SQLAUTH_WINRM_CA_CERT="/etc/pki/env-ca.pem")
+
+
+def test_the_environment_fills_the_groups_no_option_sets():
+    options, secrets = with_environment(dict(winrm_host=HOST), ENVIRONMENT)
+    assert options == dict(winrm_host=HOST, winrm_username="CORP\\env", winrm_password="env-pw", winrm_transport="ntlm",
+                           winrm_port=15986, winrm_scheme="https", winrm_cert_validation="ignore",
+                           winrm_ca_cert="/etc/pki/env-ca.pem")
+    assert secrets == ["env-pw"]
+
+
+def test_a_user_given_takes_no_password_from_the_environment():
+    """The environment's password belongs to the environment's user."""
+    options, secrets = with_environment(dict(winrm_host=HOST, winrm_username="CORP\\given", winrm_password=None),
+                                        ENVIRONMENT)
+    assert options["winrm_username"] == "CORP\\given" and options["winrm_password"] is None
+    assert "winrm_transport" not in options and secrets == []
+    with pytest.raises(WinrmError, match="WinRM transport ntlm needs winrm_username and winrm_password .*read only "
+                                         "when no option of the credentials is set"):
+        WindowsHost(dict(options, winrm_transport="ntlm"), protocol_factory=object)
+
+
+def test_an_endpoint_given_takes_no_scheme_nor_validation_from_the_environment_but_the_ca():
+    """cert_validation=ignore from the environment never reaches an
+    endpoint given; the CA, which weakens no check, does."""
+    options, _secrets = with_environment(dict(winrm_host=HOST, winrm_port=5985, winrm_transport="kerberos"),
+                                         ENVIRONMENT)
+    assert options == dict(winrm_host=HOST, winrm_port=5985, winrm_transport="kerberos",
+                           winrm_ca_cert="/etc/pki/env-ca.pem")
+    options, _secrets = with_environment(dict(winrm_host=HOST, winrm_ca_cert="/own.pem"), ENVIRONMENT)
+    assert options["winrm_ca_cert"] == "/own.pem" and options["winrm_cert_validation"] == "ignore"
+
+
+def test_empty_environment_variables_are_unset_and_bad_ones_named():
+    options, _secrets = with_environment(dict(winrm_host=HOST), dict(SQLAUTH_WINRM_USERNAME="", SQLAUTH_WINRM_PORT=""))
+    assert options == dict(winrm_host=HOST)
+    with pytest.raises(WinrmError, match="the environment variables SQLAUTH_WINRM_PORT, SQLAUTH_WINRM_SCHEME: .*winrm_scheme "
+                                         "must be one of: http, https, got: ftp"):
+        with_environment(dict(winrm_host=HOST), dict(SQLAUTH_WINRM_PORT="1", SQLAUTH_WINRM_SCHEME="ftp"))

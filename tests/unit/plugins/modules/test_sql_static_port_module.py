@@ -111,3 +111,32 @@ def test_simulated_restart_failure_reports_partial_changes(monkeypatch, capsys):
     assert result["failed"] and result["changed"]
     assert "restarting service MSSQL$SALES failed" in result["msg"]
     assert result["instances"][0]["changes"][0]["after"] == "1533"
+
+
+def test_simulated_instances_are_named_by_host_fqdn_when_winrm_host_is_an_address(sim, capsys):
+    result = run_module(capsys, winrm_host="127.0.0.1", host_fqdn=HOST, instances=[dict(instance="SALES", port=1533)],
+                        _ansible_check_mode=True, _ansible_diff=True)
+    assert result["host"] == HOST and [item["name"] for item in result["instances"]] == [HOST + "\\SALES"]
+    assert list(result["diff"]["after"]) == [HOST + "\\SALES"]
+    assert sim.protocol_options[-1]["endpoint"] == "http://127.0.0.1:5985/wsman"
+    failed = run_module(capsys, winrm_host="127.0.0.1", host_fqdn=HOST, instances=[dict(instance="HR", port=1633)])
+    assert failed["failed"] and failed["msg"].startswith("no SQL Server instance HR on %s (" % HOST), failed["msg"]
+
+
+def test_simulated_credentials_from_the_environment_come_whole_and_stay_hidden(sim, capsys, monkeypatch):
+    monkeypatch.setenv("SQLAUTH_WINRM_USERNAME", "CORP\\env")
+    monkeypatch.setenv("SQLAUTH_WINRM_PASSWORD", PASSWORD)
+    with patch_module_args(dict(winrm_host=HOST, instances=[dict(instance="SALES", port=1533)],
+                                _ansible_check_mode=True)):
+        with pytest.raises(SystemExit):
+            sql_static_port.main()
+    output = capsys.readouterr().out
+    assert not json.loads(output).get("failed") and PASSWORD not in output
+    assert (sim.protocol_options[-1]["username"], sim.protocol_options[-1]["password"]) == ("CORP\\env", PASSWORD)
+    # A user given takes no password from the environment: it is another account's.
+    with patch_module_args(dict(winrm_host=HOST, winrm_username="CORP\\given", winrm_transport="ntlm",
+                                instances=[dict(instance="SALES", port=1533)])):
+        with pytest.raises(SystemExit):
+            sql_static_port.main()
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] and "WinRM transport ntlm needs winrm_username and winrm_password" in result["msg"]

@@ -21,6 +21,11 @@ from ansible_collections.sqlauth.kerberos.plugins.filter.estate import (
     sql_estate,
     unconstrained_delegation_accounts,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._winrm import (
+    WINRM_CONNECTION_ARGUMENT_SPEC,
+    WINRM_OPTION_GROUPS,
+    with_environment,
+)
 from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import (
     EstateError,
     delegation_targets,
@@ -276,6 +281,11 @@ WINRM_HOST_VARIABLES = dict(
 )
 
 
+def test_the_option_groups_cover_every_winrm_option_once():
+    grouped = [option for group in WINRM_OPTION_GROUPS.values() for option in group]
+    assert sorted(grouped + ["winrm_connection_timeout"]) == sorted(WINRM_CONNECTION_ARGUMENT_SPEC)
+
+
 def test_winrm_connection_from_the_ansible_connection_variables():
     assert winrm_connection(WINRM_HOST_VARIABLES, {}, HOST) == dict(
         winrm_host="10.0.0.12", winrm_port=5986, winrm_scheme="https", winrm_transport="ntlm",
@@ -284,21 +294,60 @@ def test_winrm_connection_from_the_ansible_connection_variables():
 
 
 def test_sqlauth_winrm_wins_over_the_ansible_connection_variables():
+    """Group by group: sqlauth_winrm sets both here, so nothing comes from
+    the variables (not their CA, port or message encryption)."""
     overrides = dict(winrm_host=HOST, winrm_username="CORP\\sqladmin", winrm_password="Override-pw",
                      winrm_transport="kerberos", winrm_cert_validation="validate", winrm_connection_timeout=60,
                      winrm_message_encryption=None)
     options = winrm_connection(WINRM_HOST_VARIABLES, overrides, "other.corp.example.com")
     assert options == dict(winrm_host=HOST, winrm_port=5986, winrm_scheme="https", winrm_transport="kerberos",
                            winrm_username="CORP\\sqladmin", winrm_password="Override-pw",
-                           winrm_cert_validation="validate", winrm_ca_cert="/etc/pki/corp-ca.pem",
-                           winrm_message_encryption="always", winrm_connection_timeout=60)
+                           winrm_cert_validation="validate", winrm_connection_timeout=60)
 
 
-def test_winrm_connection_leaves_unset_options_to_the_module():
-    """Nothing set: only the host, so that SQLAUTH_WINRM_* and the module's
-    defaults apply."""
+def test_a_user_from_sqlauth_winrm_never_gets_the_inventorys_password():
+    """The inventory's password is not sent for another account: a
+    credential option in sqlauth_winrm takes the whole group from it."""
+    options = winrm_connection(WINRM_HOST_VARIABLES, dict(winrm_username="CORP\\sqladmin"), HOST)
+    assert {option: options[option] for option in WINRM_OPTION_GROUPS["credentials"] if option in options} == dict(
+        winrm_username="CORP\\sqladmin")
+    # The endpoint, which sqlauth_winrm does not touch, is still the inventory's.
+    assert options["winrm_host"] == "10.0.0.12" and options["winrm_cert_validation"] == "ignore"
+
+
+def test_another_host_from_sqlauth_winrm_gets_nothing_of_the_inventorys_connection():
+    """Neither the inventory's account nor its cert_validation=ignore goes to
+    a host sqlauth_winrm names: those are for the host Ansible connects to."""
+    options = winrm_connection(WINRM_HOST_VARIABLES, dict(winrm_host="other.corp.example.com", winrm_scheme="https"),
+                               HOST)
+    assert options == dict(winrm_host="other.corp.example.com", winrm_scheme="https")
+
+
+def test_the_inventorys_credentials_come_whole_or_not_at_all():
+    """A password alone is still the group: the module then takes no
+    SQLAUTH_WINRM_USERNAME to go with it (with_environment)."""
+    variables = dict(ansible_connection="winrm", ansible_password="Inventory-pw")
+    options = winrm_connection(variables, {}, HOST)
+    assert {option: options[option] for option in WINRM_OPTION_GROUPS["credentials"] if option in options} == dict(
+        winrm_password="Inventory-pw")
+    assert with_environment(options, dict(SQLAUTH_WINRM_USERNAME="CORP\\env"))[0].get("winrm_username") is None
+
+
+def test_winrm_connection_leaves_unset_groups_to_the_module():
+    """A host not managed over WinRM that sets nothing: only the host, so
+    that SQLAUTH_WINRM_* and the module's defaults apply."""
     assert winrm_connection({}, None, HOST) == dict(winrm_host=HOST)
-    assert winrm_connection(dict(ansible_connection="winrm"), {}, HOST) == dict(winrm_host=HOST)
+    assert winrm_connection(dict(ansible_connection="ssh", ansible_port=22), {}, HOST) == dict(winrm_host=HOST)
+
+
+@pytest.mark.parametrize("connection", ["winrm", "psrp", "ansible.builtin.winrm", "ansible.builtin.psrp"])
+def test_a_winrm_host_without_scheme_or_port_gets_ansibles_https_on_5986(connection):
+    """As Ansible's winrm and psrp connections: the host's endpoint is the one
+    Ansible uses, so SQLAUTH_WINRM_* does not change it either."""
+    assert winrm_connection(dict(ansible_connection=connection), {}, HOST) == dict(
+        winrm_host=HOST, winrm_scheme="https", winrm_port=5986)
+    options = winrm_connection(dict(ansible_connection=connection), dict(winrm_cert_validation="ignore"), HOST)
+    assert (options["winrm_scheme"], options["winrm_port"]) == ("https", 5986)
 
 
 def test_the_winrm_specific_variables_win_over_the_generic_ones_as_in_ansible():
@@ -347,8 +396,8 @@ def test_certificate_transport_from_the_inventory():
     variables = dict(ansible_connection="winrm", ansible_winrm_transport="certificate",
                      ansible_winrm_cert_pem="/keys/ansible.pem", ansible_winrm_cert_key_pem="/keys/ansible.key")
     assert winrm_connection(variables, {}, HOST) == dict(
-        winrm_host=HOST, winrm_transport="certificate", winrm_cert_pem="/keys/ansible.pem",
-        winrm_cert_key_pem="/keys/ansible.key")
+        winrm_host=HOST, winrm_scheme="https", winrm_port=5986, winrm_transport="certificate",
+        winrm_cert_pem="/keys/ansible.pem", winrm_cert_key_pem="/keys/ansible.key")
 
 
 @pytest.mark.parametrize("transport", [["kerberos"], "kerberos", " kerberos, "])
