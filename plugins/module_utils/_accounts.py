@@ -48,6 +48,8 @@ _ANONYMOUS_IDENTITIES = {
     "localservice", "local service", "nt authority\\local service", "nt authority\\localservice", "s-1-5-19",
 }
 _SID = re.compile(r"^S-1-\d+(-\d+)+$", re.IGNORECASE)
+# What AD refuses in a sAMAccountName (besides the backslash and control characters).
+_SAM_FORBIDDEN = '"/[]:;|+*?<>,'
 _DN = re.compile(r"^[A-Za-z][\w-]*=.+", re.IGNORECASE)
 # Object classes from most to least specific; the first present names the kind.
 _KINDS = (("msds-groupmanagedserviceaccount", "gmsa"), ("msds-managedserviceaccount", "msa"),
@@ -265,6 +267,7 @@ def parse_account_reference(text, host=None):
             raise AccountError(
                 "%r is a local account of the host; it has no Kerberos identity in AD, run SQL Server as a "
                 "domain account, a gMSA or a virtual account" % text)
+        _check_sam_account_name(account, text)
         return AccountReference(text, "sam", account, domain)
     if "@" in name:
         prefix, suffix = name.partition("@")[::2]
@@ -275,9 +278,16 @@ def parse_account_reference(text, host=None):
         if not _DN.match(name):
             raise AccountError("%r is not a valid distinguished name" % text)
         return AccountReference(text, "dn", name)
-    if any(c in name for c in '"/[]:;|+*?<>,'):
-        raise AccountError("%r contains characters a sAMAccountName cannot have" % text)
+    _check_sam_account_name(name, text)
     return AccountReference(text, "sam", name)
+
+
+def _check_sam_account_name(name, text):
+    """Raise AccountError when ``name`` has a character AD forbids in a
+    sAMAccountName (DOMAIN\\name is checked too: a name read from AD, such as
+    a service connection point's, may hold anything)."""
+    if any(c in name for c in _SAM_FORBIDDEN) or any(ord(c) < 32 for c in name):
+        raise AccountError("%r contains characters a sAMAccountName cannot have" % text)
 
 
 def _index_candidates(candidates):

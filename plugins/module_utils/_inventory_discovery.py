@@ -21,10 +21,15 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import ACCOUNT_ATTRIBUTES
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import (
+    ACCOUNT_ATTRIBUTES,
+    AccountError,
+    parse_account_reference,
+)
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
     MAX_FILTER_TERMS,
     batched_or_filters,
+    domain_of_dn,
     escape_filter_value,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
@@ -39,7 +44,13 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
     validate_port,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import HOLDER_ATTRIBUTES, search_holders
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import DEFAULT_PORT
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import (
+    DEFAULT_PORT,
+    DYNAMIC_PORT,
+    instance_key_from_name,
+    static_port,
+    virtual_account,
+)
 
 # One search for every holder of an MSSQLSvc SPN. A prefix search of
 # servicePrincipalName is not indexed, which the audit avoids; discovery runs
@@ -64,9 +75,10 @@ def discover(client, request, _check_mode=False):
                                     DISCOVERY_ATTRIBUTES)
     scps = read_service_connection_points(client) if request["service_connection_points"] else []
     domain = client.own_domain()
-    hosts = spn_hosts(holders, scps, domain.get("dns"))
+    domains = client.domains()
+    hosts = spn_hosts(holders, scps, domain.get("dns"), domains)
     computers = find_computers(client, hosts, request["search_scope"] == "forest") if hosts else []
-    draft = draft_inventory(holders, scps, computers, domain.get("dns"))
+    draft = draft_inventory(holders, scps, computers, domain.get("dns"), domains)
     draft.update(search_scope=scope, ldap_round_trips=client.round_trips, ldap_binds=client.binds)
     return draft
 
@@ -114,14 +126,14 @@ def scp_instance(scp):
     """What a service connection point says: dict(host, instance, port,
     service_account, dn); any of them None when it does not say."""
     name = _first(scp.get("mS-SQL-Name"))
-    host_part, _sep, instance = (name or "").partition("\\")
+    host_part, instance = instance_key_from_name(name) if name else (None, None)
     host = _first(scp.get("serviceDNSName")) or host_part or None
     try:
         host = validate_hostname(host) if host else None
     except SpnError:
         host = None
     try:
-        instance = validate_instance_name(instance) if instance else (DEFAULT_INSTANCE if name else None)
+        instance = validate_instance_name(instance) if instance else None
     except SpnError:
         instance = None
     port = None
@@ -135,27 +147,55 @@ def scp_instance(scp):
                 service_account=_first(scp.get("mS-SQL-ServiceAccount")))
 
 
-def spn_hosts(accounts, scps, domain_dns):
+def spn_hosts(accounts, scps, domain_dns, domains=()):
     """The host FQDNs the SPNs and service connection points name (short
     names resolved as draft_inventory does); what find_computers looks for."""
     spns, _unparsed = mssql_spns(accounts)
-    names = [spn.host for spn, _account in spns] + [i["host"] for i in map(scp_instance, scps) if i["host"]]
-    fqdns = _fqdn_map(names, domain_dns)
-    return sorted(set(fqdns.values()))
+    scp_instances = [scp_instance(scp) for scp in scps]
+    names = _HostNames(spns, scp_instances, domain_dns, domains)
+    found = {names.resolve(spn.host, account.dn, account.sid)[0] for spn, account in spns}
+    found.update(names.resolve(i["host"], i["dn"])[0] for i in scp_instances if i["host"])
+    return sorted(found)
 
 
-def _fqdn_map(names, domain_dns):
-    """{name: FQDN}: a short name maps to the FQDN with that first label
-    (the first in order when several do), or to name.domain when none."""
-    fqdns = sorted({name.lower() for name in names if "." in name})
-    by_short = {}
-    for fqdn in fqdns:
-        by_short.setdefault(short_host_name(fqdn), []).append(fqdn)
-    mapping = {fqdn: fqdn for fqdn in fqdns}
-    for name in {name.lower() for name in names if "." not in name}:
-        known = by_short.get(name)
-        mapping[name] = known[0] if known else ("%s.%s" % (name, domain_dns) if domain_dns else name)
-    return mapping
+class _HostNames:
+    """The FQDN a host name in an SPN or a service connection point stands
+    for. A short name (sql1) stands for a known FQDN with that first label:
+    the one whose FQDN SPNs the same account holds, else the one in the
+    holder's own domain (by its DN), else the first; with none known, for
+    name.<the holder's domain>. The same short name may be a host of each
+    domain, and one holder's SPNs are one host's more often than not."""
+
+    def __init__(self, spns, scp_instances, domain_dns, domains=()):
+        self.domain_dns = domain_dns
+        self.domains = list(domains)
+        self.by_short = {}
+        for fqdn in sorted({spn.host for spn, _a in spns if "." in spn.host}
+                           | {i["host"] for i in scp_instances if i["host"] and "." in i["host"]}):
+            self.by_short.setdefault(short_host_name(fqdn), []).append(fqdn)
+        self.held = {}
+        for spn, account in spns:
+            if "." in spn.host:
+                self.held.setdefault(account.sid, set()).add(spn.host)
+
+    def resolve(self, name, dn, sid=None):
+        """(FQDN, guess or None) for ``name`` named by the object ``dn``
+        (an SPN's holder, or a service connection point)."""
+        if "." in name:
+            return name, None
+        domain = domain_of_dn(self.domains, dn) if dn else None
+        domain_dns = (domain or {}).get("dns") or self.domain_dns
+        known = self.by_short.get(name)
+        if not known:
+            return ("%s.%s" % (name, domain_dns) if domain_dns else name), None
+        held = [fqdn for fqdn in known if fqdn in self.held.get(sid, ())]
+        in_domain = [fqdn for fqdn in known if domain_dns and fqdn.endswith("." + domain_dns)]
+        fqdn = ([f for f in held if f in in_domain] or held or in_domain or known)[0]
+        if len(known) == 1:
+            return fqdn, None
+        why = ("the same account holds SPNs of this host" if fqdn in held else
+               "this host is in its domain" if fqdn in in_domain else "the first in order")
+        return fqdn, "%s is the first label of %s; placed here as %s" % (name, ", ".join(known), why)
 
 
 class _Host:
@@ -167,6 +207,9 @@ class _Host:
         self.ports = {}
         self.comments = []
         self.short_only = True
+        # What names this host by a short name that several hosts share:
+        # {(" on HOLDER" or "", why it was placed here): {SPN or SCP}}.
+        self.placed = {}
 
 
 class _SpnGroup:
@@ -188,20 +231,24 @@ class _SpnGroup:
         return found
 
 
-def draft_inventory(accounts, scps, computers, domain_dns):
+def draft_inventory(accounts, scps, computers, domain_dns, domains=()):
     """The draft inventory: dict(hosts, unparsed_spns, service_connection_points, summary).
     ``accounts``: the holders of MSSQLSvc SPNs (Account, _accounts.py);
     ``scps``: read_service_connection_points' dicts; ``computers``: the
     hosts' computer accounts (Account); ``domain_dns``: the connected
-    domain, for the FQDN of a host named only by short-name SPNs."""
+    domain, and ``domains`` the forest's (LdapClient.domains), for the FQDN
+    of a host named only by short-name SPNs (_HostNames)."""
     spns, unparsed = mssql_spns(accounts)
     scp_instances = [scp_instance(scp) for scp in scps]
-    fqdns = _fqdn_map([spn.host for spn, _a in spns] + [i["host"] for i in scp_instances if i["host"]], domain_dns)
+    names = _HostNames(spns, scp_instances, domain_dns, domains)
     hosts = {}
     for spn, account in spns:
-        host = hosts.setdefault(fqdns[spn.host], _Host(fqdns[spn.host]))
+        fqdn, why = names.resolve(spn.host, account.dn, account.sid)
+        host = hosts.setdefault(fqdn, _Host(fqdn))
         if "." in spn.host:
             host.short_only = False
+        if why:
+            host.placed.setdefault((" on " + account.name, why), set()).add(str(spn))
         if spn.port is not None:
             host.ports.setdefault(spn.port, _SpnGroup()).add(spn, account)
         else:
@@ -211,9 +258,14 @@ def draft_inventory(accounts, scps, computers, domain_dns):
                 group.bare = True
             else:
                 group.explicit = True
+    scps_by_host = {}
     for info in scp_instances:
         if info["host"]:
-            hosts.setdefault(fqdns[info["host"]], _Host(fqdns[info["host"]])).short_only = False
+            fqdn, why = names.resolve(info["host"], info["dn"])
+            scps_by_host.setdefault(fqdn, []).append(info)
+            hosts.setdefault(fqdn, _Host(fqdn)).short_only = False
+            if why:
+                hosts[fqdn].placed.setdefault(("", why), set()).add("the service connection point " + info["dn"])
     by_holder_hosts = {}
     for host in hosts.values():
         for group in list(host.names.values()) + list(host.ports.values()):
@@ -222,19 +274,20 @@ def draft_inventory(accounts, scps, computers, domain_dns):
     drafted = []
     for fqdn in sorted(hosts, key=_host_order):
         host = hosts[fqdn]
-        computer = _computer_of(fqdn, computers + [a for _s, a in spns if a.kind == "computer"])
+        computer, by_name_only = _computer_of(fqdn, computers + [a for _s, a in spns if a.kind == "computer"])
         instances, unassigned = _pair(host)
-        for info in scp_instances:
-            if info["host"] and fqdns[info["host"]] == fqdn:
-                _merge_scp(instances, info)
-        drafted.append(_host_draft(host, computer, instances, unassigned, by_holder_hosts, hosts))
-    duplicates = sorted({spn for host in drafted for instance in host["instances"] for spn in instance["duplicates"]})
+        for info in scps_by_host.get(fqdn, ()):
+            _merge_scp(instances, info)
+        drafted.append(_host_draft(host, computer, by_name_only, instances, unassigned, by_holder_hosts, hosts))
+    duplicates = {spn for host in drafted for instance in host["instances"] for spn in instance["duplicates"]}
+    duplicates.update(row["spn"] for host in drafted for row in host["unassigned_spns"] if len(row["holders"]) > 1)
     return dict(
         hosts=drafted,
         unparsed_spns=unparsed,
         service_connection_points=scp_instances,
+        # SPNs, not (SPN, holder) pairs: a duplicated SPN counts once.
         summary=dict(hosts=len(drafted), instances=sum(len(h["instances"]) for h in drafted),
-                     spns=len(spns), duplicate_spns=len(duplicates),
+                     spns=len({str(spn) for spn, _a in spns}), duplicate_spns=len(duplicates),
                      service_connection_points=len(scp_instances)),
     )
 
@@ -252,9 +305,11 @@ def _pair(host):
     """The host's instances: each instance name with the port its holder
     also holds. Per holder (most SPNs first), its names not yet placed and
     its ports not yet placed are paired in order, the default instance
-    first and ports ascending. Ports left over make the default instance
-    when the host has none (a port SPN names no instance); the rest are
-    returned as unassigned. Returns ([instance dict], [port])."""
+    first and ports ascending. A port left over whose holders hold no
+    instance name of this host (a port SPN names no instance) gives the
+    default instance its port, or makes it when the host has none, 1433
+    first; the rest (an old port of a named instance, ...) are returned as
+    unassigned. Returns ([instance dict], [port])."""
     holders = {}
     for group in list(host.names.values()) + list(host.ports.values()):
         holders.update(group.holders())
@@ -278,10 +333,18 @@ def _pair(host):
         for name in names[len(ports):]:
             instances[name] = dict(name=name, port=None, port_from=None, ambiguous=False)
     leftover = sorted(set(host.ports) - paired_ports)
-    if leftover and DEFAULT_INSTANCE not in instances:
-        instances[DEFAULT_INSTANCE] = dict(name=DEFAULT_INSTANCE, port=leftover[0], port_spn=True, port_from=None,
+    named_holders = {sid for name, group in host.names.items() if name != DEFAULT_INSTANCE
+                     for sid in group.holders()}
+    free = sorted((port for port in leftover if not named_holders & set(host.ports[port].holders())),
+                  key=lambda port: (port != DEFAULT_PORT, port))
+    default = instances.get(DEFAULT_INSTANCE)
+    if free and default is None:
+        instances[DEFAULT_INSTANCE] = dict(name=DEFAULT_INSTANCE, port=free[0], port_spn=True, port_from=None,
                                            ambiguous=False, from_port_only=True)
-        leftover = leftover[1:]
+        leftover.remove(free[0])
+    elif free and default["port"] is None:
+        default.update(port=free[0], port_spn=True, leftover_port=True)
+        leftover.remove(free[0])
     return [instances[name] for name in sorted(instances, key=_instance_order)], leftover
 
 
@@ -299,20 +362,31 @@ def _merge_scp(instances, info):
 
 
 def _computer_of(fqdn, computers):
-    """The host's own computer account among ``computers``, or None."""
+    """(the host's own computer account among ``computers`` or None, whether
+    only its name matched): by dNSHostName, by its HOST/ SPN, else by the
+    account name find_computers also searched (the host's short name and
+    $), when its dNSHostName names no other host."""
+    computers = [account for account in computers if account.kind == "computer"]
     for account in computers:
-        if account.kind == "computer" and (account.dns_host_name or "").lower() == fqdn:
-            return account
+        if (account.dns_host_name or "").lower() == fqdn:
+            return account, False
     for account in computers:
-        if account.kind == "computer" and ("host/%s" % fqdn) in [spn.lower() for spn in account.spns]:
-            return account
-    return None
+        if ("host/%s" % fqdn) in [spn.lower() for spn in account.spns]:
+            return account, False
+    for account in computers:
+        if account.sam_account_name.lower() == computer_account_name(fqdn) and not account.dns_host_name:
+            return account, True
+    return None, False
 
 
-def _host_draft(host, computer, instances, unassigned, by_holder_hosts, hosts):
-    comments = []
+def _host_draft(host, computer, by_name_only, instances, unassigned, by_holder_hosts, hosts):
+    comments = ["guess: %s%s: %s" % (", ".join(sorted(named)), holder, why)
+                for (holder, why), named in sorted(host.placed.items())]
     if host.short_only:
         comments.append("guess: only short-name SPNs name this host; its FQDN is a guess (the domain's suffix)")
+    if by_name_only:
+        comments.append("guess: the computer account %s has this host's short name but no DNS host name nor a HOST/ "
+                        "SPN of %s: that it is this host, and so this FQDN, is a guess" % (computer.name, host.fqdn))
     if computer is None:
         others = sorted({other for group in list(host.names.values()) + list(host.ports.values())
                          for sid in group.holders() for other in by_holder_hosts.get(sid, ())
@@ -364,18 +438,23 @@ def _instance_draft(host, computer, found):
                      % ", ".join(scp["dn"] for scp in found["scps"]))
     port = found["port"]
     if port is None:
-        if name == DEFAULT_INSTANCE:
-            port = DEFAULT_PORT
-            comments["port"].append("guess: no port SPN; %d is the default instance's default port" % DEFAULT_PORT)
+        port = static_port(name, None)
+        if port is not None:
+            comments["port"].append("guess: no port SPN; %d is the default instance's default port" % port)
         else:
-            port = "dynamic"
-            comments["port"].append("guess: no port SPN; write the instance's static TCP port, or leave dynamic")
+            port = DYNAMIC_PORT
+            comments["port"].append("guess: no port SPN; write the instance's static TCP port, or leave %s"
+                                    % DYNAMIC_PORT)
     elif found.get("port_from_scp"):
         comments["port"].append("guess: no port SPN; the port of its service connection point")
     elif found.get("scp_only"):
         comments["port"].append("guess: the port of its service connection point")
     elif found.get("from_port_only"):
         comments["port"].append("guess: from %s" % _spn_list(host.ports[port].spns))
+    elif found.get("leftover_port"):
+        comments["port"].append(
+            "guess: from %s on %s, which holds no instance name of this host; the default instance has no port SPN "
+            "of its own" % (_spn_list(host.ports[port].spns), ", ".join(_names(host.ports[port].holders()))))
     elif found["ambiguous"]:
         comments["port"].append(
             "guess: %s holds ports %s and instances %s of this host, paired in order: check the instance's port "
@@ -410,6 +489,13 @@ def _service_account(fqdn, computer, name, counts, accounts, found, comments):
     if not counts:
         from_scp = next((scp["service_account"] for scp in found.get("scps", []) if scp["service_account"]), None)
         if from_scp:
+            try:
+                parse_account_reference(from_scp, fqdn)
+            except AccountError as error:
+                comments["service_account"].append(
+                    "its service connection point names no usable service account (%s): write the instance's "
+                    "service account, then uncomment" % error)
+                return None, None
             comments["service_account"].append("guess: as its service connection point says")
             return from_scp, None
         comments["service_account"].append("no SPN holder: write the instance's service account, then uncomment")
@@ -421,7 +507,7 @@ def _service_account(fqdn, computer, name, counts, accounts, found, comments):
         comments["service_account"].append("guess: holds the instance's SPNs today")
         return holder.name, holder.name
     if holder.kind == "computer" and computer is not None and holder.sid == computer.sid:
-        virtual = "NT SERVICE\\%s" % ("MSSQLSERVER" if name == DEFAULT_INSTANCE else "MSSQL$" + name)
+        virtual = virtual_account(name)
         comments["service_account"].append(
             "guess: the SPNs are on the host's computer account %s: SQL Server runs as a virtual account (%s, the "
             "installer's default), LocalSystem or NETWORK SERVICE, or these SPNs are stale, from when it did: write "

@@ -302,9 +302,7 @@ class DirectoryClient:
 
     def domain_of(self, dn):
         """The forest domain holding ``dn`` (longest matching suffix)."""
-        folded = dn.lower()
-        matches = [d for d in self.domains() if folded.endswith(d["dn"].lower())]
-        return max(matches, key=lambda d: len(d["dn"])) if matches else None
+        return domain_of_dn(self.domains(), dn)
 
     def global_catalog_is_domain(self):
         """Whether forest-wide searches go to this domain's own partition (a
@@ -314,6 +312,14 @@ class DirectoryClient:
     def own_domain(self):
         return self.domain_of(self.default_naming_context) or dict(
             dn=self.default_naming_context, netbios=None, dns=None)
+
+
+def domain_of_dn(domains, dn):
+    """The domain among ``domains`` (LdapClient.domains' dicts) holding
+    ``dn``: the longest matching suffix; None when none does."""
+    folded = dn.lower()
+    matches = [d for d in domains if folded.endswith(d["dn"].lower())]
+    return max(matches, key=lambda d: len(d["dn"])) if matches else None
 
 
 # What a connection closed or reset by the far end says (ssl, socket, ldap3).

@@ -183,6 +183,18 @@ def static_port(instance, port):
     return validate_port(port, "port")
 
 
+def windows_service_name(instance):
+    """The Windows service of a Database Engine instance: MSSQLSERVER for
+    the default instance, MSSQL$NAME for a named one."""
+    return DEFAULT_INSTANCE if instance == DEFAULT_INSTANCE else "MSSQL$%s" % instance
+
+
+def virtual_account(instance):
+    """The instance's virtual account, the installer's default service
+    account: NT SERVICE\\ and its Windows service name."""
+    return "NT SERVICE\\%s" % windows_service_name(instance)
+
+
 def instance_key(host, instance=None):
     """An instance folded for comparison however it is written: (host,
     INSTANCE), the default instance as MSSQLSERVER whether named or not."""

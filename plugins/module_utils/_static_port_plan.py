@@ -16,6 +16,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import (
     validate_instance_name,
     validate_port,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import windows_service_name
 
 INSTANCE_OPTIONS = dict(
     instance=dict(type="str", default=DEFAULT_INSTANCE),
@@ -43,11 +44,6 @@ class PortRequest:
     @property
     def service(self):
         return windows_service_name(self.instance)
-
-
-def windows_service_name(instance):
-    """The Windows service of a Database Engine instance."""
-    return "MSSQLSERVER" if instance == DEFAULT_INSTANCE else "MSSQL$%s" % instance
 
 
 def validate_static_port(params):

@@ -18,13 +18,19 @@ description:
     role C(sqlauth.kerberos.inventory_draft) (playbook C(playbooks/discover.yml)) writes into the inventory files.
   - "Grouping: a C(host:NAME) SPN names a named instance; a bare C(host) SPN is taken as the default instance (a
     guess); a C(host:port) SPN is paired with an instance name held by the same account (in order, default instance
-    first, when one account holds several); port SPNs left over make the default instance when the host has none,
-    the rest are listed as unassigned. Short-name SPNs join the host with that first label."
+    first, when one account holds several). A port SPN left over whose holders hold no instance name on the host
+    gives the default instance its port, or makes the default instance when the host has none; the rest (an old
+    port of a named instance, say) are listed as unassigned. A short-name SPN joins the host with that first label
+    whose SPNs the same account holds, else the one in its holder's domain (a C(guess:) when several hosts have
+    that label); with none known, C(name.<holder's domain>)."
   - "The service account is the account that holds most of the instance's SPNs: a user or gMSA is written by name;
     the host's own computer account becomes the instance's virtual account (C(NT SERVICE\\MSSQLSERVER) or
     C(NT SERVICE\\MSSQL$NAME)), with a comment that it may be LocalSystem, NETWORK SERVICE, or stale SPNs. Every
     holder of a duplicated SPN is named."
-  - A host without a computer account of its name is flagged as a possible availability group listener or DNS alias.
+  - A service account a service connection point names is checked as an account name; one that is not (text, or a
+    template, where a name belongs) leaves the instance without one, so the role writes it commented out.
+  - A host without a computer account of its name is flagged as a possible availability group listener or DNS alias;
+    a computer account found only by its name (no DNS host name, no C(HOST/) SPN of the host) is a C(guess:).
   - Read-only. The SPN search is a prefix search of servicePrincipalName, which no index serves; it runs once per
     discovery (0.16 s over 1,000 accounts on the lab's DC).
 author:
@@ -128,7 +134,9 @@ service_connection_points:
   type: list
   elements: dict
 summary:
-  description: Counts of C(hosts), C(instances), MSSQLSvc C(spns), C(duplicate_spns) and C(service_connection_points).
+  description:
+    - Counts of C(hosts), C(instances), distinct MSSQLSvc C(spns), C(duplicate_spns) (SPNs held by more than one
+      account, unassigned port SPNs included) and C(service_connection_points).
   returned: success
   type: dict
   sample: {hosts: 12, instances: 17, spns: 58, duplicate_spns: 1, service_connection_points: 0}

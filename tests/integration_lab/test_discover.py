@@ -8,6 +8,7 @@ own (an mS-SQL-SQLServer object under SQL7, which has no MSSQLSvc SPN) and
 removes it afterwards. "Wrote nothing": the rootDSE highestCommittedUSN."""
 import json
 import re
+import shutil
 
 import pytest
 import yaml
@@ -180,6 +181,22 @@ def test_existing_files_are_kept_unless_forced(lab, discovered):
                                                            "inventory_draft_force": True}, env=lab.ldap_env)
     assert run.returncode == 0 and run.changed, run.output
     assert "reviewed by a DBA" not in reviewed.read_text()
+
+
+def test_a_new_hosts_file_is_not_written_while_hosts_yml_is_kept(lab, discovered, tmp_path):
+    """A host_vars file of a host the kept hosts.yml does not list would
+    never be read: it is listed instead of written."""
+    output_dir = tmp_path / "inventory"
+    shutil.copytree(discovered["dir"], output_dir)
+    fqdn = discovered["result"]["hosts"][-1]["fqdn"]
+    new_host = output_dir / "host_vars" / ("%s.yml" % fqdn)
+    new_host.unlink()
+    run = run_playbook(DISCOVER, "localhost,", extra_vars={"inventory_draft_output_dir": str(output_dir)},
+                       env=lab.ldap_env)
+    assert run.returncode == 0 and run.changed == 0, run.output
+    assert not new_host.exists()
+    assert re.search(r"the kept hosts.yml does not list them.*: host_vars/%s\.yml" % re.escape(fqdn), run.output), \
+        run.output
 
 
 def test_check_mode_writes_no_file(lab, tmp_path):

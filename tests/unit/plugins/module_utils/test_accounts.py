@@ -128,6 +128,13 @@ def test_local_accounts_are_rejected(text, host):
         parse_account_reference(text, host)
 
 
+@pytest.mark.parametrize("text", ["CORP\\{{ q('pipe','id') }}", "{{q('pipe','id')}}", "CORP\\svc*", "CORP\\a\nb"])
+def test_names_with_characters_a_sam_account_name_cannot_have_are_rejected(text):
+    # DOMAIN\\name too: discovery checks what a service connection point says with this parser.
+    with pytest.raises(AccountError, match="contains characters a sAMAccountName cannot have"):
+        parse_account_reference(text, HOST)
+
+
 def test_host_name_prefix_is_only_local_for_that_host():
     # SQL01\x is a local account on sql01, a domain named SQL01 anywhere else.
     assert parse_account_reference("SQL01\\sqlsvc", "sql02.corp.example.com").kind == "sam"

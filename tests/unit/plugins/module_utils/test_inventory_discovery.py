@@ -7,6 +7,11 @@ to a draft inventory, every inference marked as a guess."""
 from __future__ import annotations
 
 import itertools
+import pathlib
+
+import pytest
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import Account
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._inventory_discovery import (
@@ -18,15 +23,20 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._inventory_discov
 
 _RIDS = itertools.count(1100)
 DOMAIN = "corp.example.com"
+# LdapClient.domains() of a forest of two domains.
+DOMAINS = [dict(dn="DC=corp,DC=example,DC=com", netbios="CORP", dns="corp.example.com"),
+           dict(dn="DC=emea,DC=corp,DC=example,DC=com", netbios="EMEA", dns="emea.corp.example.com")]
+ROLE_TEMPLATES = pathlib.Path(__file__).resolve().parents[4] / "roles" / "inventory_draft" / "templates"
 
 
-def account(name, spns, kind="user", dns_host_name=None):
+def account(name, spns, kind="user", dns_host_name=None, domain="CORP"):
     classes = {"user": ["top", "person", "organizationalPerson", "user"],
                "computer": ["top", "person", "organizationalPerson", "user", "computer"],
                "gmsa": ["top", "person", "organizationalPerson", "user", "computer",
                         "msDS-GroupManagedServiceAccount"]}[kind]
-    return Account(dn="CN=%s,CN=Users,DC=corp,DC=example,DC=com" % name.rstrip("$"),
-                   sid="S-1-5-21-1-2-3-%d" % next(_RIDS), sam_account_name=name, domain_netbios="CORP",
+    suffix = next(d["dn"] for d in DOMAINS if d["netbios"] == domain)
+    return Account(dn="CN=%s,CN=Users,%s" % (name.rstrip("$"), suffix),
+                   sid="S-1-5-21-1-2-3-%d" % next(_RIDS), sam_account_name=name, domain_netbios=domain,
                    object_classes=classes, dns_host_name=dns_host_name, spns=list(spns))
 
 
@@ -36,7 +46,7 @@ def computer(short, spns=()):
 
 
 def draft(accounts, scps=(), computers=()):
-    return draft_inventory(accounts, list(scps), list(computers), DOMAIN)
+    return draft_inventory(accounts, list(scps), list(computers), DOMAIN, DOMAINS)
 
 
 def host(result, fqdn):
@@ -234,3 +244,140 @@ def test_a_service_connection_point_of_an_spn_instance_is_noted_and_gives_a_miss
 def test_nothing_found_is_an_empty_draft():
     assert draft([]) == dict(hosts=[], unparsed_spns=[], service_connection_points=[],
                              summary=dict(hosts=0, instances=0, spns=0, duplicate_spns=0, service_connection_points=0))
+
+
+def test_a_short_name_spn_joins_the_host_its_holder_holds_spns_of():
+    svc_a = account("svcA", ["MSSQLSvc/sql1.corp.example.com:1433"])
+    svc_b = account("svcB", ["MSSQLSvc/sql1.emea.corp.example.com:1433", "MSSQLSvc/sql1:1433", "MSSQLSvc/sql1"],
+                    domain="EMEA")
+    result = draft([svc_a, svc_b])
+    assert [h["fqdn"] for h in result["hosts"]] == ["sql1.corp.example.com", "sql1.emea.corp.example.com"]
+    corp = instances(result, "sql1.corp.example.com")["MSSQLSERVER"]
+    assert (corp["spns"], corp["service_account"]) == (["MSSQLSvc/sql1.corp.example.com:1433"], "CORP\\svcA")
+    emea = instances(result, "sql1.emea.corp.example.com")["MSSQLSERVER"]
+    assert emea["spns"] == ["MSSQLSvc/sql1", "MSSQLSvc/sql1.emea.corp.example.com:1433", "MSSQLSvc/sql1:1433"]
+    assert emea["duplicates"] == [] and emea["service_account"] == "EMEA\\svcB"
+    # More than one host has that first label: where the short SPNs went is a guess.
+    assert host(result, "sql1.emea.corp.example.com")["comments"][0] == (
+        "guess: MSSQLSvc/sql1, MSSQLSvc/sql1:1433 on EMEA\\svcB: sql1 is the first label of sql1.corp.example.com, "
+        "sql1.emea.corp.example.com; placed here as the same account holds SPNs of this host")
+    assert not any("first label" in line for line in host(result, "sql1.corp.example.com")["comments"])
+
+
+def test_a_short_name_spn_goes_to_its_holders_domain():
+    svc_a = account("svcA", ["MSSQLSvc/sql1.corp.example.com:1433"])
+    svc_b = account("svcB", ["MSSQLSvc/sql1.emea.corp.example.com:1433"], domain="EMEA")
+    svc_c = account("svcC", ["MSSQLSvc/sql1:HR"], domain="EMEA")
+    result = draft([svc_a, svc_b, svc_c])
+    assert "HR" in instances(result, "sql1.emea.corp.example.com")
+    assert "placed here as this host is in its domain" in host(result, "sql1.emea.corp.example.com")["comments"][0]
+    # No FQDN known: the holder's domain, not the connected one.
+    only_short = draft([account("svcD", ["MSSQLSvc/legacy:1433"], domain="EMEA")])
+    assert [h["fqdn"] for h in only_short["hosts"]] == ["legacy.emea.corp.example.com"]
+    assert spn_hosts([svc_a, svc_b, svc_c], [], DOMAIN, DOMAINS) == [
+        "sql1.corp.example.com", "sql1.emea.corp.example.com"]
+
+
+def test_a_stale_holders_old_port_makes_no_default_instance():
+    current = account("svcNew", ["MSSQLSvc/sql1.corp.example.com:INST1", "MSSQLSvc/sql1.corp.example.com:1500"])
+    stale = account("svcOld", ["MSSQLSvc/sql1.corp.example.com:INST1", "MSSQLSvc/sql1.corp.example.com:1600"])
+    result = draft([current, stale], computers=[computer("sql1")])
+    found = instances(result, "sql1.corp.example.com")
+    assert list(found) == ["INST1"]
+    assert (found["INST1"]["port"], found["INST1"]["service_account"]) == (1500, "CORP\\svcNew")
+    assert host(result, "sql1.corp.example.com")["unassigned_spns"] == [
+        dict(spn="MSSQLSvc/sql1.corp.example.com:1600", holders=["CORP\\svcOld"])]
+
+
+def test_a_port_on_another_account_gives_the_default_instance_its_port():
+    bare = account("svcA", ["MSSQLSvc/sql1.corp.example.com"])
+    port = account("svcB", ["MSSQLSvc/sql1.corp.example.com:1433"])
+    result = draft([bare, port], computers=[computer("sql1")])
+    default = instances(result, "sql1.corp.example.com")["MSSQLSERVER"]
+    assert default["port"] == 1433
+    assert default["comments"]["port"] == [
+        "guess: from MSSQLSvc/sql1.corp.example.com:1433 on CORP\\svcB, which holds no instance name of this host; "
+        "the default instance has no port SPN of its own"]
+    assert host(result, "sql1.corp.example.com")["unassigned_spns"] == []
+
+
+def test_the_summary_counts_spns_and_duplicates_among_unassigned_ports():
+    svc = account("sqlsvc1", ["MSSQLSvc/sql1.corp.example.com:1433", "MSSQLSvc/sql1.corp.example.com:HR",
+                              "MSSQLSvc/sql1.corp.example.com:1435"])
+    old = account("sqlsvc1old", ["MSSQLSvc/sql1.corp.example.com:HR", "MSSQLSvc/sql1.corp.example.com:1435"])
+    result = draft([svc, old], computers=[computer("sql1")])
+    hr = instances(result, "sql1.corp.example.com")["HR"]
+    assert hr["duplicates"] == ["MSSQLSvc/sql1.corp.example.com:HR"]
+    assert host(result, "sql1.corp.example.com")["unassigned_spns"] == [
+        dict(spn="MSSQLSvc/sql1.corp.example.com:1435", holders=["CORP\\sqlsvc1", "CORP\\sqlsvc1old"])]
+    assert result["summary"]["duplicate_spns"] == 2 and result["summary"]["spns"] == 3
+    only = draft([account("a", ["MSSQLSvc/sql2.corp.example.com:1435"]),
+                  account("b", ["MSSQLSvc/sql2.corp.example.com:1435"])])
+    assert (only["summary"]["duplicate_spns"], only["summary"]["spns"]) == (1, 1)
+
+
+def test_a_computer_found_by_its_account_name_only_is_a_guess():
+    nameless = account("SQL6$", [], "computer")
+    result = draft([account("svc", ["MSSQLSvc/sql6.corp.example.com:1433"])], computers=[nameless])
+    drafted = host(result, "sql6.corp.example.com")
+    assert drafted["computer_account"] == "CORP\\SQL6$"
+    assert any(line.startswith("guess: the computer account CORP\\SQL6$ has this host's short name")
+               for line in drafted["comments"])
+    # Another host's computer of the same short name is not this one.
+    other = account("SQL6$", [], "computer", "sql6.emea.corp.example.com", domain="EMEA")
+    assert host(draft([account("svc", ["MSSQLSvc/sql6.corp.example.com:1433"])], computers=[other]),
+                "sql6.corp.example.com")["computer_account"] is None
+
+
+def test_a_service_connection_points_account_that_is_no_account_is_commented_out():
+    scp = dict(SCP, **{"mS-SQL-ServiceAccount": ["CORP\\{{ q('pipe','id') }}"]})
+    reports = instances(draft([], scps=[scp]), "sql7.corp.example.com")["REPORTS"]
+    assert (reports["service_account"], reports["enabled"]) == (None, False)
+    assert reports["comments"]["service_account"][0].startswith(
+        "its service connection point names no usable service account (")
+
+
+def render(template, **variables):
+    """The role's template rendered as the template action renders it."""
+    templar = Templar(loader=DataLoader(), variables=variables).copy_with_new_env(searchpath=[str(ROLE_TEMPLATES)])
+    return templar.template(trust_as_template((ROLE_TEMPLATES / template).read_text()), escape_backslashes=False,
+                            overrides=dict(trim_blocks=True, lstrip_blocks=False))
+
+
+def load_as_host_vars(path):
+    """The file read and templated as host_group_vars and a play do: every
+    string of host_vars is a trusted template."""
+    loader = DataLoader()
+    data = loader.load_from_file(str(path), cache="none", unsafe=True, trusted_as_template=True)
+    return Templar(loader=loader, variables={}).template(data)
+
+
+@pytest.mark.parametrize("sam_account_name", [
+    "{{q('pipe','touch PWNED')}}",
+    "svc{% set x = q('pipe', 'touch PWNED') %}",
+    "svc{# q('pipe', 'touch PWNED') #}",
+    "#jinja2:variable_start_string:'[[',variable_end_string:']]'\n[[ q('pipe','touch PWNED') ]]",
+    "sqlsvc\n",
+    "yes",
+    "svc: x # y",
+])
+def test_text_from_ad_never_runs_as_a_template(tmp_path, monkeypatch, sam_account_name):
+    monkeypatch.chdir(tmp_path)
+    holder = account(sam_account_name, ["MSSQLSvc/sql1.corp.example.com:1433"])
+    scp = dict(SCP, **{"mS-SQL-ServiceAccount": ["CORP\\{{ q('pipe','touch PWNED') }}"],
+                       "dn": "CN=SQL7-REPORTS\n{{ q('pipe','touch PWNED') }},CN=SQL7,DC=corp,DC=example,DC=com"})
+    result = draft([holder], scps=[scp], computers=[computer("sql1")])
+    hosts_yml = tmp_path / "hosts.yml"
+    hosts_yml.write_text(render("hosts.yml.j2", inventory_draft_discovered=result))
+    assert list(load_as_host_vars(hosts_yml)["sql_servers"]["hosts"]) == [
+        "sql1.corp.example.com", "sql7.corp.example.com"]
+    for drafted in result["hosts"]:
+        path = tmp_path / ("%s.yml" % drafted["fqdn"])
+        path.write_text(render("host_vars.yml.j2", inventory_draft_host=drafted))
+        loaded = load_as_host_vars(path)
+        assert list(loaded) == ["sqlauth_instances"], path.read_text()
+        assert loaded["sqlauth_instances"] == [
+            dict(instance=i["instance"], port=i["port"], service_account=i["service_account"])
+            for i in drafted["instances"] if i["enabled"]], path.read_text()
+    assert instances(result, "sql1.corp.example.com")["MSSQLSERVER"]["service_account"] == "CORP\\" + sam_account_name
+    assert not (tmp_path / "PWNED").exists()

@@ -19,8 +19,8 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._static_port_plan
     PortRequest,
     StaticPortError,
     validate_static_port,
-    windows_service_name,
 )
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._sql_instances import windows_service_name
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._static_port_windows import (
     SQL_SERVER_ROOTS,
     TcpLayout,
