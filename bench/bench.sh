@@ -91,3 +91,10 @@ in_netns env ANSIBLE_COLLECTIONS_PATH="$collections" PYTHONPATH="$collections" \
 step "dns_facts over 1,000 instances' names, next to bare DNS queries of the same names"
 in_netns env ANSIBLE_COLLECTIONS_PATH="$collections" PYTHONPATH="$collections" \
     "$venv/bin/python" "$repo/bench/dns_bench.py" --lab "$lab"
+step "the fix path (site.yml against one ldapmodify) and the whole drift report"
+quick=()
+for argument in "$@"; do
+    if [ "$argument" = "--quick" ]; then quick=(--quick); fi
+done
+in_netns env ANSIBLE_COLLECTIONS_PATH="$collections" PYTHONPATH="$collections" PATH="$venv/bin:$PATH" \
+    "$venv/bin/python" "$repo/bench/fixpath.py" --lab "$lab" "${quick[@]}"

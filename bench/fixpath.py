@@ -506,11 +506,12 @@ def count_by_attribute(changes):
 
 def ldap_counts(connections):
     """Totals of the relay's connections: requests by operation, modifies,
-    failed writes, and retries (a modify of an entry's attribute that an
-    earlier modify of the run already wrote)."""
+    failed writes, retries (a modify of an entry's attribute whose last
+    modify in the run failed) and repeats (one that an earlier, successful
+    modify of the run already wrote: a second write of the same value set)."""
     totals = {"connections": len(connections), "binds": 0, "searches": 0, "modifies": 0, "other": 0,
-              "failed_writes": 0, "retries": 0}
-    seen = set()
+              "failed_writes": 0, "retries": 0, "repeats": 0}
+    last = {}
     for connection in sorted(connections, key=lambda c: c["opened"]):
         for name, count in connection["requests"].items():
             key = {"bind": "binds", "search": "searches", "modify": "modifies"}.get(name)
@@ -522,11 +523,16 @@ def ldap_counts(connections):
         for (dn, attributes), code in zip(connection["modifies"], connection["write_results"]):
             if code != 0 and len(totals.setdefault("failed_examples", [])) < 5:
                 totals["failed_examples"].append([dn, [a for dummy, a in attributes], code])
-        for dn, attributes in connection["modifies"]:
+        codes = connection["write_results"] + [None] * len(connection["modifies"])
+        for (dn, attributes), code in zip(connection["modifies"], codes):
             keys = {(dn.lower(), attribute.lower()) for dummy, attribute in attributes}
-            if keys & seen:
+            before = [last[key] for key in keys if key in last]
+            if any(result != 0 for result in before):
                 totals["retries"] += 1
-            seen |= keys
+            elif before:
+                totals["repeats"] += 1
+            for key in keys:
+                last[key] = code
     return {"totals": totals}
 
 
@@ -661,7 +667,7 @@ def markdown(results, checks, context, resets):
         row("%s: DC CPU, s (loopback)" % name, lambda s: fmt(kind("%s@%d" % (name, s)).get("dc_cpu_s")))
         row("%s: highestCommittedUSN delta" % name,
             lambda s: "/".join(map(str, kind("%s@%d" % (name, s)).get("usn_delta") or [])))
-        for field in ("searches", "modifies", "retries", "failed_writes", "binds", "connections"):
+        for field in ("searches", "modifies", "retries", "repeats", "failed_writes", "binds", "connections"):
             row("%s: LDAP %s (relay count)" % (name, field.replace("_", " ")),
                 lambda s: str(((kind("%s@%d@wan" % (name, s)).get("ldap") or {}).get("totals") or {}).get(field, "-")))
     lines.append("")
@@ -720,6 +726,8 @@ def round_trips(task):
 def audit_targets(audit):
     checks = []
     kinds = audit["kinds"]
+    if not audit["sizes"]:
+        return checks
     small, large = min(audit["sizes"]), max(audit["sizes"])
     tasks_small = {t["task"]: t for t in (kinds.get("drift_report@%d@wan" % small) or {}).get("per_task") or []}
     tasks_large = (kinds.get("drift_report@%d@wan" % large) or {}).get("per_task") or []
