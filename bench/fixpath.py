@@ -43,7 +43,10 @@ from lab_env import read_env  # noqa: E402
 
 SIZES = (100, 1000)
 DEFAULT_REPEATS = {100: 3, 1000: 3}
-QUICK_REPEATS = {100: 1, 1000: 2}
+QUICK_REPEATS = {100: 1, 1000: 1}
+# --quick: the fix path at 100 instances and the drift report at 1,000, one round each.
+QUICK_SIZES = "100"
+QUICK_AUDIT_SIZES = "1000"
 RTT_MS = 10
 RELAY_PORT = 10637
 TIMEOUT = 1800
@@ -390,6 +393,7 @@ class FixBench:
         sample = self.measured(run)
         tasks = sample.pop("tasks")
         sample["write_phase_s"], sample["write_phase_tasks"] = write_phase(tasks)
+        sample["slowest_tasks"] = task_durations(tasks)[:8]
         if "connections" in sample:
             sample["per_task"] = per_task(tasks, sample.pop("connections"))
         return sample
@@ -585,6 +589,7 @@ def summarize(samples, sizes, prepared):
             "dc_cpu_s": describe([s["dc_cpu_s"] for s in items]),
             "usn_delta": sorted({s["usn_delta"] for s in items}),
             "ldap": items[-1].get("ldap"), "per_task": items[-1].get("per_task"),
+            "slowest_tasks": items[-1].get("slowest_tasks"),
             "ldap_all_rounds": sorted({json.dumps(s["ldap"]["totals"], sort_keys=True) for s in items if "ldap" in s}),
             "samples": items,
         }
@@ -670,6 +675,8 @@ def markdown(results, checks, context, resets):
         for field in ("searches", "modifies", "retries", "repeats", "failed_writes", "binds", "connections"):
             row("%s: LDAP %s (relay count)" % (name, field.replace("_", " ")),
                 lambda s: str(((kind("%s@%d@wan" % (name, s)).get("ldap") or {}).get("totals") or {}).get(field, "-")))
+    row("site.yml's slowest tasks, DC %d ms away, s" % RTT_MS, lambda s: "; ".join(
+        "%s %.1f" % (n.split(" : ")[-1], t) for t, n in (kind("site@%d@wan" % s).get("slowest_tasks") or [])[:5]))
     lines.append("")
     lines.append("Per module call (relay count, DC %d ms away; searches / modifies / retries):" % RTT_MS)
     lines.append("")
@@ -802,14 +809,18 @@ def audit_markdown(audit, checks):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lab", required=True)
-    parser.add_argument("--sizes", default="100,1000")
+    parser.add_argument("--sizes", help="fix path sizes among %s (default: all)" % (SIZES,))
     parser.add_argument("--repeats", type=int)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--audit-sizes", default="1000,5000", help="drift report sizes; empty: none")
+    parser.add_argument("--audit-sizes", help="drift report sizes (default 1000,5000); empty: none")
     parser.add_argument("--audit-repeats", type=int)
     parser.add_argument("--skip-fix", action="store_true", help="only the audit")
     parser.add_argument("--results", default=os.path.join(HERE, "results"))
     options = parser.parse_args()
+    if options.sizes is None:
+        options.sizes = QUICK_SIZES if options.quick else ",".join(map(str, SIZES))
+    if options.audit_sizes is None:
+        options.audit_sizes = QUICK_AUDIT_SIZES if options.quick else "1000,5000"
     audit_sizes = [int(s) for s in options.audit_sizes.split(",") if s]
     audit_repeats = {s: options.audit_repeats or (1 if options.quick else 3 if s < 5000 else 2) for s in audit_sizes}
     sizes = [] if options.skip_fix else [int(s) for s in options.sizes.split(",") if s]
