@@ -434,8 +434,8 @@ class FixBench:
                                         env=dict(self.relay_env(wan), SQLAUTH_BENCH_TIMING=timing), check=False)
             if result.returncode != 0:
                 with open(out, encoding="utf-8", errors="replace") as handle:
-                    raise Failure("%s over %d hosts exited %d:\n%s" % (kind, size, result.returncode,
-                                                                      handle.read()[-3000:]))
+                    raise Failure("%s over %d hosts exited %d:\n%s"
+                                  % (kind, size, result.returncode, handle.read()[-3000:]))
             with open(rusage, encoding="utf-8") as handle:
                 extra = {"max_rss_mb": int(handle.read().split()[-1]) / 1024.0}
             if kind == "drift_report":
@@ -837,8 +837,8 @@ def main():
                   % size, flush=True)
             bench.prepare(size)
             bench.generate_floor(size, base_usn)
-            print("fixpath: %d: %s" % (size, json.dumps({k: v for k, v in bench.prepared[size].items()
-                                                          if k not in ("first_site", "floor_dropped")})), flush=True)
+            shown = {k: v for k, v in bench.prepared[size].items() if k not in ("first_site", "floor_dropped")}
+            print("fixpath: %d: %s" % (size, json.dumps(shown)), flush=True)
         for size in audit_sizes:
             if size not in bench.prepared:
                 bench.prepare(size)
