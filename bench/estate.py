@@ -225,6 +225,30 @@ def inventory_entry(instance):
     return entry
 
 
+# Linked servers: every LINK_EVERY-th instance queries the one before it,
+# unless its account already delegates (classic constrained or unconstrained
+# delegation, from HEALTH_RATES): 2.5 % of the instances are front ends.
+LINK_EVERY = 40
+LINK_SKIPPED_HEALTH = ("protocol_transition", "unconstrained", "unconstrained_host")
+
+
+def sql_name(instance):
+    """The instance as SQL Server (and a linked_servers entry) names it."""
+    return instance["host"] if instance["instance"] == "MSSQLSERVER" else "%s\\%s" % (
+        instance["host"], instance["instance"])
+
+
+def linked_pairs(instances):
+    """[(front, back)] of these instances: the linked servers of the fix bench."""
+    by_index = {i["index"]: i for i in instances}
+    pairs = []
+    for front in instances:
+        back = by_index.get(front["index"] - 1)
+        if front["index"] % LINK_EVERY == 0 and back and front["health"] not in LINK_SKIPPED_HEALTH:
+            pairs.append((front, back))
+    return pairs
+
+
 def module_instances(instances):
     """spn_facts' ``instances`` option for these instances."""
     return [dict(inventory_entry(i), host=i["host"]) for i in instances]

@@ -179,3 +179,31 @@ def test_domain_checks():
     assert [c["status"] for c in domain_exposure_checks(dict(self_may_write_rbkcd=False,
                                                              machine_account_quota=0))] == ["ok", "ok"]
     assert domain_exposure_checks({}) == []
+
+
+def test_byte_identical_descriptors_are_parsed_once(monkeypatch):
+    """Accounts created alike share their descriptor's bytes: the exposure
+    audit parses each distinct one once (the benchmark's profile), and a
+    descriptor that does not parse is still an error naming the object."""
+    from ansible_collections.sqlauth.kerberos.plugins.module_utils import _exposure_audit
+    from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import DirectoryEntry
+    from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import SecurityDescriptorError
+
+    monkeypatch.setattr(_exposure_audit, "_DESCRIPTORS", {})
+    parsed = []
+    original = SecurityDescriptor.from_bytes
+
+    def counting(data):
+        parsed.append(data)
+        return original(data)
+
+    monkeypatch.setattr(_exposure_audit.SecurityDescriptor, "from_bytes", counting)
+    raw = base64.b64decode(CAPTURED["user_without_spn_write_aces"]["base64"])
+    entries = [DirectoryEntry("CN=svc%d,OU=SQL,DC=corp,DC=example,DC=com" % n, {"nTSecurityDescriptor": [raw]})
+               for n in range(3)]
+    descriptors = [_exposure_audit._descriptor(entry, "svc") for entry in entries]
+    assert len(parsed) == 1
+    assert all(d.to_bytes() == original(raw).to_bytes() for d in descriptors)
+    assert _exposure_audit._descriptor(DirectoryEntry("CN=x,DC=corp", {}), "x") is None
+    with pytest.raises(SecurityDescriptorError, match="CN=bad,DC=corp"):
+        _exposure_audit._descriptor(DirectoryEntry("CN=bad,DC=corp", {"nTSecurityDescriptor": [b"\x01\x00"]}), "bad")
