@@ -182,8 +182,10 @@ def guarded_replace(client, dn, attribute, read_entry, plan, what, still_holds=N
         values = entry.values(attribute) if text else [bytes(value) for value in entry.raw.get(attribute.lower(), [])]
         return GuardedState(tuple(sorted(values)), guard_tokens(entry), attribute_version(entry, attribute))
 
+    seeded = []
+
     def read():
-        return read_guarded(client, dn, read_entry, state_of)
+        return read_guarded(client, dn, read_entry, state_of, seeded)
 
     token = {}
 
@@ -192,8 +194,16 @@ def guarded_replace(client, dn, attribute, read_entry, plan, what, still_holds=N
         return {attribute: [("MODIFY_REPLACE", list(planned))], GUARD_ATTRIBUTE: guard_swap(current.tokens,
                                                                                             token["value"])}
 
-    outcome = guarded_write(client, dn, read(), lambda current: plan(current.values), modification, read, what,
-                            controls)
+    try:
+        outcome = guarded_write(client, dn, read(), lambda current: plan(current.values), modification, read, what,
+                                controls)
+    except LdapError as error:
+        if not seeded:
+            raise
+        # The run's one write so far: say so (a failed run says what it wrote).
+        error.args = ("%s; written before the refusal: a guard value in %s of %s (it only makes later writes "
+                      "conditional; nothing else)" % (error, GUARD_ATTRIBUTE, dn),) + error.args[1:]
+        raise
     written_over = outcome.current
     outcome.current = written_over.values
     if not outcome.written:
@@ -209,12 +219,14 @@ def guarded_replace(client, dn, attribute, read_entry, plan, what, still_holds=N
     return outcome, lost
 
 
-def read_guarded(client, dn, read_entry, state_of):
+def read_guarded(client, dn, read_entry, state_of, seeded=None):
     """Read an object (``read_entry() -> entry``) and make sure it carries a
-    guard token, reading it again after adding one. Returns
-    ``state_of(entry)``, whose tokens are never empty."""
+    guard token, reading it again after adding one (recorded in ``seeded``).
+    Returns ``state_of(entry)``, whose tokens are never empty."""
     entry = read_entry()
     if ensure_guard(client, dn, entry):
+        if seeded is not None:
+            seeded.append(dn)
         entry = read_entry()
     return state_of(entry)
 

@@ -114,11 +114,14 @@ class Lab:
             input=self.password, capture_output=True, text=True, check=True,
             env=dict(os.environ, LDAPTLS_CACERT=self.ca_cert)).stdout.splitlines()
 
+    def ldap_values(self, sam_account_name, attribute):
+        """The (text) values of one attribute of an account, read with ldapsearch."""
+        return sorted(line.split(": ", 1)[1] for line in self._ldapsearch(
+            "(sAMAccountName=%s)" % sam_account_name, [attribute]) if line.startswith(attribute + ": "))
+
     def spns_of(self, sam_account_name):
         """servicePrincipalName values of an account, read with ldapsearch."""
-        return sorted(line.split(": ", 1)[1] for line in self._ldapsearch(
-            "(sAMAccountName=%s)" % sam_account_name, ["servicePrincipalName"])
-            if line.startswith("servicePrincipalName: "))
+        return self.ldap_values(sam_account_name, "servicePrincipalName")
 
     def usn_changed(self, sam_account_name):
         """uSNChanged of an account (ldapsearch): rises on any write to it.

@@ -168,7 +168,10 @@ def test_clearing_unconstrained_delegation_needs_the_privilege_not_an_ace(lab, r
     """PRM006: even with write access to SQL6$'s userAccountControl (an ACE
     set by hand; the role grants none, no ACE suffices), the DC refuses
     svc-sqlauth the change of TRUSTED_FOR_DELEGATION without
-    SeEnableDelegationPrivilege, as Windows does; the error names the entry."""
+    SeEnableDelegationPrivilege, as Windows does; the error names the entry,
+    and the one thing written before the refusal: the guard value of
+    conditional writes (PRM007), on an object that had none."""
+    lab.reseed()  # SQL6$ as seeded: no guard value yet
     sid, dn = lab.accounts["svc-sqlauth"]["sid"], lab.accounts["SQL6$"]["dn"]
     subprocess.run(["samba-tool", "dsacl", "set", "-H", str(lab.dir / "private" / "sam.ldb"), "--objectdn=" + dn,
                     "--sddl=(OA;;RPWP;bf967a68-0de6-11d0-a285-00aa003049e2;;%s)"
@@ -177,12 +180,15 @@ def test_clearing_unconstrained_delegation_needs_the_privilege_not_an_ace(lab, r
     try:
         connection = as_svc_sqlauth(lab)
         lab.first_logon(connection["username"], connection["password"])
-        usn = lab.highest_committed_usn()
+        flags = lab.ldap_values("SQL6$", "userAccountControl")
         refused = run_module("sqlauth.kerberos.delegation_flags", dict(connection, accounts=[
             dict(account="CORP\\SQL6$")]))
         assert refused["failed"], refused
         assert "SeEnableDelegationPrivilege" in refused["msg"], refused["msg"]
         assert "(permission PRM006" in refused["msg"], refused["msg"]
-        assert lab.highest_committed_usn() == usn
+        assert "written before the refusal: a guard value in extensionName of %s" % dn in refused["msg"]
+        assert lab.ldap_values("SQL6$", "userAccountControl") == flags
+        assert [value.split(":")[:2] for value in lab.ldap_values("SQL6$", "extensionName")] == [
+            ["sqlauth.kerberos", "guard"]]
     finally:
         lab.reseed()
