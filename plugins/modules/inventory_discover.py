@@ -37,13 +37,7 @@ author:
   - sqlauth.kerberos contributors (@sqlauth)
 extends_documentation_fragment:
   - sqlauth.kerberos.ldap_connection
-attributes:
-  check_mode:
-    support: full
-    description: The module never writes; check mode changes nothing about it.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
+  - sqlauth.kerberos.attributes.read_only
 options:
   search_scope:
     description:

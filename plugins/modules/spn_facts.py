@@ -24,14 +24,9 @@ author:
   - sqlauth.kerberos contributors (@sqlauth)
 extends_documentation_fragment:
   - sqlauth.kerberos.ldap_connection
+  - sqlauth.kerberos.attributes.read_only
   - sqlauth.kerberos.sql_instances
 attributes:
-  check_mode:
-    support: full
-    description: The module never writes; check mode changes nothing about it.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
   facts:
     support: full
     description: With O(fact_name), the report is set as that fact instead of being returned.
