@@ -11,7 +11,18 @@ import pathlib
 
 import pytest
 from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
+from ansible.template import Templar
+
+try:
+    from ansible.template import trust_as_template
+
+    def as_module_result(value):
+        return value  # ansible-core >= 2.19 templates no string it was not told to trust
+except ImportError:  # ansible-core < 2.19 templates every string it is given, but those marked unsafe
+    from ansible.utils.unsafe_proxy import wrap_var as as_module_result
+
+    def trust_as_template(value):
+        return value
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import Account
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._inventory_discovery import (
@@ -339,7 +350,9 @@ def test_a_service_connection_points_account_that_is_no_account_is_commented_out
 
 def render(template, **variables):
     """The role's template rendered as the template action renders it."""
-    templar = Templar(loader=DataLoader(), variables=variables).copy_with_new_env(searchpath=[str(ROLE_TEMPLATES)])
+    # The variables are a module's result, which Ansible marks unsafe (< 2.19) or leaves untrusted.
+    templar = Templar(loader=DataLoader(), variables=as_module_result(variables)).copy_with_new_env(
+        searchpath=[str(ROLE_TEMPLATES)])
     return templar.template(trust_as_template((ROLE_TEMPLATES / template).read_text()), escape_backslashes=False,
                             overrides=dict(trim_blocks=True, lstrip_blocks=False))
 
@@ -348,7 +361,10 @@ def load_as_host_vars(path):
     """The file read and templated as host_group_vars and a play do: every
     string of host_vars is a trusted template."""
     loader = DataLoader()
-    data = loader.load_from_file(str(path), cache="none", unsafe=True, trusted_as_template=True)
+    try:
+        data = loader.load_from_file(str(path), cache="none", unsafe=True, trusted_as_template=True)
+    except TypeError:  # ansible-core < 2.19: no trust marks, every string is a template (but !unsafe ones)
+        data = loader.load_from_file(str(path), cache="none", unsafe=True)
     return Templar(loader=loader, variables={}).template(data)
 
 
