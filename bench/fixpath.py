@@ -30,16 +30,12 @@ import datetime
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import time
 
 import estate
-from measure import REPO, HERE, Failure, dc_cpu_seconds, describe, write_json
-
-sys.path.insert(0, os.path.join(REPO, "tests", "lab"))
-from lab_env import read_env  # noqa: E402
+from measure import REPO, HERE, Failure, dc_cpu_seconds, describe, open_session, write_json
 
 SIZES = (100, 1000)
 DEFAULT_REPEATS = {100: 3, 1000: 3}
@@ -89,28 +85,11 @@ class FixBench:
     def __init__(self, options):
         self.options = options
         self.lab = options.lab
-        self.work = os.path.join(self.lab, "fixpath-work")
-        shutil.rmtree(self.work, ignore_errors=True)
-        os.makedirs(self.work, mode=0o700)
-        self.connection = read_env(os.path.join(self.lab, "connection.env"))
-        with open(os.path.join(self.lab, "bench-populated.json"), encoding="utf-8") as handle:
-            self.population = json.load(handle)
-        self.instances = estate.build(self.population["seed"])
-        self.password_file = os.path.join(self.work, "ldap-password")
-        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(self.connection["SQLAUTH_LDAP_PASSWORD"])
-        self.env = dict(os.environ)
-        self.env.update({k: v for k, v in self.connection.items() if k.startswith("SQLAUTH_LDAP_")})
-        self.env.update(KRB5_CONFIG=self.connection["KRB5_CONFIG"],
-                        LDAPTLS_CACERT=self.connection["SQLAUTH_LDAP_CA_CERT"],
-                        ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR="1",
-                        ANSIBLE_LOCAL_TEMP=os.path.join(self.work, "ansible-local"),
-                        ANSIBLE_REMOTE_TMP=os.path.join(self.work, "ansible-remote"),
-                        ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
-                        ANSIBLE_CALLBACKS_ENABLED="bench_timing",
-                        ANSIBLE_RETRY_FILES_ENABLED="0", PYTHONDONTWRITEBYTECODE="1",
-                        PYTHONWARNINGS="ignore:DSA is deprecated")
+        session = open_session(self.lab, "fixpath-work")
+        self.work, self.connection, self.population = session.work, session.connection, session.population
+        self.instances, self.password_file, self.env = session.instances, session.password_file, session.env
+        self.env.update(ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, "callback_plugins"),
+                        ANSIBLE_CALLBACKS_ENABLED="bench_timing", PYTHONWARNINGS="ignore:DSA is deprecated")
         self.pre = None
         self.relay = None
         self.counts_file = os.path.join(self.work, "relay-counts.jsonl")

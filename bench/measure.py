@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+import types
 
 import estate
 
@@ -98,29 +99,39 @@ def dc_cpu_seconds(lab):
         return None
 
 
+def open_session(lab, work_name):
+    """What every bench runner starts from: its working folder under the lab
+    (emptied), the lab's connection, the population and its estate, the
+    admin password in a 0600 file (for ldapsearch/ldapmodify -y), and the
+    environment its commands run in."""
+    work = os.path.join(lab, work_name)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work, mode=0o700)
+    connection = read_env(os.path.join(lab, "connection.env"))
+    with open(os.path.join(lab, "bench-populated.json"), encoding="utf-8") as handle:
+        population = json.load(handle)
+    password_file = os.path.join(work, "ldap-password")
+    fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(connection["SQLAUTH_LDAP_PASSWORD"])
+    env = dict(os.environ)
+    env.update({key: value for key, value in connection.items() if key.startswith("SQLAUTH_LDAP_")})
+    env.update(KRB5_CONFIG=connection["KRB5_CONFIG"], LDAPTLS_CACERT=connection["SQLAUTH_LDAP_CA_CERT"],
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCAL_TEMP=os.path.join(work, "ansible-local"),
+               ANSIBLE_REMOTE_TMP=os.path.join(work, "ansible-remote"),
+               ANSIBLE_RETRY_FILES_ENABLED="0", PYTHONDONTWRITEBYTECODE="1")
+    return types.SimpleNamespace(work=work, connection=connection, population=population,
+                                 instances=estate.build(population["seed"]), password_file=password_file, env=env)
+
+
 class Bench:
     def __init__(self, options):
         self.options = options
         self.lab = options.lab
-        self.work = os.path.join(self.lab, "bench-work")
-        shutil.rmtree(self.work, ignore_errors=True)
-        os.makedirs(self.work, mode=0o700)
-        connection = read_env(os.path.join(self.lab, "connection.env"))
-        with open(os.path.join(self.lab, "bench-populated.json"), encoding="utf-8") as handle:
-            self.population = json.load(handle)
-        self.instances = estate.build(self.population["seed"])
-        self.password_file = os.path.join(self.work, "ldap-password")
-        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(connection["SQLAUTH_LDAP_PASSWORD"])
-        self.connection = connection
-        self.env = dict(os.environ)
-        self.env.update({key: value for key, value in connection.items() if key.startswith("SQLAUTH_LDAP_")})
-        self.env.update(KRB5_CONFIG=connection["KRB5_CONFIG"], LDAPTLS_CACERT=connection["SQLAUTH_LDAP_CA_CERT"],
-                        ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR="1",
-                        ANSIBLE_LOCAL_TEMP=os.path.join(self.work, "ansible-local"),
-                        ANSIBLE_REMOTE_TMP=os.path.join(self.work, "ansible-remote"),
-                        ANSIBLE_RETRY_FILES_ENABLED="0", PYTHONDONTWRITEBYTECODE="1")
+        session = open_session(self.lab, "bench-work")
+        self.work, self.connection, self.population = session.work, session.connection, session.population
+        self.instances, self.password_file, self.env = session.instances, session.password_file, session.env
         self.python = sys.executable
         self.drift_playbook = os.path.join(REPO, options.drift_playbook)
         self.prepared = {}

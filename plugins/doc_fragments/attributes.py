@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The modules that only read (spn_facts, inventory_discover).
+    # The modules that only read (spn_facts, dns_facts, kerberos_probe, inventory_discover).
     READ_ONLY = r"""
 attributes:
   check_mode:

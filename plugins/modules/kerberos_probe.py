@@ -25,15 +25,9 @@ description:
 author:
   - sqlauth.kerberos contributors (@sqlauth)
 extends_documentation_fragment:
+  - sqlauth.kerberos.attributes.read_only
   - sqlauth.kerberos.ldap_connection
   - sqlauth.kerberos.sql_instances
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads; check mode runs it the same.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
 options:
   kerberos_principal:
     description:
