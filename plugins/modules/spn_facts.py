@@ -65,6 +65,15 @@ options:
     elements: str
     default: []
     version_added: 0.3.0
+  exposure_audit:
+    description:
+      - Whether to read who else may write each service account and SQL host computer object
+        (C(service_account.writers), RV(instances[].host_computer); the drift report's exposure checks).
+      - V(false) leaves both out of the report; on a large estate that is about half of the module's time. The
+        spn_registration role turns it off: it acts on the SPNs only, and the drift report audits again.
+    type: bool
+    default: true
+    version_added: 0.3.0
   search_scope:
     description:
       - Where to look for the accounts that hold each SPN.
@@ -145,13 +154,14 @@ instances:
           userAccountControl, DACL or owner - but tier 0, the account itself and O(automation_accounts); each with
           C(sid), C(name), C(kind), C(what) (those attributes, C(the DACL), C(the owner) or C(everything)), C(via)
           (C(ACE), C(inherited ACE), C(owner)), and for a group its C(members) (nested, the first 10) and
-          C(member_count).
+          C(member_count). Absent with O(exposure_audit=false).
       type: dict
     host_computer:
       description:
         - On the first instance of each host, the host's computer object - C(name), C(dn), C(writers) (as the
           service account's) and C(creator), the account ms-DS-CreatorSID names (C(sid), C(name)) when a user
-          created it, null otherwise. Null on the other instances, and when the host has no computer object.
+          created it, null otherwise. Null on the other instances, and when the host has no computer object;
+          absent with O(exposure_audit=false).
       type: dict
       version_added: 0.3.0
     spns:
@@ -251,6 +261,7 @@ def main():
             spn_forms=SPN_FORMS_ARGUMENT_SPEC,
             name_resolution=NAME_RESOLUTION_ARGUMENT_SPEC,
             automation_accounts=dict(type="list", elements="str", default=[]),
+            exposure_audit=dict(type="bool", default=True),
             search_scope=dict(type="str", choices=["forest", "domain"], default="forest"),
             fact_name=dict(type="str"),
             callers=dict(type="list", elements="str", default=[]),

@@ -1094,6 +1094,23 @@ def test_audit_small_estate(accounts_directory):
                                      spns=dict(ok=2, missing=5, wrong_account=1, duplicate=0))
 
 
+def test_audit_without_exposure_reads_no_descriptor_and_reports_no_writers(accounts_directory):
+    """exposure=False (spn_registration's audit): the exposure audit's reads
+    are not made, and the reports carry no writers and no host computer,
+    so that the drift report cannot mistake them for "not readable"."""
+    prepared = prepare_audit([dict(host="sql01.corp.example.com", service_account="CORP\\sqlsvc"),
+                              dict(host=HOST, instance="SALES", service_account="NT SERVICE\\MSSQL$SALES")])
+
+    result = audit(accounts_directory, prepared, SPN_FORMS, exposure=False)
+
+    assert accounts_directory.exposure_searches == []
+    assert [("writers" in r["service_account"], "host_computer" in r) for r in result["instances"]] == [
+        (False, False), (False, False)]
+    assert set(result["domain"]) == {"aes_keys_since"}
+    assert [r["status"] for r in result["instances"]] == [r["status"] for r in audit(
+        accounts_directory, prepared, SPN_FORMS)["instances"]]
+
+
 def test_prepare_audit_validates_without_io():
     with pytest.raises(AccountError, match="presents anonymous credentials"):
         prepare_audit([dict(host="sql01.corp.example.com", service_account="NT AUTHORITY\\LOCAL SERVICE")])
@@ -1176,3 +1193,51 @@ def test_the_gmsa_host_is_the_computer_account_not_the_gmsa(readers, may_retriev
     result = audit(directory, prepared, SPN_FORMS)
     managed = result["instances"][0]["service_account"]["managed_password"]
     assert managed == dict(host_account="CORP\\SQL05$", may_retrieve=may_retrieve)
+
+
+# -- the exposure audit's writer groups ----------------------------------------------
+
+def test_writer_group_members_follow_nesting_by_dn_one_search_per_level():
+    """A writer group's members, nested ones included, as the in-chain search
+    would name them, read by DN one level per search: never the in-chain
+    term, which Samba answers by walking the whole domain (bench/README.md).
+    A cycle ends; a member the domain does not hold keeps its DN."""
+    from ansible_collections.sqlauth.kerberos.plugins.module_utils._exposure_audit import _group_members
+
+    helpdesk = "CN=Helpdesk,OU=Groups,DC=corp,DC=example,DC=com"
+    tier2 = "CN=Tier2,OU=Groups,DC=corp,DC=example,DC=com"
+    loop = "CN=Loop,OU=Groups,DC=corp,DC=example,DC=com"
+    foreign = "CN=bob,CN=Users,DC=emea,DC=corp,DC=example,DC=com"
+    directory = FakeDirectory([
+        group_entry(helpdesk, "Helpdesk", "%s-3001" % DOMAIN_SID, member_of=[loop]),
+        group_entry(tier2, "Tier2", "%s-3002" % DOMAIN_SID, member_of=[helpdesk]),
+        group_entry(loop, "Loop", "%s-3003" % DOMAIN_SID, member_of=[tier2]),
+        corp_user("dave", 1201, member_of=[helpdesk]),
+        corp_user("erin", 1202, member_of=[tier2]),
+        corp_user("frank", 1203),
+    ])
+    # A member of another domain: in Helpdesk's member values only.
+    original = directory.search
+
+    def search(base, ldap_filter, attributes, **kwargs):
+        found = original(base, ldap_filter, attributes, **kwargs)
+        if "member" in [a.lower() for a in attributes]:
+            for entry in found:
+                if entry.dn == helpdesk:
+                    entry.raw["member"] = list(entry.raw.get("member", [])) + [foreign.encode()]
+        return found
+
+    directory.search = search
+    members = _group_members(directory, {"S-1": dict(dn=helpdesk), "S-2": dict(dn=tier2)}, "CORP")
+
+    assert members == {
+        "S-1": ["CN=bob,CN=Users,DC=emea,DC=corp,DC=example,DC=com", "CORP\\dave", "CORP\\erin", "CORP\\Loop",
+                "CORP\\Tier2"],
+        "S-2": ["CN=bob,CN=Users,DC=emea,DC=corp,DC=example,DC=com", "CORP\\dave", "CORP\\erin", "CORP\\Helpdesk",
+                "CORP\\Loop"],
+    }
+    # Levels: the groups, their members (dave, Loop, erin, bob), nothing new after; no in-chain term.
+    assert len(directory.searches) == 2
+    assert not any(":1.2.840.113556.1.4.1941:" in s.ldap_filter for s in directory.searches)
+    assert all(s.ldap_filter.startswith("(|(distinguishedName=") or s.ldap_filter.startswith("(distinguishedName=")
+               for s in directory.searches)
