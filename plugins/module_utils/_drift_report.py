@@ -839,6 +839,30 @@ def _port_commands(platform, live, wanted):
     return commands
 
 
+# -- the report's files -----------------------------------------------------------
+
+# The file of each format, in the report folder.
+REPORT_FILE_NAMES = dict(json="drift-report.json", junit="drift-report.xml", html="drift-report.html",
+                         powershell="fix-ad.ps1", ldif="fix-ad.ldif")
+# The action drift_report_files (plugins/action/): its small options, validated
+# by this spec; the checks' results (audit, delegation, probe, dns) are checked
+# by type alone, so that megabytes of them are not copied to be validated.
+DRIFT_REPORT_FILES_OPTIONS = dict(
+    links=dict(type="list", elements="dict", default=[]),
+    hosts=dict(type="list", elements="str", default=[]),
+    mode=dict(type="str", default="report"),
+    waivers=dict(type="list", elements="raw", default=[]),
+    severity_overrides=dict(type="dict", default={}),
+    fail_on=dict(type="str", default="error", choices=list(SEVERITIES)),
+    encryption_types=dict(type="str", default="aes", choices=list(ENCRYPTION_TARGETS)),
+    path=dict(type="path", required=True),
+    formats=dict(type="list", elements="str", default=["json", "junit", "html"], choices=list(REPORT_FILE_NAMES)),
+    fact_name=dict(type="str"),
+)
+DRIFT_REPORT_FILES_RESULTS = dict(audit=dict(type="dict", required=True), delegation=dict(type="raw"),
+                                  probe=dict(type="raw"), dns=dict(type="raw"))
+
+
 # -- the report ----------------------------------------------------------------
 
 def build_report(audit, links, delegation, ports, mode="report", generated=None, waivers=None,

@@ -3,9 +3,12 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The drift report's renderings, on the controller: the HTML page from the
 Jinja2 template templates/drift_report.html.j2 (Jinja2 ships with
-ansible-core), the other formats from module_utils/_drift_report.py."""
+ansible-core), the other formats from module_utils/_drift_report.py; and
+the report folder's files, written here by the action drift_report_files."""
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader
@@ -33,3 +36,45 @@ def render(report, file_format):
     if file_format not in RENDERINGS:
         raise ValueError("no drift report format %r (formats: %s)" % (file_format, ", ".join(RENDERINGS)))
     return RENDERINGS[file_format](report)
+
+
+def write_files(report, directory, formats, write=True):
+    """Render ``report`` in each of ``formats`` into its file in
+    ``directory`` (REPORT_FILE_NAMES; the folder made, mode 0755, if
+    missing). Each file is replaced whole (a temporary file renamed over
+    it, mode 0644): a reader never sees half a report. ``write=False``
+    (check mode) renders and compares only. Returns [dict(format, path,
+    changed)]; raises OSError naming the file it could not write and the
+    files written before it."""
+    files = []
+    for file_format in dict.fromkeys(formats):
+        path = os.path.join(directory, _drift_report.REPORT_FILE_NAMES[file_format])
+        text = render(report, file_format).encode("utf-8")
+        try:
+            with open(path, "rb") as handle:
+                changed = handle.read() != text
+        except FileNotFoundError:
+            changed = True
+        if changed and write:
+            try:
+                _replace(path, text)
+            except OSError as error:
+                written = [f["path"] for f in files if f["changed"]]
+                raise OSError("could not write %s (%s); written before it: %s"
+                              % (path, error, ", ".join(written) or "nothing")) from None
+        files.append(dict(format=file_format, path=path, changed=changed))
+    return files
+
+
+def _replace(path, text):
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
