@@ -51,19 +51,23 @@ def write_files(report, directory, formats, write=True):
         path = os.path.join(directory, _drift_report.REPORT_FILE_NAMES[file_format])
         text = render(report, file_format).encode("utf-8")
         try:
-            with open(path, "rb") as handle:
-                changed = handle.read() != text
-        except FileNotFoundError:
-            changed = True
-        if changed and write:
-            try:
+            changed = _differs(path, text)
+            if changed and write:
                 _replace(path, text)
-            except OSError as error:
-                written = [f["path"] for f in files if f["changed"]]
-                raise OSError("could not write %s (%s); written before it: %s"
-                              % (path, error, ", ".join(written) or "nothing")) from None
+        except OSError as error:
+            written = [f["path"] for f in files if f["changed"] and write]
+            raise OSError("could not write %s (%s); written before it: %s"
+                          % (path, error.strerror or error, ", ".join(written) or "nothing")) from None
         files.append(dict(format=file_format, path=path, changed=changed))
     return files
+
+
+def _differs(path, text):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read() != text
+    except FileNotFoundError:
+        return True
 
 
 def _replace(path, text):
