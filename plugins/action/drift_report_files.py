@@ -21,7 +21,6 @@ from ansible_collections.sqlauth.kerberos.plugins.plugin_utils import _drift_rep
 from ansible_collections.sqlauth.kerberos.plugins.plugin_utils._estate import read_estate
 
 
-
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False

@@ -75,7 +75,7 @@ options:
     type: dict
     default: {}
   fail_on:
-    description: The lowest severity that fails the run (RV(verdict.fail)).
+    description: The lowest severity that fails the run (C(fail) in RV(verdict)).
     type: str
     choices: [info, warning, error]
     default: error

@@ -70,7 +70,7 @@ options:
       - Whether to read who else may write each service account and SQL host computer object
         (C(service_account.writers), RV(instances[].host_computer); the drift report's exposure checks).
       - V(false) leaves both out of the report; on a large estate that is about half of the module's time. The
-        spn_registration role turns it off: it acts on the SPNs only, and the drift report audits again.
+        spn_registration role turns it off, as it acts on the SPNs only, and the drift report audits again.
     type: bool
     default: true
     version_added: 0.3.0

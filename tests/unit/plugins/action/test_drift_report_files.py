@@ -51,8 +51,8 @@ def test_writes_the_filters_report_in_each_format_and_returns_the_verdict(tmp_pa
         {"sql1.corp.example.test": dict(managed=False, platform="windows", result=None)},
         mode="report", generated=written["generated"])
     assert written == json.loads(_drift_report.to_json(expected))
-    assert sorted(p.name for p in folder.iterdir()) == ["drift-report.html", "drift-report.json",
-                                                       "drift-report.xml", "fix-ad.ldif"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "drift-report.html", "drift-report.json", "drift-report.xml", "fix-ad.ldif"]
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o644 for p in folder.iterdir())
     assert stat.S_IMODE(folder.stat().st_mode) == 0o755
     assert (result["changed"], result["drift"], result["verdict"]) == (False, expected["drift"], expected["verdict"])
