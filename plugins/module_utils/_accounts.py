@@ -409,12 +409,15 @@ def user_filters(terms):
     return batched_or_filters(sorted(terms), "(&(objectClass=user)%s)", max_terms=MAX_FILTER_TERMS)
 
 
-def search_accounts(client, filters, with_security_descriptor=False):
+def search_accounts(client, filters, with_security_descriptor=False, with_owner=False):
     """The objects of the domain matching ``filters``, as Accounts with their
-    SPNs: {dn folded: Account}."""
+    SPNs: {dn folded: Account}. ``with_owner``: the descriptor's owner too
+    (the exposure audit's question, answered from the same read)."""
     domain = client.own_domain()
     attributes = ACCOUNT_ATTRIBUTES + (["nTSecurityDescriptor"] if with_security_descriptor else [])
-    controls = client.dacl_controls() if with_security_descriptor else None
+    controls = None
+    if with_security_descriptor:
+        controls = client.owner_and_dacl_controls() if with_owner else client.dacl_controls()
     candidates = {}
     for ldap_filter in filters:
         for entry in client.search(client.default_naming_context, ldap_filter, attributes, controls=controls):

@@ -59,6 +59,34 @@ def _descriptor(entry, what):
                                       "descriptor (%s)" % (what, entry.dn, error)) from None
 
 
+class _AccountEntry:
+    """An Account read by the SPN audit, as the entry this module reads."""
+
+    def __init__(self, account):
+        self.dn = account.dn
+        self._account = account
+
+    def binary(self, name):
+        return self._account.security_descriptor if name == "nTSecurityDescriptor" else None
+
+    def values(self, name):
+        return list(self._account.object_classes) if name == "objectClass" else []
+
+
+def _has_owner(raw):
+    """Whether a descriptor was read with its owner (the owner and DACL
+    controls); one read with the DACL alone is read again."""
+    if not raw:
+        return False
+    try:
+        descriptor = _DESCRIPTORS.get(raw)
+        if descriptor is None:
+            descriptor = _DESCRIPTORS[raw] = SecurityDescriptor.from_bytes(raw)
+    except SecurityDescriptorError:
+        return False
+    return descriptor.owner_sid is not None
+
+
 def _structural_class(entry):
     classes = [value.lower() for value in entry.values("objectClass")]
     for name in ("msds-groupmanagedserviceaccount", "computer", "user"):
@@ -67,18 +95,23 @@ def _structural_class(entry):
     return None
 
 
-def read_exposure(client, account_sids, hosts, exempt=()):
+def read_exposure(client, account_sids, hosts, exempt=(), read=None):
     """dict(accounts={sid: [writer]}, hosts={host folded: dict(name, dn,
     writers, creator)}, domain=dict(machine_account_quota,
     self_may_write_rbkcd)). A writer is dict(sid, name, kind, what, via,
     members, member_count). ``exempt``: names or SIDs of the declared
-    automation accounts, not reported."""
+    automation accounts, not reported. ``read``: {sid: Account} read
+    already; those whose descriptor came with its owner are not read again."""
     controls = client.owner_and_dacl_controls()
     attributes = ["nTSecurityDescriptor", "objectClass", "objectSid", "sAMAccountName", "mS-DS-CreatorSID"]
     domain = client.own_domain()
     domain_sid = None
-    found_accounts = {}
-    for ldap_filter in batched_or_filters(sorted(sid_term(sid) for sid in account_sids), max_terms=MAX_FILTER_TERMS):
+    found_accounts = {sid: _AccountEntry(account) for sid, account in (read or {}).items()
+                      if sid in account_sids and _has_owner(account.security_descriptor)}
+    if found_accounts:
+        domain_sid = next(iter(found_accounts)).rsplit("-", 1)[0]
+    to_read = sorted(sid_term(sid) for sid in account_sids if sid not in found_accounts)
+    for ldap_filter in batched_or_filters(to_read, max_terms=MAX_FILTER_TERMS):
         for entry in client.search(client.default_naming_context, ldap_filter, attributes, controls=controls):
             sid = sid_from_bytes(entry.binary("objectSid"))[0]
             found_accounts[sid] = entry

@@ -272,7 +272,7 @@ def holders_among(accounts, wanted):
     return {key: sorted(by_sid.values(), key=lambda a: a.name.lower()) for key, by_sid in holders.items()}
 
 
-def read_accounts_and_holders(client, required, references):
+def read_accounts_and_holders(client, required, references, with_owner=False):
     """Where the domain holds every SPN holder (a forest of one domain, or a
     domain-scoped audit): the service accounts and the holders of the
     required SPNs in one pass. Each filter holds whole instances, the
@@ -284,13 +284,15 @@ def read_accounts_and_holders(client, required, references):
     domain = client.own_domain()
     groups = [(reference.filter_terms(first_choice=True), [spn_term(r.spn) for r in spns])
               for _instance, reference, spns in required]
-    candidates = search_accounts(client, batched_group_filters(groups), with_security_descriptor=True)
+    candidates = search_accounts(client, batched_group_filters(groups), with_security_descriptor=True,
+                                 with_owner=with_owner)
     resolved, problems = match_accounts(references, candidates, domain)
     fallbacks = [reference for reference in problems
                  if reference.filter_terms() != reference.filter_terms(first_choice=True)]
     if fallbacks:
         terms = {term for reference in fallbacks for term in reference.filter_terms()}
-        candidates.update(search_accounts(client, user_filters(terms), with_security_descriptor=True))
+        candidates.update(search_accounts(client, user_filters(terms), with_security_descriptor=True,
+                                          with_owner=with_owner))
         found, problems = match_accounts(references, candidates, domain)
         resolved.update(found)
     note_ambiguous_names(client, resolved, candidates)
@@ -330,7 +332,8 @@ def audit(client, prepared, forms, forest=True, automation_accounts=(), exposure
     required = [(instance, reference, instance.required_spns(forms)) for instance, reference in prepared]
     use_global_catalog = forest and client.global_catalog() is not None
     if not use_global_catalog or client.global_catalog_is_domain():
-        accounts, holders = read_accounts_and_holders(client, required, references)
+        # With the owner when the exposure audit runs: it then reads no account again.
+        accounts, holders = read_accounts_and_holders(client, required, references, with_owner=exposure)
         scope = "forest" if use_global_catalog else "domain"
     else:
         accounts = resolve_accounts(client, references, with_security_descriptor=True)
@@ -366,7 +369,7 @@ def audit(client, prepared, forms, forest=True, automation_accounts=(), exposure
                     domain=dict(aes_keys_since=iso(aes_since)))
     # Who else may write the accounts and the hosts' computer objects (each host once, on its first instance).
     exposure = read_exposure(client, {account.sid for account in accounts.values()}, [i.host for i, _r in prepared],
-                             automation_accounts)
+                             automation_accounts, read={account.sid: account for account in accounts.values()})
     hosts_seen = set()
     for (instance, reference), report in zip(prepared, reports):
         # None: not read (an account of another domain, found through the Global Catalog).

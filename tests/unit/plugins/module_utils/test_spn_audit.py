@@ -548,7 +548,8 @@ class FakeDirectory:
     def search(self, base, ldap_filter, attributes, scope="subtree", controls=None, paged=True,
                global_catalog=False):
         search = Search(base, ldap_filter, list(attributes), controls, global_catalog)
-        if controls == OWNER_DACL_CONTROLS or self.exposure_searches:
+        # The SPN audit's account searches read owners too when the exposure audit follows.
+        if (controls == OWNER_DACL_CONTROLS and "servicePrincipalName" not in attributes) or self.exposure_searches:
             self.exposure_searches.append(search)
             if scope == "base":
                 return [entry for entry in self.entries if entry.dn.lower() == base.lower()]
@@ -865,11 +866,17 @@ def test_audit_of_500_instances_in_one_domain_is_one_pass():
     assert len(one_domain.searches) == 4
     assert all(s.base == CORP["dn"] and not s.global_catalog for s in one_domain.searches)
     assert all(s.attributes == ACCOUNT_ATTRIBUTES + ["nTSecurityDescriptor"] for s in one_domain.searches[:2])
-    assert all(s.controls == DACL_CONTROLS for s in one_domain.searches[:2])
+    # With the owner, for the exposure audit (test_exposure_audit_reads_no_account_read_with_its_owner_again).
+    assert all(s.controls == OWNER_DACL_CONTROLS for s in one_domain.searches[:2])
     assert [is_privilege_search(s) for s in one_domain.searches] == [False, False, True, True]
     assert result["search_scope"] == "forest"
-    # The same report as the two-pass audit of a forest with more domains.
+    # The same report as the two-pass audit of a forest with more domains (which reads the
+    # accounts' DACLs alone, and their owners again in the exposure audit).
     assert result == audit(two_domain, prepare_audit(options), SPN_FORMS)
+    # Without the exposure audit, the DACL alone.
+    without = corp_only(two_domain)
+    audit(without, prepare_audit(options), SPN_FORMS, exposure=False)
+    assert all(s.controls == DACL_CONTROLS for s in without.searches[:2])
 
 
 @pytest.mark.parametrize("forest, one_domain, is_global_catalog, scope", [
@@ -1109,6 +1116,36 @@ def test_audit_without_exposure_reads_no_descriptor_and_reports_no_writers(accou
     assert set(result["domain"]) == {"aes_keys_since"}
     assert [r["status"] for r in result["instances"]] == [r["status"] for r in audit(
         accounts_directory, prepared, SPN_FORMS)["instances"]]
+
+
+def account_rereads(directory):
+    """The exposure audit's searches that read service accounts again by SID."""
+    return [s for s in directory.exposure_searches if s.ldap_filter.startswith("(|(objectSid=")
+            and "mS-DS-CreatorSID" in s.attributes]
+
+
+def test_exposure_audit_reads_no_account_read_with_its_owner_again(accounts_directory):
+    """In one pass (one domain) the accounts are read with their owners and
+    DACLs, and the exposure audit uses those descriptors: no account is read
+    again, and the writers are those the forest audit finds reading them
+    again (lab descriptors, with owners)."""
+    prepared = prepare_audit([dict(host="sql01.corp.example.com", service_account="CORP\\sqlsvc"),
+                              dict(host=HOST, instance="SALES", service_account="NT SERVICE\\MSSQL$SALES")])
+    one_domain = corp_only(accounts_directory)
+
+    result = audit(one_domain, prepared, SPN_FORMS)
+    forest = audit(accounts_directory, prepared, SPN_FORMS)
+
+    assert account_rereads(one_domain) == []
+    assert [r["service_account"]["writers"] for r in result["instances"]] == [
+        r["service_account"]["writers"] for r in forest["instances"]]
+    assert result["instances"][1]["service_account"]["writers"][0]["name"] == "BUILTIN\\Account Operators"
+    # A descriptor read without its owner (a DC that left it out) is read again, by SID.
+    dacl_only = corp_only(accounts_directory)
+    dacl_only.entries[0].raw["ntsecuritydescriptor"] = [base64.b64decode(CAPTURED["user_dacl_only"]["base64"])]
+    audit(dacl_only, prepared, SPN_FORMS)
+    (reread,) = account_rereads(dacl_only)
+    assert reread.ldap_filter.count("(objectSid=") == 1
 
 
 def test_prepare_audit_validates_without_io():
