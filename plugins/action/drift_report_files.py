@@ -11,6 +11,7 @@ the renderings plugin_utils/_drift_report_html.py's."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
@@ -31,6 +32,7 @@ class ActionModule(ActionBase):
         results = {name: args.pop(name, None) for name in _drift_report.DRIFT_REPORT_FILES_RESULTS}
         validation = ArgumentSpecValidator(_drift_report.DRIFT_REPORT_FILES_OPTIONS).validate(args)
         problems = [str(error) for error in validation.errors]
+        problems += _read_variables(results, task_vars or {})
         problems += _results_problems(results)
         if problems:
             result.update(failed=True, msg="drift_report_files: %s; no report file written" % "; ".join(problems))
@@ -39,7 +41,7 @@ class ActionModule(ActionBase):
         try:
             ports = read_estate((task_vars or {}).get("hostvars") or {}, options["hosts"]).port_checks()
             report = _drift_report.build_report(
-                results["audit"], options["links"], results["delegation"] if isinstance(results["delegation"], dict)
+                results["audit"], options["links"], results["delegation"] if isinstance(results["delegation"], Mapping)
                 else None, ports, mode=options["mode"], generated=datetime.datetime.now(datetime.timezone.utc)
                 .strftime("%Y-%m-%dT%H:%M:%SZ"), waivers=options["waivers"],
                 severity_overrides=options["severity_overrides"], fail_on=options["fail_on"],
@@ -64,20 +66,38 @@ class ActionModule(ActionBase):
         return result
 
 
+def _read_variables(results, task_vars):
+    """Replace each result given as a variable's name by the variable's
+    value, read as it is: templating a result of megabytes took longer than
+    building the report (12 s at 5,000 instances, bench/README.md)."""
+    problems = []
+    for name, value in results.items():
+        if not isinstance(value, str):
+            continue
+        if value not in task_vars:
+            problems.append("%s names the variable %r, which is not defined" % (name, value))
+        elif not isinstance(task_vars[value], Mapping):
+            problems.append("%s names the variable %r, which holds no module result (a %s): register the module's "
+                            "result in it, or pass the result itself" % (name, value, type(task_vars[value]).__name__))
+        else:
+            results[name] = task_vars[value]
+    return problems
+
+
 def _results_problems(results):
     """The checks' results: the registered results (or facts) of spn_facts,
     rbkcd_delegate, kerberos_probe and dns_facts, or null for those that did
     not run."""
     problems = []
     audit = results["audit"]
-    if not isinstance(audit, dict) or "instances" not in audit:
+    if not isinstance(audit, Mapping) or "instances" not in audit:
         problems.append("audit must be the report of sqlauth.kerberos.spn_facts (its result, or the fact named by "
                         "its fact_name)")
     for name in ("delegation", "probe", "dns"):
-        if results[name] is not None and not isinstance(results[name], dict):
+        if results[name] is not None and not isinstance(results[name], (Mapping, str)):
             problems.append("%s must be a module's result or null, got %s" % (name, type(results[name]).__name__))
     for name, key in (("probe", "tickets"), ("dns", "names")):
-        if isinstance(results[name], dict) and key not in results[name]:
+        if isinstance(results[name], Mapping) and key not in results[name]:
             problems.append("%s needs the module's whole result: with its fact_name, pass that fact, not the "
                             "registered result" % name)
     return problems

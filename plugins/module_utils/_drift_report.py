@@ -845,8 +845,9 @@ def _port_commands(platform, live, wanted):
 REPORT_FILE_NAMES = dict(json="drift-report.json", junit="drift-report.xml", html="drift-report.html",
                          powershell="fix-ad.ps1", ldif="fix-ad.ldif")
 # The action drift_report_files (plugins/action/): its small options, validated
-# by this spec; the checks' results (audit, delegation, probe, dns) are checked
-# by type alone, so that megabytes of them are not copied to be validated.
+# by this spec; the checks' results (audit, delegation, probe, dns), each a
+# result or the name of the variable holding it, are checked by hand, so
+# that megabytes of them are not copied to be validated.
 DRIFT_REPORT_FILES_OPTIONS = dict(
     links=dict(type="list", elements="dict", default=[]),
     hosts=dict(type="list", elements="str", default=[]),
@@ -859,7 +860,7 @@ DRIFT_REPORT_FILES_OPTIONS = dict(
     formats=dict(type="list", elements="str", default=["json", "junit", "html"], choices=list(REPORT_FILE_NAMES)),
     fact_name=dict(type="str"),
 )
-DRIFT_REPORT_FILES_RESULTS = dict(audit=dict(type="dict", required=True), delegation=dict(type="raw"),
+DRIFT_REPORT_FILES_RESULTS = dict(audit=dict(type="raw", required=True), delegation=dict(type="raw"),
                                   probe=dict(type="raw"), dns=dict(type="raw"))
 
 

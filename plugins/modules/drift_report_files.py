@@ -37,18 +37,24 @@ extends_documentation_fragment:
   - action_common_attributes.facts
 options:
   audit:
-    description: The report of M(sqlauth.kerberos.spn_facts) for the estate (its result, or the fact named by its
-      O(sqlauth.kerberos.spn_facts#module:fact_name)).
-    type: dict
+    description:
+      - The report of M(sqlauth.kerberos.spn_facts) for the estate (its registered result, or the fact named by its
+        O(sqlauth.kerberos.spn_facts#module:fact_name)), or the name of the variable that holds it.
+      - By name, the result is read as it is, not templated; at 5,000 instances templating it took longer than
+        building the report. The same holds for O(delegation), O(probe) and O(dns).
+    type: raw
     required: true
   delegation:
-    description: The registered check-mode result of M(sqlauth.kerberos.rbkcd_delegate) for O(links), or null.
+    description: The registered check-mode result of M(sqlauth.kerberos.rbkcd_delegate) for O(links) (or the name of
+      its variable), or null.
     type: raw
   probe:
-    description: The result of M(sqlauth.kerberos.kerberos_probe) (or its fact), or null when it did not run.
+    description: The result of M(sqlauth.kerberos.kerberos_probe) (or its fact, or the name of its variable), or null
+      when it did not run.
     type: raw
   dns:
-    description: The result of M(sqlauth.kerberos.dns_facts) (or its fact), or null when it did not run.
+    description: The result of M(sqlauth.kerberos.dns_facts) (or its fact, or the name of its variable), or null when
+      it did not run.
     type: raw
   links:
     description: The linked servers, as the P(sqlauth.kerberos.linked_servers#filter) filter gives them.
@@ -107,17 +113,29 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Audit the estate's SPNs
+  sqlauth.kerberos.spn_facts:
+    instances: "{{ sql_instances }}"
+  delegate_to: localhost
+  run_once: true
+  register: kerberos_audit
+
 - name: Write the drift report and keep its verdict on the controller
   sqlauth.kerberos.drift_report_files:
-    audit: "{{ hostvars['localhost'].ansible_facts.sql_kerberos_audit }}"
-    links: "{{ estate.links }}"
+    # By name: a large result is read as it is, not templated.
+    audit: kerberos_audit
     hosts: "{{ ansible_play_hosts_all }}"
     path: "{{ playbook_dir }}/kerberos-report"
-    fact_name: kerberos_verdict
   check_mode: false
   delegate_to: localhost
-  delegate_facts: true
   run_once: true
+  register: kerberos_verdict
+
+- name: Show what to fix
+  ansible.builtin.debug:
+    msg: "{{ kerberos_verdict.lines }}"
+  run_once: true
+  when: kerberos_verdict.drift
 """
 
 RETURN = r"""

@@ -104,3 +104,19 @@ def test_an_unchanged_file_is_not_rewritten(tmp_path):
     again = _drift_report_html.write_files(report, str(tmp_path), ["json"])
     assert (first[0]["changed"], again[0]["changed"]) == (True, False)
     assert (tmp_path / "drift-report.json").stat().st_mtime_ns == before - 10**9
+
+
+def test_results_by_variable_name_are_read_as_they_are(tmp_path):
+    task_vars = dict(hostvars=HOSTVARS, kerberos_audit=FIXTURE["audit"], kerberos_dns="not a result")
+    task = mock.MagicMock()
+    task.args, task.check_mode, task.async_val = args_for(tmp_path, audit="kerberos_audit"), False, 0
+    action = ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    by_name = action.run(task_vars=task_vars)
+    assert not by_name.get("failed"), by_name
+    assert by_name["summary"] == run_action(args_for(tmp_path / "by-value"))["summary"]
+
+    task.args = args_for(tmp_path, audit="kerberos_audits", dns="kerberos_dns")
+    refused = action.run(task_vars=task_vars)
+    assert refused["failed"]
+    assert "audit names the variable 'kerberos_audits', which is not defined" in refused["msg"]
+    assert "dns names the variable 'kerberos_dns', which holds no module result (a str)" in refused["msg"]
