@@ -74,13 +74,19 @@ def _read_variables(results, task_vars):
     for name, value in results.items():
         if not isinstance(value, str):
             continue
-        if value not in task_vars:
+        if not value and name != "audit":
+            results[name] = None
+        elif value not in task_vars:
             problems.append("%s names the variable %r, which is not defined" % (name, value))
         elif not isinstance(task_vars[value], Mapping):
             problems.append("%s names the variable %r, which holds no module result (a %s): register the module's "
                             "result in it, or pass the result itself" % (name, value, type(task_vars[value]).__name__))
         else:
             results[name] = task_vars[value]
+    for name in ("delegation", "probe", "dns"):
+        if isinstance(results[name], Mapping) and results[name].get("skipped"):
+            # The registered result of a step that did not run: as if none was given.
+            results[name] = None
     return problems
 
 

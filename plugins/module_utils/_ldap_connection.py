@@ -142,8 +142,9 @@ class DirectoryClient:
         # handshake and the bind; operation_timeout each later operation.
         server = ldap3.Server(host, port=port, use_ssl=self.tls_mode == "ldaps", tls=tls,
                               get_info=ldap3.NONE, connect_timeout=options["connection_timeout"])
+        # auto_range: values beyond the DC's MaxValRange (a group's member list over 1,500) are read to the end.
         kwargs = dict(receive_timeout=options["connection_timeout"], raise_exceptions=True,
-                      auto_referrals=False, read_only=False)
+                      auto_referrals=False, read_only=False, auto_range=True)
         if self.auth_protocol == "simple":
             kwargs.update(user=options["username"], password=options["password"], authentication=ldap3.SIMPLE)
         else:

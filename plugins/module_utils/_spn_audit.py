@@ -368,17 +368,17 @@ def audit(client, prepared, forms, forest=True, automation_accounts=(), exposure
         return dict(instances=reports, plan=build_plan(reports), summary=summarize(reports), search_scope=scope,
                     domain=dict(aes_keys_since=iso(aes_since)))
     # Who else may write the accounts and the hosts' computer objects (each host once, on its first instance).
-    exposure = read_exposure(client, {account.sid for account in accounts.values()}, [i.host for i, _r in prepared],
-                             automation_accounts, read={account.sid: account for account in accounts.values()})
+    writers = read_exposure(client, {account.sid for account in accounts.values()}, [i.host for i, _r in prepared],
+                            automation_accounts, read={account.sid: account for account in accounts.values()})
     hosts_seen = set()
     for (instance, reference), report in zip(prepared, reports):
         # None: not read (an account of another domain, found through the Global Catalog).
-        report["service_account"]["writers"] = exposure["accounts"].get(accounts[reference].sid)
+        report["service_account"]["writers"] = writers["accounts"].get(accounts[reference].sid)
         host = instance.host.lower()
-        report["host_computer"] = None if host in hosts_seen else exposure["hosts"].get(host)
+        report["host_computer"] = None if host in hosts_seen else writers["hosts"].get(host)
         hosts_seen.add(host)
     return dict(instances=reports, plan=build_plan(reports), summary=summarize(reports), search_scope=scope,
-                domain=dict(aes_keys_since=iso(aes_since), **exposure["domain"]))
+                domain=dict(aes_keys_since=iso(aes_since), **writers["domain"]))
 
 
 def instance_report(instance, account_input, account, required_spns, holders, can_register, privileged=None):

@@ -45,8 +45,9 @@ options:
   fact_name:
     description:
       - The name of a fact to set the report as, instead of returning it.
-      - Two steps of one play that audit the estate keep their reports apart with a name each (the collection's
-        roles use C(spn_registration_audit) and C(sql_kerberos_audit)).
+      - Two steps of one play that audit the estate keep their reports apart with a name each. A fact of
+        localhost is deep-copied by Ansible each time it reads that host's variables (every task delegated to it);
+        for a large estate, registering the result is cheaper (the collection's roles do so).
       - Before 0.3.0 the report was always returned and also set as the fact C(sqlauth_spn_facts); set
         O(fact_name=sqlauth_spn_facts) for that fact.
       - Read it as C(ansible_facts.NAME), or C(hostvars['localhost'].ansible_facts.NAME) with C(delegate_facts),
@@ -230,6 +231,8 @@ domain:
     - C(machine_account_quota), ms-DS-MachineAccountQuota - how many computer accounts any user may create.
     - C(self_may_write_rbkcd), whether an inheritable ACE at the domain root lets every account write its own
       msDS-AllowedToActOnBehalfOfOtherIdentity.
+    - C(name), the domain's DNS name.
+    - C(machine_account_quota), C(self_may_write_rbkcd) and C(name) are absent with O(exposure_audit=false).
   returned: success, when O(fact_name) is not set
   type: dict
   version_added: 0.3.0

@@ -46,18 +46,20 @@ def write_files(report, directory, formats, write=True):
     (check mode) renders and compares only. Returns [dict(format, path,
     changed)]; raises OSError naming the file it could not write and the
     files written before it."""
+    # Every format rendered before the first is written: a rendering that fails writes nothing.
+    texts = [(file_format, os.path.join(directory, _drift_report.REPORT_FILE_NAMES[file_format]),
+              render(report, file_format).encode("utf-8")) for file_format in dict.fromkeys(formats)]
     files = []
-    for file_format in dict.fromkeys(formats):
-        path = os.path.join(directory, _drift_report.REPORT_FILE_NAMES[file_format])
-        text = render(report, file_format).encode("utf-8")
+    for file_format, path, text in texts:
         try:
             changed = _differs(path, text)
             if changed and write:
                 _replace(path, text)
         except OSError as error:
             written = [f["path"] for f in files if f["changed"] and write]
-            raise OSError("could not write %s (%s); written before it: %s"
-                          % (path, error.strerror or error, ", ".join(written) or "nothing")) from None
+            raise OSError("could not %s %s (%s); written before it: %s"
+                          % ("write" if write else "read", path, error.strerror or error,
+                             ", ".join(written) or "nothing")) from None
         files.append(dict(format=file_format, path=path, changed=changed))
     return files
 

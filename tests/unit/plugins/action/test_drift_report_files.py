@@ -120,3 +120,25 @@ def test_results_by_variable_name_are_read_as_they_are(tmp_path):
     assert refused["failed"]
     assert "audit names the variable 'kerberos_audits', which is not defined" in refused["msg"]
     assert "dns names the variable 'kerberos_dns', which holds no module result (a str)" in refused["msg"]
+
+
+def test_a_skipped_or_empty_result_is_no_result(tmp_path):
+    """The registered result of a step that did not run (when: false), or
+    ansible-core 2.17's rendering of a lone none (''), is as if none was given."""
+    task_vars = dict(hostvars=HOSTVARS, kerberos_probe=dict(skipped=True, changed=False))
+    task = mock.MagicMock()
+    task.args, task.check_mode, task.async_val = args_for(tmp_path, probe="kerberos_probe", dns=""), False, 0
+    action = ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    result = action.run(task_vars=task_vars)
+    assert not result.get("failed"), result
+    assert result["summary"] == run_action(args_for(tmp_path / "none"))["summary"]
+
+
+def test_a_rendering_that_fails_writes_nothing(tmp_path, monkeypatch):
+    def broken(report):
+        raise OSError("no space left")
+
+    monkeypatch.setitem(_drift_report_html.RENDERINGS, "html", broken)
+    with pytest.raises(OSError):
+        _drift_report_html.write_files({"hosts": []}, str(tmp_path / "out"), ["json", "html"])
+    assert not (tmp_path / "out").exists()
