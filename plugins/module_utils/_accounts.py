@@ -29,6 +29,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection 
     MAX_FILTER_TERMS,
     batched_or_filters,
     escape_filter_value,
+    normalize_dn,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import (
     SecurityDescriptorError,
@@ -208,11 +209,6 @@ class Account:
     def password_readers(self):
         """The SIDs that may retrieve a gMSA's password, None for other accounts."""
         return managed_password_readers(self.managed_password_membership, self.name)
-
-
-def normalize_dn(dn):
-    """Fold case and the spaces tools put around separators."""
-    return re.sub(r"\s*([,=+])\s*", r"\1", dn.strip()).lower()
 
 
 def parse_account_items(items):

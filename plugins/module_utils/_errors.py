@@ -8,6 +8,11 @@ traceback."""
 from __future__ import annotations
 
 
+# How an error says what the failing step itself wrote before the refusal
+# (the guard values of _guarded_write): such a message has said it.
+WRITTEN_BEFORE_REFUSAL = "written before the refusal"
+
+
 class SqlAuthError(Exception):
     """A request that cannot be carried out, in words an AD administrator or
     DBA can act on. ``partial_result`` holds what a module did before
@@ -27,7 +32,8 @@ def with_writes(error, written, partial_result=None):
     if written:
         message = "%s; this run wrote before failing: %s" % (message.replace("nothing written", "nothing more written"),
                                                              "; ".join(str(item) for item in written))
-    elif "nothing written" not in message and not getattr(error, "uncertain", False):
+    elif ("nothing written" not in message and WRITTEN_BEFORE_REFUSAL not in message
+          and not getattr(error, "uncertain", False)):
         message += "; nothing written"
     error.args = (message,)
     if partial_result is not None:

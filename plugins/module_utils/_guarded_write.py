@@ -33,7 +33,8 @@ import struct
 import time
 from dataclasses import dataclass
 
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import LdapError
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import WRITTEN_BEFORE_REFUSAL, SqlAuthError
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import LdapError, normalize_dn
 
 # A multi-valued string attribute of the class top: present on users,
 # computers, gMSAs and OUs alike, used by nothing else in AD (it names
@@ -120,7 +121,7 @@ def new_guard_token():
 def guard_swap(tokens, token):
     """The guard part of a modify: delete every token read, add a new one.
     Fails (noSuchAttribute) if another guarded writer swapped them since.
-    Never called without tokens (read_guarded ensures one): an empty delete
+    Never called without tokens (guarded_replaces ensures one): an empty delete
     would remove every value of the attribute."""
     if not tokens:
         raise ValueError("a guard swap needs the tokens read")
@@ -128,11 +129,19 @@ def guard_swap(tokens, token):
 
 
 def ensure_guard(client, dn, entry):
-    """Give an object its first guard token (a plain add: tokens only
-    accumulate until the next guarded write removes them all). Returns
-    True when one was added and the entry must be read again."""
+    """Give an object its first guard token (add_guard) unless ``entry``
+    shows one. Returns True when one was added and the entry must be read
+    again."""
     if guard_tokens(entry):
         return False
+    add_guard(client, dn)
+    return True
+
+
+def add_guard(client, dn):
+    """Add a guard token to an object that had none when read (a plain add:
+    tokens only accumulate until the next guarded write removes them all;
+    another writer's token added meanwhile is no error)."""
     try:
         client.modify(dn, {GUARD_ATTRIBUTE: [("MODIFY_ADD", [new_guard_token()])]})
     except LdapError as error:
@@ -140,7 +149,6 @@ def ensure_guard(client, dn, entry):
             raise LdapError("%s; the collection keeps a guard value in %s of every object whose security descriptor "
                             "it writes, and needs the right to write it" % (error, GUARD_ATTRIBUTE),
                             result=error.result) from None
-    return True
 
 
 def foreign_write_before_ours(version_read, version_now, value_written, value_now):
@@ -165,58 +173,174 @@ class GuardedState:
     version: int | None
 
 
-def guarded_replace(client, dn, attribute, read_entry, plan, what, still_holds=None, controls=None, text=False):
-    """Replace ``attribute`` with ``plan(values read)`` (a tuple, or None
-    when nothing needs writing), swapping the guard token in the same
-    modify: for DCs that cannot delete the value itself (Samba's
-    nTSecurityDescriptor, a legacy duplicate SPN). ``read_entry()`` reads
-    the object with the attribute, GUARD_ATTRIBUTE and REPLICATION_METADATA;
-    values are bytes, or str with ``text``.
+@dataclass
+class GuardedReplace:
+    """One object of guarded_replaces: ``plan(values read)`` returns the new
+    values (a tuple), or None when nothing needs writing; ``read_entry()``
+    reads the object alone (after a conflict), with the attribute,
+    GUARD_ATTRIBUTE and REPLICATION_METADATA; ``still_holds(values now)``
+    tells whether this run's change is still in place when other guarded
+    writers followed it."""
 
-    Returns (GuardedOutcome with values for current and planned, lost):
-    ``lost`` is True when a writer outside the collection may have written
-    between the read and the write (its change is then overwritten; the
-    caller warns). When other guarded writers followed, ``still_holds(values
-    now)`` tells whether this run's change is still in place."""
+    dn: str
+    plan: object
+    read_entry: object
+    what: str
+    still_holds: object = None
+
+
+@dataclass
+class ReplaceResult:
+    """What guarded_replaces did to one object: ``outcome`` (current and
+    planned as value tuples); for a write, ``lost`` (a writer outside the
+    collection may have written between the read and the write: its change
+    is overwritten, the caller warns) and ``values_after``, the attribute
+    as read after all the writes."""
+
+    replace: GuardedReplace
+    outcome: GuardedOutcome
+    written_over: GuardedState = None   # the state the write was conditional on
+    lost: bool = False
+    values_after: tuple = None
+
+
+def guarded_replace(client, dn, attribute, read_entry, plan, what, still_holds=None, controls=None, text=False):
+    """guarded_replaces for one object (``read_entry()`` reads it). Returns
+    (GuardedOutcome with values for current and planned, lost)."""
+    replace = GuardedReplace(dn, plan, read_entry, what, still_holds)
+    result = guarded_replaces(client, attribute, [replace], lambda dns: {normalize_dn(dn): read_entry()},
+                              controls=controls, text=text)[0]
+    return result.outcome, result.lost
+
+
+def guarded_replaces(client, attribute, replaces, read_entries, controls=None, text=False, results=None):
+    """Replace ``attribute`` of each object of ``replaces`` (GuardedReplace)
+    with what its plan returns for the values read, swapping the object's
+    guard token in the same modify: for DCs that cannot delete the value
+    itself (Samba's nTSecurityDescriptor, a legacy duplicate SPN). Values
+    are bytes, or str with ``text``.
+
+    The reads are batched, so that a call costs a few searches whatever the
+    number of objects: ``read_entries(dns)`` returns {normalised dn: entry}
+    with the attribute, GUARD_ATTRIBUTE and REPLICATION_METADATA (read_by_dn).
+    1. One read of every object: the state each write is conditional on.
+    2. A first guard token on each object to write that has none, then one
+       read of those again: the tokens read, not the add, are the condition
+       (two writers that each added a token to an object without one must
+       not both write).
+    3. Each write in turn, conditional on its object's state as read (or as
+       this call's previous write of the same object left it); a conflict
+       reads that object alone again and plans again (guarded_write).
+    4. One read of the objects written: the replication version tells
+       whether a writer outside the collection wrote between the read and
+       the write (``lost``).
+
+    Appends a ReplaceResult per object to ``results`` (returned) as each
+    write is done: after an error it holds the writes done before it, with
+    ``lost`` checked when the read of step 4 can still be made. The error
+    then also names the guard tokens this call added to objects it did not
+    write."""
+    results = [] if results is None else results
+    first = len(results)
+
     def state_of(entry):
         values = entry.values(attribute) if text else [bytes(value) for value in entry.raw.get(attribute.lower(), [])]
         return GuardedState(tuple(sorted(values)), guard_tokens(entry), attribute_version(entry, attribute))
 
-    seeded = []
+    states = {}      # normalised dn: the state the next write of the object is conditional on
+    seeded, seeded_keys, tokens = [], set(), {}
+    checked = False
 
-    def read():
-        return read_guarded(client, dn, read_entry, state_of, seeded)
-
-    token = {}
-
-    def modification(current, planned):
-        token["value"] = new_guard_token()
-        return {attribute: [("MODIFY_REPLACE", list(planned))], GUARD_ATTRIBUTE: guard_swap(current.tokens,
-                                                                                            token["value"])}
+    def read_states(dns):
+        entries, wanted = read_entries(dns), {normalize_dn(dn) for dn in dns}
+        for replace in replaces:
+            key = normalize_dn(replace.dn)
+            if key in wanted:
+                # Not found by the batch (deleted or moved since the plan): its own read says so.
+                states[key] = state_of(entries[key] if key in entries else replace.read_entry())
 
     try:
-        outcome = guarded_write(client, dn, read(), lambda current: plan(current.values), modification, read, what,
-                                controls)
-    except LdapError as error:
-        if not seeded:
-            raise
-        # The run's one write so far: say so (a failed run says what it wrote).
-        error.args = ("%s; written before the refusal: a guard value in %s of %s (it only makes later writes "
-                      "conditional; nothing else)" % (error, GUARD_ATTRIBUTE, dn),) + error.args[1:]
+        read_states(list(dict.fromkeys(replace.dn for replace in replaces)))
+        for replace in replaces:
+            key = normalize_dn(replace.dn)
+            if not states[key].tokens and key not in seeded_keys and replace.plan(states[key].values) is not None:
+                add_guard(client, replace.dn)
+                seeded.append(replace.dn)
+                seeded_keys.add(key)
+        if seeded:
+            read_states(seeded)
+        for replace in replaces:
+            key = normalize_dn(replace.dn)
+
+            def read(replace=replace):
+                return read_guarded(client, replace.dn, replace.read_entry, state_of, seeded)
+
+            current = states[key]
+            if not current.tokens and replace.plan(current.values) is not None:
+                current = read()  # planned nothing at step 2 but something now: never write without a token
+
+            def modification(current, planned, key=key):
+                tokens[key] = new_guard_token()
+                return {attribute: [("MODIFY_REPLACE", list(planned))], GUARD_ATTRIBUTE: guard_swap(current.tokens,
+                                                                                                    tokens[key])}
+
+            outcome = guarded_write(client, replace.dn, current, lambda state, r=replace: r.plan(state.values),
+                                    modification, read, replace.what, controls)
+            written_over = outcome.current
+            outcome.current = written_over.values
+            results.append(ReplaceResult(replace, outcome, written_over=written_over))
+            states[key] = written_over if not outcome.written else GuardedState(
+                tuple(sorted(outcome.planned)), (tokens[key],),
+                None if written_over.version is None else written_over.version + 1)
+        checked = True
+        _check_written([result for result in results[first:] if result.outcome.written], read_entries, state_of,
+                       tokens)
+    except SqlAuthError as error:
+        written = [result for result in results[first:] if result.outcome.written]
+        if not checked:
+            try:
+                _check_written(written, read_entries, state_of, tokens)
+            except SqlAuthError:
+                pass  # the first error is the one to report; the writes done are named all the same
+        _say_guards_written(error, seeded, written)
         raise
-    written_over = outcome.current
-    outcome.current = written_over.values
-    if not outcome.written:
-        return outcome, False
-    after = state_of(read_entry())
-    if after.tokens == (token["value"],):
-        # No guarded writer since ours: only our one write may have raised the version.
-        lost = foreign_write_before_ours(written_over.version, after.version,
-                                         tuple(sorted(outcome.planned)), after.values)
+    return results
+
+
+def _check_written(written, read_entries, state_of, tokens):
+    """Step 4 of guarded_replaces: ``lost`` and ``values_after`` of each
+    write, from one batched read."""
+    if not written:
+        return
+    entries = read_entries(list(dict.fromkeys(result.replace.dn for result in written)))
+    last = {normalize_dn(result.replace.dn): result for result in written}
+    for result in written:
+        key = normalize_dn(result.replace.dn)
+        after = state_of(entries[key] if key in entries else result.replace.read_entry())
+        result.values_after = after.values
+        if after.tokens == (tokens[key],) and last[key] is result:
+            # No guarded writer since ours: only our one write may have raised the version.
+            result.lost = foreign_write_before_ours(result.written_over.version, after.version,
+                                                    tuple(sorted(result.outcome.planned)), after.values)
+        else:
+            # Other guarded writers (or this call's next write of the object) followed and planned from ours.
+            result.lost = result.replace.still_holds is not None and not result.replace.still_holds(after.values)
+
+
+def _say_guards_written(error, seeded, written):
+    """Name in ``error`` the guard tokens this call added to objects it
+    then did not write (a failed run says what it wrote; the caller names
+    the writes)."""
+    done = {normalize_dn(result.replace.dn) for result in written}
+    left = [dn for dn in seeded if normalize_dn(dn) not in done]
+    if not left:
+        return
+    if len(left) == 1:
+        note = "a guard value in %s of %s (it only makes later writes conditional)" % (GUARD_ATTRIBUTE, left[0])
     else:
-        # Other guarded writers followed and planned from ours.
-        lost = still_holds is not None and not still_holds(after.values)
-    return outcome, lost
+        note = "a guard value in %s of each of %d objects: %s (they only make later writes conditional)" % (
+            GUARD_ATTRIBUTE, len(left), "; ".join(left))
+    error.args = ("%s; %s: %s" % (error, WRITTEN_BEFORE_REFUSAL, note),) + error.args[1:]
 
 
 def read_guarded(client, dn, read_entry, state_of, seeded=None):

@@ -391,6 +391,23 @@ MAX_FILTER_TERMS = 500
 MAX_GROUPED_FILTER_TERMS = 2000
 
 
+def normalize_dn(dn):
+    """Fold case and the spaces tools put around separators."""
+    return re.sub(r"\s*([,=+])\s*", r"\1", dn.strip()).lower()
+
+
+def read_by_dn(client, dns, attributes, controls=None):
+    """{normalised dn: DirectoryEntry} for the objects of the connection's
+    domain that ``dns`` name, in batched searches (MAX_FILTER_TERMS DNs a
+    search), never one search per object; an object not found is absent."""
+    terms = sorted({"(distinguishedName=%s)" % escape_filter_value(dn) for dn in dns})
+    found = {}
+    for ldap_filter in batched_or_filters(terms, max_terms=MAX_FILTER_TERMS):
+        for entry in client.search(client.default_naming_context, ldap_filter, attributes, controls=controls):
+            found[normalize_dn(entry.dn)] = entry
+    return found
+
+
 def escape_filter_value(value):
     """Escape a value for an LDAP filter (RFC 4515); bytes are escaped whole."""
     if isinstance(value, (bytes, bytearray)):

@@ -16,7 +16,9 @@ add-new-value in one modify, so a concurrent change makes it fail and be
 planned again instead of being overwritten. Samba does not implement
 deleting a value of nTSecurityDescriptor; there, the same modify replaces
 the descriptor and swaps the collection's guard token, and a write by
-someone outside the collection in between is reported.
+someone outside the collection in between is reported. Every target is
+planned before the first write; the reads around the writes are batched
+(guarded_replaces), a few searches per call whatever the number of DACLs.
 """
 from __future__ import annotations
 
@@ -32,14 +34,11 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._errors import Sq
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write import (
     GUARD_ATTRIBUTE,
     REPLICATION_METADATA,
-    guarded_replace,
+    GuardedReplace,
+    guarded_replaces,
     guarded_write,
 )
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import (
-    LdapError,
-    batched_or_filters,
-    escape_filter_value,
-)
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import LdapError, read_by_dn
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import (
     ACCESS_ALLOWED_OBJECT_ACE_TYPE,
     ADS_RIGHT_DS_READ_PROP,
@@ -155,18 +154,16 @@ def prepare_targets(params):
 
 
 def read_units(client, units, allow_domain_root=False):
-    """{normalised dn: (dn, descriptor bytes)} for the OUs, in one search;
+    """{normalised dn: (dn, descriptor bytes)} for the OUs, in batched searches;
     raises AccountError naming every DN that is not an OU or container
     (or the domain root, unless allowed)."""
-    terms = sorted("(distinguishedName=%s)" % escape_filter_value(unit) for unit in units)
     found, refused = {}, []
-    for ldap_filter in batched_or_filters(terms):
-        for entry in client.search(client.default_naming_context, ldap_filter, ["nTSecurityDescriptor", "objectClass"],
-                                   controls=client.dacl_controls()):
-            refusal = unit_refusal(entry.dn, entry.values("objectClass"), allow_domain_root)
-            if refusal:
-                refused.append(refusal)
-            found[normalize_dn(entry.dn)] = (entry.dn, entry.binary("nTSecurityDescriptor"))
+    for key, entry in read_by_dn(client, units, ["nTSecurityDescriptor", "objectClass"],
+                                 client.dacl_controls()).items():
+        refusal = unit_refusal(entry.dn, entry.values("objectClass"), allow_domain_root)
+        if refusal:
+            refused.append(refusal)
+        found[key] = (entry.dn, entry.binary("nTSecurityDescriptor"))
     missing = [unit for unit in units if normalize_dn(unit) not in found]
     problems = refused + (["organizational unit not found: %s" % "; ".join(missing)] if missing else [])
     if problems:
@@ -207,51 +204,116 @@ def plan_target(target, descriptor_bytes, trustee_sid, object_class_guid=None, r
     return (after if removed else None), [], removed, still
 
 
+_GUARDED_ATTRIBUTES = ["nTSecurityDescriptor", GUARD_ATTRIBUTE, REPLICATION_METADATA]
+
+
+@dataclass(frozen=True)
+class DescriptorWrite:
+    """One DACL to write: ``recompute(descriptor bytes)`` returns the new
+    descriptor, or None when nothing needs writing; ``old_bytes`` is the
+    descriptor it was planned on."""
+
+    dn: str
+    old_bytes: bytes
+    recompute: object
+    name: str
+
+    @property
+    def what(self):
+        return "writing the DACL of %s" % self.name
+
+    def plan(self, current_bytes):
+        new = self.recompute(current_bytes)
+        return new.to_bytes() if new is not None else None
+
+
 def _read_entry(client, dn):
-    entries = client.search(dn, "(objectClass=*)", ["nTSecurityDescriptor", GUARD_ATTRIBUTE, REPLICATION_METADATA],
-                            scope="base", paged=False, controls=client.dacl_controls())
+    entries = client.search(dn, "(objectClass=*)", _GUARDED_ATTRIBUTES, scope="base", paged=False,
+                            controls=client.dacl_controls())
     if not entries:
         raise LdapError("%s disappeared while its DACL was being changed" % dn)
     return entries[0]
 
 
 def write_descriptor(client, dn, old_bytes, recompute, name):
-    """Write the DACL ``recompute(descriptor bytes)`` returns (None: nothing
-    to write), guarded against concurrent writers. Returns (GuardedOutcome,
-    warnings)."""
+    """write_descriptors for one DACL: (GuardedOutcome, warnings)."""
+    return write_descriptors(client, [DescriptorWrite(dn, old_bytes, recompute, name)])[0]
+
+
+def write_descriptors(client, writes, results=None):
+    """Write each DACL (DescriptorWrite) in turn, guarded against concurrent
+    writers, reading the objects in a few batched searches whatever their
+    number. Appends (GuardedOutcome, warnings) per write to ``results``
+    (returned) as each is done: after an error it holds the writes done."""
+    results = [] if results is None else results
     controls = client.dacl_controls()
-    what = "writing the DACL of %s" % name
-
-    def plan(current_bytes):
-        new = recompute(current_bytes)
-        return new.to_bytes() if new is not None else None
-
-    if not client.descriptor_delete_refused:
+    pending = list(writes)
+    written = {}  # normalised dn: the descriptor this call wrote last
+    while pending and not client.descriptor_delete_refused:
+        write = pending[0]
         try:
+            # The descriptor as planned (or as this call last wrote it) is the condition: no read
+            # unless another writer changed it.
             outcome = guarded_write(
-                client, dn, old_bytes, plan,
+                client, write.dn, written.get(normalize_dn(write.dn), write.old_bytes), write.plan,
                 lambda current, new: {"nTSecurityDescriptor": [("MODIFY_DELETE", [current]), ("MODIFY_ADD", [new])]},
-                lambda: _read_entry(client, dn).binary("nTSecurityDescriptor"), what, controls)
-            return outcome, []
+                lambda dn=write.dn: _read_entry(client, dn).binary("nTSecurityDescriptor"), write.what, controls)
         except LdapError as error:
             if error.result != "unwillingToPerform":
                 raise
             # This DC cannot delete a descriptor value (Samba): the guard token serves.
             client.descriptor_delete_refused = True
+            break
+        results.append((outcome, []))
+        if outcome.written:
+            written[normalize_dn(write.dn)] = outcome.planned
+        pending.pop(0)
+    if not pending:
+        return results
 
-    def plan_values(values):
-        new = plan(values[0])
+    def plan_values(values, write):
+        new = write.plan(values[0])
         return (new,) if new is not None else None
 
-    outcome, lost = guarded_replace(client, dn, "nTSecurityDescriptor", lambda: _read_entry(client, dn), plan_values,
-                                    what, still_holds=lambda values: recompute(values[0]) is None, controls=controls)
-    outcome.current = outcome.current[0]
-    outcome.planned = outcome.planned[0] if outcome.planned else None
-    if not lost:
-        return outcome, []
-    return outcome, ["%s: its DACL was also changed by a writer outside this collection while this run wrote it; a "
-                     "change made between this run's read and its write is overwritten: check the DACL of %s"
-                     % (name, dn)]
+    replaces = [GuardedReplace(write.dn, lambda values, w=write: plan_values(values, w),
+                               lambda dn=write.dn: _read_entry(client, dn), write.what,
+                               still_holds=lambda values, w=write: w.recompute(values[0]) is None)
+                for write in pending]
+    done = []
+    try:
+        guarded_replaces(client, "nTSecurityDescriptor", replaces,
+                         lambda dns: read_by_dn(client, dns, _GUARDED_ATTRIBUTES, controls), controls=controls,
+                         results=done)
+    finally:
+        for write, result in zip(pending, done):
+            outcome = result.outcome
+            outcome.current = outcome.current[0]
+            outcome.planned = outcome.planned[0] if outcome.planned else None
+            results.append((outcome, [] if not result.lost else [
+                "%s: its DACL was also changed by a writer outside this collection while this run wrote it; a change "
+                "made between this run's read and its write is overwritten: check the DACL of %s"
+                % (write.name, write.dn)]))
+    return results
+
+
+@dataclass(eq=False)
+class _TargetPlan:
+    """A target as planned: where, on which descriptor, and what changes."""
+
+    target: AclTarget
+    dn: str
+    name: str
+    trustee_name: str
+    descriptor_bytes: bytes
+    replan: object
+    new_descriptor: object = None
+    added: list = None
+    removed: list = None
+    still_granted: bool = False
+
+    def plan(self, descriptor_bytes):
+        self.descriptor_bytes = descriptor_bytes
+        self.new_descriptor, self.added, self.removed, self.still_granted = self.replan(descriptor_bytes)
 
 
 def validate_spn_acl(params):
@@ -260,7 +322,9 @@ def validate_spn_acl(params):
 
 def spn_acl(client, request, check_mode=False):
     """spn_acl's operation; with ``request["rights"]`` (automation_rights)
-    other rights than the SPN write."""
+    other rights than the SPN write. Every target is planned before the
+    first write (an unreadable descriptor fails the call with nothing
+    written); the DACLs are then written in the targets' order."""
     targets = request["targets"]
     rights = request.get("rights") or SPN_WRITE_RIGHTS
     references = {t.account for t in targets if t.account} | {t.trustee for t in targets if t.trustee}
@@ -269,7 +333,7 @@ def spn_acl(client, request, check_mode=False):
     units = read_units(client, [t.organizational_unit for t in targets if t.organizational_unit],
                        request.get("allow_domain_root", False)) if any(t.organizational_unit for t in targets) else {}
 
-    results, warnings, before, after = [], [], {}, {}
+    plans = []
     for target in targets:
         trustee_sid = accounts[target.trustee].sid if target.trustee else SELF_SID
         trustee_name = accounts[target.trustee].name if target.trustee else "SELF"
@@ -287,31 +351,48 @@ def spn_acl(client, request, check_mode=False):
             except SecurityDescriptorError as error:
                 raise SecurityDescriptorError(unreadable_descriptor(n, d, error)) from None
 
-        new_descriptor, added, removed, still_granted = replan(descriptor_bytes)
-        if new_descriptor is not None and not check_mode:
-            try:
-                outcome, write_warnings = write_descriptor(client, dn, descriptor_bytes, lambda b: replan(b)[0],
-                                                           name)
-            except SqlAuthError as error:
-                written = ["the DACL of %s" % r["target"] for r in results if r["changed"]]
-                raise with_writes(error, written, dict(changed=bool(written), targets=results, warnings=warnings))
+        plan = _TargetPlan(target, dn, name, trustee_name, descriptor_bytes, replan)
+        plan.plan(descriptor_bytes)
+        plans.append(plan)
+
+    to_write = [] if check_mode else [plan for plan in plans if plan.new_descriptor is not None]
+    outcomes = []
+    try:
+        write_descriptors(client, [DescriptorWrite(plan.dn, plan.descriptor_bytes, lambda b, p=plan: p.replan(b)[0],
+                                                   plan.name) for plan in to_write], outcomes)
+    except SqlAuthError as error:
+        # The targets before the first DACL not written, as they ended up.
+        stop = next((index for index, plan in enumerate(plans) if plan in to_write[len(outcomes):]), len(plans))
+        results, warnings, _diff = _report(plans[:stop], rights, dict(zip(map(id, to_write), outcomes)))
+        written = ["the DACL of %s" % r["target"] for r in results if r["changed"]]
+        raise with_writes(error, written, dict(changed=bool(written), targets=results, warnings=warnings))
+    results, warnings, diff = _report(plans, rights, dict(zip(map(id, to_write), outcomes)))
+    return dict(changed=any(r["changed"] for r in results), targets=results, warnings=warnings, diff=diff)
+
+
+def _report(plans, rights, outcomes):
+    """The module's targets, warnings and diff, from the plans and the
+    outcomes of their writes ({id(plan): (GuardedOutcome, warnings)})."""
+    results, warnings, before, after = [], [], {}, {}
+    for plan in plans:
+        if id(plan) in outcomes:
+            outcome, write_warnings = outcomes[id(plan)]
             warnings.extend(write_warnings)
-            if outcome.current != descriptor_bytes:
+            if outcome.current != plan.descriptor_bytes:
                 # Planned again on what another writer left: report what this run did.
-                descriptor_bytes = outcome.current
-                new_descriptor, added, removed, still_granted = replan(descriptor_bytes)
+                plan.plan(outcome.current)
             if not outcome.written:
-                new_descriptor, added, removed = None, [], []
-        if target.state == "absent" and still_granted:
+                plan.new_descriptor, plan.added, plan.removed = None, [], []
+        if plan.target.state == "absent" and plan.still_granted:
             warnings.append("%s: %s still has %s through other ACEs (inherited or broader) that "
-                            "this module does not remove" % (name, trustee_name, "the SPN rights" if rights is
-                                                             SPN_WRITE_RIGHTS else "the rights"))
-        if new_descriptor is not None:
-            before[name] = [ace.to_sddl() for ace in SecurityDescriptor.from_bytes(descriptor_bytes).dacl or []]
-            after[name] = [ace.to_sddl() for ace in new_descriptor.dacl or []]
-        results.append(dict(target=name, dn=dn, trustee=trustee_name, state=target.state,
-                            changed=new_descriptor is not None,
-                            added_aces=[ace.to_sddl() for ace in added],
-                            removed_aces=[ace.to_sddl() for ace in removed]))
-    return dict(changed=any(r["changed"] for r in results), targets=results, warnings=warnings,
-                diff=dict(before=before, after=after))
+                            "this module does not remove" % (plan.name, plan.trustee_name, "the SPN rights" if rights
+                                                             is SPN_WRITE_RIGHTS else "the rights"))
+        if plan.new_descriptor is not None:
+            before[plan.name] = [ace.to_sddl() for ace in SecurityDescriptor.from_bytes(plan.descriptor_bytes).dacl
+                                 or []]
+            after[plan.name] = [ace.to_sddl() for ace in plan.new_descriptor.dacl or []]
+        results.append(dict(target=plan.name, dn=plan.dn, trustee=plan.trustee_name, state=plan.target.state,
+                            changed=plan.new_descriptor is not None,
+                            added_aces=[ace.to_sddl() for ace in plan.added],
+                            removed_aces=[ace.to_sddl() for ace in plan.removed]))
+    return results, warnings, dict(before=before, after=after)

@@ -26,6 +26,7 @@ Planning (``plan_changes``) is pure; ``apply_changes`` does the writes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import groupby
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._accounts import (
     AccountError,
@@ -38,10 +39,11 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write im
     GUARD_ATTRIBUTE,
     MAX_WRITE_ATTEMPTS,
     REPLICATION_METADATA,
+    GuardedReplace,
     back_off,
-    guarded_replace,
+    guarded_replaces,
 )
-from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import LdapError
+from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import LdapError, read_by_dn
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import SpnError, parse_spn, spn_key
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import find_spn_holders
 
@@ -211,40 +213,57 @@ def apply_changes(client, changes, written=None, warnings=None):
     is free before it is added; one modify per account. Removal-only changes
     go first, then those that free an SPN another change adds, then the rest.
     Each value written is appended to ``written``; a modify another writer
-    made fail raises SpnConflict."""
+    made fail raises SpnConflict.
+
+    Modifies the DC refuses as a constraint violation are taken apart after
+    the other changes of the same step (a step of the order above), all
+    together: the searches they need are batched, a few per call whatever
+    the number of accounts."""
     written = [] if written is None else written
     warnings = [] if warnings is None else warnings
     added = {key for change in changes for key in change.add}
-    for change in sorted(changes, key=lambda c: (bool(c.add), not added.intersection(c.remove))):
-        if change.empty:
+
+    def step(change):
+        return bool(change.add), not added.intersection(change.remove)
+
+    for _step, group in groupby(sorted((c for c in changes if not c.empty), key=step), key=step):
+        refused = []
+        for change in group:
+            try:
+                client.modify(change.account.dn, spn_modification(add=change.add.values(),
+                                                                  delete=change.remove.values()))
+                written.extend(_writes(change, change.remove.values(), change.add.values()))
+            except LdapError as error:
+                if error.result in ("noSuchAttribute", "attributeOrValueExists"):
+                    raise SpnConflict("the SPNs of %s changed while this run wrote them (%s)"
+                                      % (change.account.name, error.result), result=error.result) from None
+                if error.result != "constraintViolation":
+                    raise
+                refused.append(change)
+        if refused:
+            _take_apart(client, refused, written, warnings)
+    return written
+
+
+def _take_apart(client, refused, written, warnings):
+    """The changes whose modify was a constraint violation: either a
+    removal Samba refuses (a legacy duplicate) or an SPN someone registered
+    elsewhere since the check. Removals first, then the adds, one modify
+    each."""
+    _remove_values(client, [change for change in refused if change.remove], written, warnings)
+    for change in refused:
+        if not change.add:
             continue
         try:
-            client.modify(change.account.dn, spn_modification(add=change.add.values(), delete=change.remove.values()))
-            written.extend(_writes(change, change.remove.values(), change.add.values()))
-            continue
-        except LdapError as error:
-            if error.result in ("noSuchAttribute", "attributeOrValueExists"):
+            client.modify(change.account.dn, spn_modification(add=change.add.values()))
+        except LdapError as add_error:
+            if add_error.result == "constraintViolation":
+                raise SpnConflict(_explain_conflict(client, change, add_error), result=add_error.result) from None
+            if add_error.result in CONFLICT_RESULTS:
                 raise SpnConflict("the SPNs of %s changed while this run wrote them (%s)"
-                                  % (change.account.name, error.result), result=error.result) from None
-            if error.result != "constraintViolation":
-                raise
-        # Either a removal Samba refuses (a legacy duplicate) or an SPN
-        # someone registered elsewhere since the check: take them apart.
-        if change.remove:
-            _remove_values(client, change, written, warnings)
-        if change.add:
-            try:
-                client.modify(change.account.dn, spn_modification(add=change.add.values()))
-            except LdapError as add_error:
-                if add_error.result == "constraintViolation":
-                    raise SpnConflict(_explain_conflict(client, change, add_error),
-                                      result=add_error.result) from None
-                if add_error.result in CONFLICT_RESULTS:
-                    raise SpnConflict("the SPNs of %s changed while this run wrote them (%s)"
-                                      % (change.account.name, add_error.result), result=add_error.result) from None
-                raise
-            written.extend(_writes(change, (), change.add.values()))
-    return written
+                                  % (change.account.name, add_error.result), result=add_error.result) from None
+            raise
+        written.extend(_writes(change, (), change.add.values()))
 
 
 def _writes(change, removed, added):
@@ -264,66 +283,87 @@ def _explain_conflict(client, change, error):
             "account cannot search" % (", ".join(sorted(change.add.values())), change.account.name, error))
 
 
-def _remove_values(client, change, written, warnings):
-    """Delete this change's values on their own; if the DC refuses because
-    another account holds the same value (a legacy duplicate: Samba refuses
-    what Windows allows), fall back to a guarded replace with the values
-    read again, so only what this change removes goes away. The fallback
-    runs only for values that really are duplicated."""
-    try:
-        client.modify(change.account.dn, spn_modification(delete=change.remove.values()))
-        written.extend(_writes(change, change.remove.values(), ()))
+def _remove_values(client, changes, written, warnings):
+    """Delete each change's values on their own; those the DC refuses
+    because another account holds the same value (a legacy duplicate:
+    Samba refuses what Windows allows) go by a guarded replace with the
+    values read again, so only what the change removes goes away. The
+    fallback runs only for values that really are duplicated: one search
+    for the holders of all the refused values."""
+    refused = []
+    for change in changes:
+        try:
+            client.modify(change.account.dn, spn_modification(delete=change.remove.values()))
+            written.extend(_writes(change, change.remove.values(), ()))
+        except LdapError as error:
+            if error.result in ("noSuchAttribute", "attributeOrValueExists"):
+                raise SpnConflict("the SPNs of %s changed while this run wrote them (%s)"
+                                  % (change.account.name, error.result), result=error.result) from None
+            if error.result != "constraintViolation":
+                raise
+            refused.append((change, error))
+    if not refused:
         return
-    except LdapError as error:
-        if error.result in ("noSuchAttribute", "attributeOrValueExists"):
-            raise SpnConflict("the SPNs of %s changed while this run wrote them (%s)"
-                              % (change.account.name, error.result), result=error.result) from None
-        if error.result != "constraintViolation":
-            raise
-        holders = find_spn_holders(client, list(change.remove.values()))[0]
-        duplicated = [key for key in change.remove
-                      if {h.sid == change.account.sid for h in holders.get(key, [])} == {True, False}]
-        if not duplicated:
+    holders = find_spn_holders(client, [spn for change, _error in refused for spn in change.remove.values()])[0]
+    duplicates, moving = [], None
+    for change, error in refused:
+        if any({h.sid == change.account.sid for h in holders.get(key, [])} == {True, False} for key in change.remove):
+            duplicates.append(change)
+        elif moving is None:
             # Not a legacy duplicate (any more): another writer is moving the value; plan again.
-            raise SpnConflict("the DC refused to remove %s from %s (%s) while another writer was moving it"
-                              % (", ".join(sorted(change.remove.values())), change.account.name, error),
-                              result=error.result) from None
-    _replace_without(client, change, written, warnings)
+            moving = SpnConflict("the DC refused to remove %s from %s (%s) while another writer was moving it"
+                                 % (", ".join(sorted(change.remove.values())), change.account.name, error),
+                                 result=error.result)
+    _replace_without(client, duplicates, written, warnings)
+    if moving is not None:
+        raise moving
+
+
+_GUARDED_ATTRIBUTES = [_ATTRIBUTE, GUARD_ATTRIBUTE, REPLICATION_METADATA]
 
 
 def _read_spn_entry(client, dn):
-    entries = client.search(dn, "(objectClass=*)", [_ATTRIBUTE, GUARD_ATTRIBUTE, REPLICATION_METADATA],
-                            scope="base", paged=False)
+    entries = client.search(dn, "(objectClass=*)", _GUARDED_ATTRIBUTES, scope="base", paged=False)
     if not entries:
         raise LdapError("%s disappeared while its SPNs were being changed" % dn)
     return entries[0]
 
 
-def _replace_without(client, change, written, warnings):
-    """servicePrincipalName replaced by its values read again minus this
-    change's, with the guard token swapped in the same modify. Samba checks
-    every value a modify names against the other accounts, so a legacy
-    duplicate can only go by a replace; a writer that does not swap the
-    guard (SQL Server registering an SPN, another run's value-level write)
-    is seen afterwards in the attribute's version, and reported."""
-    dn, name = change.account.dn, change.account.name
+def _replace_without(client, changes, written, warnings):
+    """servicePrincipalName of each change's account replaced by its values
+    read again minus the change's, with the guard token swapped in the same
+    modify (guarded_replaces: the reads batched). Samba checks every value a
+    modify names against the other accounts, so a legacy duplicate can only
+    go by a replace; a writer that does not swap the guard (SQL Server
+    registering an SPN, another run's value-level write) is seen afterwards
+    in the attribute's version, and reported."""
+    if not changes:
+        return
 
-    def plan(values):
+    def plan(values, change):
         remaining = tuple(value for value in values if spn_key(value) not in change.remove)
         return remaining if len(remaining) < len(values) else None
 
-    what = "removing the duplicate SPNs %s from %s" % (", ".join(sorted(change.remove.values())), name)
-    outcome, lost = guarded_replace(client, dn, _ATTRIBUTE, lambda: _read_spn_entry(client, dn), plan, what,
-                                    text=True)
-    if not outcome.written:
-        return
-    removed = [value for value in outcome.current if value not in outcome.planned]
-    written.extend(_writes(change, removed, ()))
-    if lost:
-        now = _read_spn_entry(client, dn).values(_ATTRIBUTE)
-        warnings.append("%s: servicePrincipalName was also changed by another writer (SQL Server registering its "
-                        "SPNs, or another run) while this run replaced it to remove a legacy duplicate; an SPN added "
-                        "just before the replace is lost: it now holds %s" % (name, ", ".join(sorted(now)) or "nothing"))
+    replaces = [GuardedReplace(change.account.dn, lambda values, c=change: plan(values, c),
+                               lambda dn=change.account.dn: _read_spn_entry(client, dn),
+                               "removing the duplicate SPNs %s from %s" % (", ".join(sorted(change.remove.values())),
+                                                                           change.account.name))
+                for change in changes]
+    done = []
+    try:
+        guarded_replaces(client, _ATTRIBUTE, replaces, lambda dns: read_by_dn(client, dns, _GUARDED_ATTRIBUTES),
+                         text=True, results=done)
+    finally:
+        for change, result in zip(changes, done):
+            outcome = result.outcome
+            if not outcome.written:
+                continue
+            written.extend(_writes(change, [value for value in outcome.current if value not in outcome.planned], ()))
+            if result.lost:
+                warnings.append("%s: servicePrincipalName was also changed by another writer (SQL Server registering "
+                                "its SPNs, or another run) while this run replaced it to remove a legacy duplicate; an "
+                                "SPN added just before the replace is lost: it now holds %s"
+                                % (change.account.name, ", ".join(sorted(result.values_after)) or "nothing"))
 
 
 def validate_spn_register(params):

@@ -3,8 +3,11 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a DC does with the guard token changes of a modify (the
 extensionName part), for the in-memory directories of the unit tests:
-deleting a value that is not there fails the whole modify."""
+deleting a value that is not there fails the whole modify; and the DNs a
+batched read asks for."""
 from __future__ import annotations
+
+import re
 
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import LdapError
 
@@ -22,3 +25,13 @@ def guard_values_after(dn, values, changes):
             else:
                 values.append(value)
     return values
+
+
+_DN_TERM = re.compile(r"\(distinguishedName=((?:[^()\\]|\\[0-9a-fA-F]{2})*)\)", re.IGNORECASE)
+
+
+def dns_named(ldap_filter):
+    """The DNs a batched read by DN (read_by_dn) asks for, unescaped, in
+    the filter's order."""
+    return [re.sub(r"\\([0-9a-fA-F]{2})", lambda match: chr(int(match.group(1), 16)), value)
+            for value in _DN_TERM.findall(ldap_filter)]

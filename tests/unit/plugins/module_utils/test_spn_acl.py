@@ -25,17 +25,20 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descrip
     Ace,
     SecurityDescriptor,
     is_canonical,
+    sid_to_bytes,
     with_aces_added,
 )
-from ansible_collections.sqlauth.kerberos.tests.unit.plugins.guard_token import guard_values_after
+from ansible_collections.sqlauth.kerberos.tests.unit.plugins.guard_token import dns_named, guard_values_after
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_acl import (
     AclTarget,
     inherited_by,
     plan_target,
     prepare_targets,
     rights_granted,
+    spn_acl,
     spn_write_aces,
     unit_refusal,
+    validate_spn_acl,
     write_descriptor,
 )
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_audit import CLASS_SCHEMA_GUIDS
@@ -454,18 +457,26 @@ class FakeDescriptorStore:
         self.samba = samba
         self.before_modify = list(before_modify)
         self.modifies = []
-        self.reads = 0
+        self.reads = 0          # the object read alone (scope base)
+        self.batched_reads = 0  # read by a batched search by DN
         self.guards = []
         self.version = 3
         self.descriptor_delete_refused = False  # as a DirectoryClient starts
+
+    default_naming_context = "DC=corp,DC=example,DC=test"
 
     def dacl_controls(self):
         return CONTROLS
 
     def search(self, base, ldap_filter, attributes, scope="subtree", controls=None, paged=True):
-        assert (base, scope, paged, controls) == (DN, "base", False, CONTROLS)
+        if scope == "base":
+            assert (base, paged, controls) == (DN, False, CONTROLS)
+            self.reads += 1
+        else:
+            # A batched read by DN (the guarded replace's).
+            assert (base, dns_named(ldap_filter), controls) == (self.default_naming_context, [DN], CONTROLS)
+            self.batched_reads += 1
         assert attributes[0] == "nTSecurityDescriptor"
-        self.reads += 1
         metadata = struct.pack("<IIII", 1, 0, 1, 0) + struct.pack("<II", 0x00020119, self.version) + bytes(40)
         return [DirectoryEntry(base, {"nTSecurityDescriptor": [self.value],
                                       "extensionName": [token.encode() for token in self.guards],
@@ -645,3 +656,104 @@ def test_write_descriptor_passes_other_errors_on():
         write(store)
     assert raised.value is refused
     assert store.reads == 0
+
+
+# -- spn_acl over many accounts: a constant number of searches ------------------------
+
+BASE = "DC=corp,DC=example,DC=test"
+
+
+class SambaAccounts:
+    """User accounts with the captured descriptor on a DC that, like Samba,
+    refuses any delete of a descriptor value; the guard token makes the
+    replace conditional. Subtree searches answer a batched read by DN with
+    the objects named, any other search (resolving names) with every
+    account. ``refuse``: the DN whose descriptor write is refused."""
+
+    default_naming_context = BASE
+
+    def __init__(self, count):
+        self.objects = {}
+        for number in range(count):
+            dn = "CN=sqlsvc%d,OU=SQL Servers,%s" % (number, BASE)
+            self.objects[dn.lower()] = dict(dn=dn, sam="sqlsvc%d" % number, sid="%s-%d" % (DOMAIN_SID, 1500 + number),
+                                            value=captured("user_without_spn_write_aces"), guards=[], version=3)
+        self.searches, self.modifies = [], []
+        self.refuse = None
+        self.options, self.warnings = {}, []
+        self.descriptor_delete_refused = False
+
+    def own_domain(self):
+        return dict(dn=BASE, netbios="CORP", dns="corp.example.test")
+
+    def dacl_controls(self):
+        return CONTROLS
+
+    def entry(self, item):
+        metadata = struct.pack("<IIII", 1, 0, 1, 0) + struct.pack("<II", 0x00020119, item["version"]) + bytes(40)
+        return DirectoryEntry(item["dn"], {
+            "sAMAccountName": [item["sam"].encode()], "objectSid": [sid_to_bytes(item["sid"])],
+            "objectClass": [b"top", b"person", b"organizationalPerson", b"user"], "userAccountControl": [b"512"],
+            "nTSecurityDescriptor": [item["value"]], "extensionName": [token.encode() for token in item["guards"]],
+            "replPropertyMetaData": [metadata]})
+
+    def search(self, base, ldap_filter, attributes, scope="subtree", controls=None, paged=True):
+        self.searches.append(scope)
+        if scope == "base":
+            return [self.entry(self.objects[base.lower()])]
+        named = dns_named(ldap_filter)
+        if named:
+            return [self.entry(self.objects[dn.lower()]) for dn in named]
+        return [self.entry(item) for item in self.objects.values()]
+
+    def modify(self, dn, changes, controls=None):
+        item = self.objects[dn.lower()]
+        self.modifies.append((dn, list(changes)))
+        operations = changes.get("nTSecurityDescriptor", [])
+        if operations and operations[0][0] == "MODIFY_DELETE":
+            raise LdapError("modifying %s failed: unwillingToPerform" % dn, result="unwillingToPerform")
+        if operations and dn == self.refuse:
+            raise LdapError("modifying %s failed: insufficientAccessRights" % dn, result="insufficientAccessRights")
+        guards = guard_values_after(dn, item["guards"], changes)
+        if operations:
+            assert "extensionName" in changes, "a replace of the descriptor always swaps the guard token"
+            item["value"] = operations[0][1][0]
+            item["version"] += 1
+        item["guards"] = guards
+
+
+def grant_all(directory):
+    names = [item["sam"] for item in directory.objects.values()]
+    return spn_acl(directory, validate_spn_acl(acl_params(targets=[target_item(account="CORP\\" + name)
+                                                                   for name in names])))
+
+
+@pytest.mark.parametrize("count", [2, 30])
+def test_granting_many_accounts_sends_a_constant_number_of_searches(count):
+    """The bench's finding (issue 19): two reads per DACL written. Now:
+    the names resolved, one read of the objects to write, one read again
+    after their first guard tokens, one read after the writes."""
+    directory = SambaAccounts(count)
+    result = grant_all(directory)
+    assert directory.searches == ["subtree"] * 4
+    assert result["changed"] and [target["changed"] for target in result["targets"]] == [True] * count
+    assert all(set(OBJECT_ACES) <= set(sddl(dacl_of(item["value"]))) for item in directory.objects.values())
+    assert result["warnings"] == []
+    # The refused delete (once: remembered), a first token each, a replace each.
+    assert len(directory.modifies) == 1 + 2 * count
+    again = grant_all(directory)
+    assert not again["changed"] and directory.searches[4:] == ["subtree"]
+
+
+def test_a_refused_dacl_write_says_which_dacls_and_guard_values_were_written():
+    directory = SambaAccounts(4)
+    directory.refuse = "CN=sqlsvc2,OU=SQL Servers,%s" % BASE
+    with pytest.raises(LdapError) as raised:
+        grant_all(directory)
+    message = str(raised.value)
+    assert ("written before the refusal: a guard value in extensionName of each of 2 objects: "
+            "CN=sqlsvc2,OU=SQL Servers,%s; CN=sqlsvc3,OU=SQL Servers,%s" % (BASE, BASE)) in message
+    assert message.endswith("; this run wrote before failing: the DACL of CORP\\sqlsvc0; the DACL of CORP\\sqlsvc1")
+    partial = raised.value.partial_result
+    assert [target["target"] for target in partial["targets"]] == ["CORP\\sqlsvc0", "CORP\\sqlsvc1"]
+    assert partial["changed"] is True

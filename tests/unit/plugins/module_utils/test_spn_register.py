@@ -21,7 +21,7 @@ from ansible_collections.sqlauth.kerberos.plugins.module_utils._guarded_write im
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._ldap_connection import DirectoryEntry, LdapError
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._security_descriptor import sid_to_bytes
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn import SpnError, spn_key
-from ansible_collections.sqlauth.kerberos.tests.unit.plugins.guard_token import guard_values_after
+from ansible_collections.sqlauth.kerberos.tests.unit.plugins.guard_token import dns_named, guard_values_after
 from ansible_collections.sqlauth.kerberos.plugins.module_utils._spn_register import (
     AccountChange,
     Registration,
@@ -453,7 +453,9 @@ class FakeDirectory:
         self.refuse_duplicate_delete = refuse_duplicate_delete
         self.fail_next = []
         self.modifications = []
-        self.reads = []
+        self.searches = 0
+        self.reads = []          # objects read alone (scope base)
+        self.batched_reads = []  # the DNs of each batched read by DN
         self.guards = {}      # dn folded: extensionName values
         self.versions = {}    # dn folded: servicePrincipalName's replication version
         self.before_modify = []  # other writers' changes, one made just before each modify arrives
@@ -468,15 +470,24 @@ class FakeDirectory:
         return self
 
     def search(self, base, ldap_filter, attributes, scope="subtree", controls=None, paged=True, global_catalog=False):
+        self.searches += 1
         if scope == "base":
             self.reads.append(base)
-            entry = entry_of(self.accounts[base.lower()], attributes)
-            entry.raw["extensionname"] = [v.encode() for v in self.guards.get(base.lower(), [])]
-            # One attribute in a PROPERTY_META_DATA_VECTOR: servicePrincipalName's version.
-            entry.raw["replpropertymetadata"] = [struct.pack("<IIII", 1, 0, 1, 0) + struct.pack(
-                "<II", 0x00090303, self.versions.get(base.lower(), 1)) + bytes(40)]
-            return [entry]
+            return [self.guarded_entry(base, attributes)]
+        named = dns_named(ldap_filter)
+        if named:
+            # A batched read by DN (the guarded replace's): one search for them all.
+            self.batched_reads.append(named)
+            return [self.guarded_entry(dn, attributes) for dn in named if dn.lower() in self.accounts]
         return [entry_of(account, attributes) for account in self.accounts.values()]
+
+    def guarded_entry(self, dn, attributes):
+        entry = entry_of(self.accounts[dn.lower()], attributes)
+        entry.raw["extensionname"] = [v.encode() for v in self.guards.get(dn.lower(), [])]
+        # One attribute in a PROPERTY_META_DATA_VECTOR: servicePrincipalName's version.
+        entry.raw["replpropertymetadata"] = [struct.pack("<IIII", 1, 0, 1, 0) + struct.pack(
+            "<II", 0x00090303, self.versions.get(dn.lower(), 1)) + bytes(40)]
+        return entry
 
     def add(self, account):
         self.accounts[account.dn.lower()] = account
@@ -682,6 +693,51 @@ def test_a_foreign_write_during_the_duplicate_replace_is_reported():
     assert warnings[0].startswith("CORP\\oldsvc: servicePrincipalName was also changed by another writer (SQL "
                                   "Server registering its SPNs, or another run)")
     assert "it now holds HOST/old" in warnings[0]
+
+
+@pytest.mark.parametrize("count", [1, 3, 12])
+def test_legacy_duplicates_of_many_accounts_go_in_a_constant_number_of_searches(count):
+    """The bench's finding (issue 19): searches per SPN moved. Each
+    oldsvcN shares an SPN with sqlsvcN (a legacy duplicate Samba refuses to
+    delete by value); the move takes them all away with the names resolved,
+    the holders looked up, the refused values' holders looked up once, then
+    the guarded replaces' three batched reads, whatever their number."""
+    accounts = []
+    for number in range(count):
+        spn = "MSSQLSvc/sql%02d.corp.example.com:1433" % number
+        accounts += [make_account("sqlsvc%d" % number, 1200 + number, spn),
+                     make_account("oldsvc%d" % number, 1300 + number, spn, "HOST/old%d" % number)]
+    directory = FakeDirectory(*accounts, refuse_duplicate_delete=True)
+    result = register(directory, registrations=[
+        dict(account="sqlsvc%d" % number, spns=["MSSQLSvc/sql%02d.corp.example.com:1433" % number])
+        for number in range(count)], move=True)
+    assert directory.searches == 6 and directory.reads == []
+    assert [len(dns) for dns in directory.batched_reads] == [count] * 3
+    assert all(directory.spns("oldsvc%d" % number) == ["HOST/old%d" % number] for number in range(count))
+    assert sorted(result["removed"]) == sorted("MSSQLSvc/sql%02d.corp.example.com:1433" % n for n in range(count))
+    assert "warnings" not in result
+
+
+def test_a_refused_duplicate_replace_names_the_guard_values_and_the_values_written():
+    accounts = [make_account("sqlsvc", 1105, SQL01_PORT, SQL02_PORT), make_account("oldsvc", 1107, SQL01_PORT),
+                make_account("oldsvc2", 1108, SQL02_PORT)]
+    directory = FakeDirectory(*accounts, refuse_duplicate_delete=True)
+    refused = LdapError("modifying x failed: insufficientAccessRights", result="insufficientAccessRights")
+    original = directory.modify
+
+    def modify(dn, changes, controls=None):
+        if dn == accounts[2].dn and any(op == "MODIFY_REPLACE" for op, _v in changes.get("servicePrincipalName", [])):
+            raise refused
+        return original(dn, changes, controls)
+
+    directory.modify = modify
+    with pytest.raises(LdapError) as raised:
+        register(directory, account="sqlsvc", spns=[SQL01_PORT, SQL02_PORT], move=True)
+    assert str(raised.value) == (
+        "modifying x failed: insufficientAccessRights; written before the refusal: a guard value in extensionName of "
+        "%s (it only makes later writes conditional); this run wrote before failing: removed %s from CORP\\oldsvc"
+        % (accounts[2].dn, SQL01_PORT))
+    assert directory.spns("oldsvc") == [] and directory.spns("oldsvc2") == [SQL02_PORT]
 
 
 def test_an_spn_registered_elsewhere_since_the_check_names_its_new_holder():
