@@ -229,17 +229,11 @@ def apply_changes(client, changes, written=None, warnings=None):
     for _step, group in groupby(sorted((c for c in changes if not c.empty), key=step), key=step):
         refused = []
         for change in group:
-            try:
-                client.modify(change.account.dn, spn_modification(add=change.add.values(),
-                                                                  delete=change.remove.values()))
-                written.extend(_writes(change, change.remove.values(), change.add.values()))
-            except LdapError as error:
-                if error.result in ("noSuchAttribute", "attributeOrValueExists"):
-                    raise SpnConflict("the SPNs of %s changed while this run wrote them (%s)"
-                                      % (change.account.name, error.result), result=error.result) from None
-                if error.result != "constraintViolation":
-                    raise
+            if _modify_unless_refused(client, change, spn_modification(add=change.add.values(),
+                                                                       delete=change.remove.values())):
                 refused.append(change)
+            else:
+                written.extend(_writes(change, change.remove.values(), change.add.values()))
         if refused:
             _take_apart(client, refused, written, warnings)
     return written
@@ -264,6 +258,22 @@ def _take_apart(client, refused, written, warnings):
                                   % (change.account.name, add_error.result), result=add_error.result) from None
             raise
         written.extend(_writes(change, (), change.add.values()))
+
+
+def _modify_unless_refused(client, change, modification):
+    """Send one change's modify. Returns None when written, the DC's error
+    when it refused the modify as a constraint violation (the caller takes
+    the change apart); a value changed meanwhile raises SpnConflict."""
+    try:
+        client.modify(change.account.dn, modification)
+        return None
+    except LdapError as error:
+        if error.result in ("noSuchAttribute", "attributeOrValueExists"):
+            raise SpnConflict("the SPNs of %s changed while this run wrote them (%s)"
+                              % (change.account.name, error.result), result=error.result) from None
+        if error.result != "constraintViolation":
+            raise
+        return error
 
 
 def _writes(change, removed, added):
@@ -292,16 +302,11 @@ def _remove_values(client, changes, written, warnings):
     for the holders of all the refused values."""
     refused = []
     for change in changes:
-        try:
-            client.modify(change.account.dn, spn_modification(delete=change.remove.values()))
-            written.extend(_writes(change, change.remove.values(), ()))
-        except LdapError as error:
-            if error.result in ("noSuchAttribute", "attributeOrValueExists"):
-                raise SpnConflict("the SPNs of %s changed while this run wrote them (%s)"
-                                  % (change.account.name, error.result), result=error.result) from None
-            if error.result != "constraintViolation":
-                raise
+        error = _modify_unless_refused(client, change, spn_modification(delete=change.remove.values()))
+        if error:
             refused.append((change, error))
+        else:
+            written.extend(_writes(change, change.remove.values(), ()))
     if not refused:
         return
     holders = find_spn_holders(client, [spn for change, _error in refused for spn in change.remove.values()])[0]

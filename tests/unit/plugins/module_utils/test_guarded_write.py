@@ -244,14 +244,20 @@ def test_the_same_object_twice_is_written_on_the_state_the_first_write_left():
     assert not any(result.lost for result in results)
 
 
-def test_a_refusal_names_the_guard_tokens_written_and_keeps_the_writes_done():
-    directory = GuardedObjects(3)
-    refused = LdapError("modifying %s failed: insufficientAccessRights" % user_dn(1),
+def refusal_of(index):
+    """The DC's refusal of a modify of object ``index``, and a before_modify hook that raises it."""
+    refused = LdapError("modifying %s failed: insufficientAccessRights" % user_dn(index),
                         result="insufficientAccessRights")
 
     def refuse(fake, key):
         raise refused
 
+    return refused, refuse
+
+
+def test_a_refusal_names_the_guard_tokens_written_and_keeps_the_writes_done():
+    directory = GuardedObjects(3)
+    refused, refuse = refusal_of(1)
     # Three first tokens, the write of object 0, then object 1's is refused.
     directory.before_modify = [None, None, None, None, refuse]
     results = []
@@ -267,12 +273,7 @@ def test_a_refusal_names_the_guard_tokens_written_and_keeps_the_writes_done():
 
 def test_a_refused_first_token_names_the_tokens_added_before_it():
     directory = GuardedObjects(3)
-    refused = LdapError("modifying %s failed: insufficientAccessRights" % user_dn(1),
-                        result="insufficientAccessRights")
-
-    def refuse(fake, key):
-        raise refused
-
+    dummy, refuse = refusal_of(1)
     directory.before_modify = [None, refuse]
     with pytest.raises(LdapError) as raised:
         directory.write_all()
