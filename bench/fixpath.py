@@ -35,7 +35,8 @@ import sys
 import time
 
 import estate
-from measure import REPO, HERE, Failure, dc_cpu_seconds, describe, open_session, write_json
+from measure import (REPO, HERE, Failure, dc_cpu_seconds, describe, fmt, launch_relay, open_session, stop_relay,
+                     write_json)
 
 SIZES = (100, 1000)
 DEFAULT_REPEATS = {100: 3, 1000: 3}
@@ -207,19 +208,13 @@ class FixBench:
 
     def start_relay(self, rtt_ms):
         tls = os.path.join(self.lab, "private", "tls")
-        argv = [sys.executable, os.path.join(HERE, "latency_proxy.py"), "--rtt-ms", str(rtt_ms),
-                "--map", "%d:636" % RELAY_PORT, "--count", self.counts_file,
-                "--tls-cert", os.path.join(tls, "cert.pem"), "--tls-key", os.path.join(tls, "key.pem"),
-                "--ca", os.path.join(tls, "ca.pem"), "--server-name", self.connection["SQLAUTH_LDAP_SERVER"]]
-        self.relay = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-        if self.relay.stdout.readline().strip() != "ready":
-            raise Failure("the counting relay did not start")
+        arguments = ["--rtt-ms", str(rtt_ms), "--map", "%d:636" % RELAY_PORT, "--count", self.counts_file,
+                     "--tls-cert", os.path.join(tls, "cert.pem"), "--tls-key", os.path.join(tls, "key.pem"),
+                     "--ca", os.path.join(tls, "ca.pem"), "--server-name", self.connection["SQLAUTH_LDAP_SERVER"]]
+        self.relay = launch_relay(sys.executable, arguments, "the counting relay")
 
     def stop_relay(self):
-        if self.relay is not None:
-            self.relay.terminate()
-            self.relay.wait()
-            self.relay = None
+        self.relay = stop_relay(self.relay)
 
     def generate_floor(self, size, base_usn):
         """The floor's LDIF: generate mode's, completed with what site.yml
@@ -551,12 +546,6 @@ def per_task(tasks, connections):
             counts.update(task=task["name"], action=task.get("action"))
             result.append(counts)
     return result
-
-
-def fmt(stat, digits=2):
-    if not stat:
-        return "-"
-    return "%.*f (%.*f-%.*f)" % (digits, stat["median"], digits, stat["min"], digits, stat["max"])
 
 
 def summarize(samples, sizes, prepared):

@@ -164,17 +164,13 @@ class Bench:
         """The latency relay in front of the DC (bench/latency_proxy.py)."""
         if not self.rtt_ms:
             return
-        argv = [self.python, os.path.join(HERE, "latency_proxy.py"), "--rtt-ms", str(self.rtt_ms)]
+        arguments = ["--rtt-ms", str(self.rtt_ms)]
         for dc_port, relay_port in RELAY_PORTS.items():
-            argv += ["--map", "%d:%d" % (relay_port, dc_port)]
-        self.relay = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-        if self.relay.stdout.readline().strip() != "ready":
-            raise Failure("the latency relay did not start")
+            arguments += ["--map", "%d:%d" % (relay_port, dc_port)]
+        self.relay = launch_relay(self.python, arguments, "the latency relay")
 
     def stop_relay(self):
-        if self.relay is not None:
-            self.relay.terminate()
-            self.relay.wait()
+        self.relay = stop_relay(self.relay)
 
     # -- preparation -------------------------------------------------------
 
@@ -471,6 +467,22 @@ def targets(results):
         add("spn_facts <= 1.3x its time at %s (Python entry points, paired)" % results["before"], round(value, 2),
             1.3, value <= 1.3)
     return checks
+
+
+def launch_relay(python, arguments, what):
+    """bench/latency_proxy.py with ``arguments``, once it says it is ready."""
+    relay = subprocess.Popen([python, os.path.join(HERE, "latency_proxy.py")] + arguments, stdout=subprocess.PIPE,
+                             text=True)
+    if relay.stdout.readline().strip() != "ready":
+        raise Failure("%s did not start" % what)
+    return relay
+
+
+def stop_relay(relay):
+    """Stop a relay of launch_relay (None: none running); returns None."""
+    if relay is not None:
+        relay.terminate()
+        relay.wait()
 
 
 def fmt(stat, digits=2):
